@@ -1,0 +1,546 @@
+using System.Buffers;
+using System.Text.Json;
+using Mono.Unix.Native;
+using PProcess.Native;
+using PProcess.Channels;
+using PProcess.Runtime;
+using PProcess.Serialization;
+using PProcess.Transports;
+
+namespace PProcess;
+
+/// <summary>
+/// One end of a two-way link between a parent and one child process: framed messages over a
+/// socketpair. In the parent, <see cref="Pid"/> is the child's pid; in the child it is 0.
+/// A channel is not thread-safe: one thread at a time sends, one receives.
+/// </summary>
+public sealed class Channel : IDisposable
+{
+    private const int CoalesceLimit = 64 * 1024;
+
+    private readonly IChannelTransport transport;
+    private readonly int ownerPid;
+    private ChildStatus? status;
+    private bool closed;
+    private string? fault;
+
+    internal Channel(IChannelTransport transport, int pid, string? job, IChannelSerializer serializer)
+    {
+        this.transport = transport;
+        Pid = pid;
+        Job = job;
+        Serializer = serializer;
+        ownerPid = ProcessIdentity.Current;
+    }
+
+    /// <summary>The child's process id, in the parent; 0 in the child.</summary>
+    public int Pid { get; }
+
+    /// <summary>True in the child process, whose channel leads to its parent.</summary>
+    public bool IsChild => Pid == 0;
+
+    /// <summary>A description of the job the child runs, used in error messages.</summary>
+    public string? Job { get; internal set; }
+
+    /// <summary>The serializer both ends use.</summary>
+    public IChannelSerializer Serializer { get; }
+
+    /// <summary>The descriptor that poll watches for this channel.</summary>
+    public int FileDescriptor
+    {
+        get
+        {
+            ThrowIfClosed();
+            return transport.PollDescriptor;
+        }
+    }
+
+    /// <summary>True once <see cref="Close"/> or <see cref="Dispose"/> has run.</summary>
+    public bool IsClosed => closed;
+
+    /// <summary>How many values and errors this end has received.</summary>
+    public long MessagesReceived { get; private set; }
+
+    /// <summary>True when the byte stream is out of step (truncated or garbage frame): the channel can only be closed.</summary>
+    internal bool IsFaulted => fault is not null;
+
+    /// <summary>True once the child has sent an exception; its exit status then adds nothing.</summary>
+    internal bool ErrorReceived { get; private set; }
+
+    /// <summary>The child's exit status once it has been reaped, or null.</summary>
+    public ChildStatus? Status => status;
+
+    /// <summary>
+    /// Sends a value. Strings, byte arrays, unmanaged values and arrays of them cross as raw
+    /// bytes; other values go through the serializer's general path. Throws
+    /// <see cref="ChannelSerializationException"/> for a value that cannot be serialised.
+    /// </summary>
+    public void Send(object? value)
+    {
+        ThrowIfClosed();
+        ChannelPayload payload;
+        try
+        {
+            payload = Serializer.Serialize(value);
+        }
+        catch (Exception e) when (e is not ChannelSerializationException)
+        {
+            var type = value?.GetType();
+            throw new ChannelSerializationException(
+                $"A value of type {type?.FullName ?? "null"} cannot be sent over a channel: {e.Message}", type, e);
+        }
+        WriteFrame(FrameKind.Value, payload);
+    }
+
+    /// <summary>
+    /// Receives the next value, blocking until it arrives. If the sender's code threw, raises a
+    /// <see cref="RemoteException"/> carrying the child's exception type, message and stack.
+    /// If the child ended instead, raises a <see cref="ChildExitedException"/> with its exit status.
+    /// </summary>
+    public object? Receive()
+    {
+        if (TryReceive(out var value))
+        {
+            return value;
+        }
+        if (IsChild)
+        {
+            throw new EndOfStreamException("The parent closed the channel: there is nothing more to receive.");
+        }
+        var s = Wait();
+        var what = MessagesReceived == 0
+            ? $"{s} without sending a result"
+            : $"{s} after sending {MessagesReceived} message(s): there is nothing more to receive";
+        throw new ChildExitedException($"{ChildProcessException.Describe(Pid, Job)} {what}.", Pid, Job, s);
+    }
+
+    /// <summary>Receives the next value as a <typeparamref name="T"/>; see <see cref="Receive()"/>.</summary>
+    public T Receive<T>()
+    {
+        var value = Receive();
+        if (value is T typed)
+        {
+            return typed;
+        }
+        if (value is null && default(T) is null)
+        {
+            return default!;
+        }
+        throw new InvalidCastException(
+            $"Expected a {typeof(T).FullName} from {Describe()}, but it sent {(value is null ? "null" : "a " + value.GetType().FullName)}.");
+    }
+
+    /// <summary>
+    /// Receives the next value, or returns false when the peer has closed its end and everything
+    /// it sent has been read. In the parent, a child that ended by a signal or a non-zero exit code
+    /// raises <see cref="ChildExitedException"/> instead of returning false.
+    /// </summary>
+    public bool TryReceive(out object? value)
+    {
+        ThrowIfClosed();
+        Span<byte> header = stackalloc byte[Frame.HeaderSize];
+        int got = ReadAvailable(header);
+        if (got == 0)
+        {
+            value = null;
+            if (!IsChild && Conclude(expectMessage: false) is { } failure)
+            {
+                throw failure;
+            }
+            return false;
+        }
+        if (got < Frame.HeaderSize)
+        {
+            throw Truncated($"the frame header was cut off after {got} of {Frame.HeaderSize} bytes");
+        }
+        if (Frame.TryParse(header, out var kind, out var format, out var length) is { } problem)
+        {
+            throw Garbage(problem);
+        }
+        switch (kind)
+        {
+            case FrameKind.Value:
+                value = ReadPayload(format, length, Serializer);
+                MessagesReceived++;
+                return true;
+            case FrameKind.Error:
+                var error = ReadPayload(format, length, ErrorSerializer.Instance) as RemoteError
+                    ?? throw Garbage("an error frame held no error");
+                MessagesReceived++;
+                ErrorReceived = true;
+                throw new RemoteException(error, Pid, Job);
+            default:
+                throw Garbage($"unexpected frame kind {kind}");
+        }
+    }
+
+    /// <summary>
+    /// Waits for the child to end and reaps it, returning its exit status. Call this in the parent;
+    /// calling it again returns the same status.
+    /// </summary>
+    public ChildStatus Wait()
+    {
+        if (status is { } known)
+        {
+            return known;
+        }
+        if (IsChild)
+        {
+            throw new InvalidOperationException("Wait is for the parent: a child's channel has no child process to wait for.");
+        }
+        if (!IsOwner)
+        {
+            throw new InvalidOperationException($"Child process {Pid} belongs to process {ownerPid}; only it can wait for the child.");
+        }
+        while (true)
+        {
+            int r = Syscall.waitpid(Pid, out int raw, 0);
+            if (r == Pid)
+            {
+                status = ChildStatus.FromWaitStatus(raw);
+                return status.Value;
+            }
+            var errno = Stdlib.GetLastError();
+            if (errno != Mono.Unix.Native.Errno.EINTR)
+            {
+                throw NativeErrors.Error($"waitpid({Pid})", errno);
+            }
+        }
+    }
+
+    /// <summary>Closes this end. The child is not waited for: see <see cref="Dispose"/>.</summary>
+    public void Close()
+    {
+        if (closed)
+        {
+            return;
+        }
+        closed = true;
+        if (!IsOwner)
+        {
+            // A copy inherited by a forked child: the descriptor was closed right after that fork
+            // and its number may have been reused since.
+            return;
+        }
+        if (!IsChild)
+        {
+            DescriptorRegistry.Remove(transport.PollDescriptor);
+        }
+        transport.Dispose();
+    }
+
+    /// <summary>
+    /// Closes this end and, in the parent, reaps the child so that no zombie is left. A child that
+    /// is still running is killed first (SIGKILL); call <see cref="Wait"/> before disposing to let it finish.
+    /// </summary>
+    public void Dispose()
+    {
+        Close();
+        if (!IsChild && IsOwner && status is null)
+        {
+            if (TryWait() is null)
+            {
+                Syscall.kill(Pid, Signum.SIGKILL);
+                Wait();
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => IsChild ? "Channel(to parent)" : $"Channel(child {Pid}{(Job is null ? "" : ", job " + Job)})";
+
+    private bool IsOwner => ownerPid == ProcessIdentity.Current;
+
+    internal string Describe() => IsChild ? "the parent process" : ChildProcessException.Describe(Pid, Job);
+
+    /// <summary>Sends an exception thrown by this side's code.</summary>
+    internal void SendError(Exception exception)
+    {
+        ThrowIfClosed();
+        WriteFrame(FrameKind.Error, ErrorSerializer.Instance.Serialize(RemoteError.From(exception)));
+    }
+
+    internal ProbeResult Probe() => transport.Probe();
+
+    /// <summary>Reaps the child without blocking; null while it runs.</summary>
+    internal ChildStatus? TryWait()
+    {
+        if (status is null && !IsChild && IsOwner)
+        {
+            int r;
+            do
+            {
+                r = Syscall.waitpid(Pid, out int raw, WaitOptions.WNOHANG);
+                if (r == Pid)
+                {
+                    status = ChildStatus.FromWaitStatus(raw);
+                }
+            }
+            while (r < 0 && Stdlib.GetLastError() == Mono.Unix.Native.Errno.EINTR);
+        }
+        return status;
+    }
+
+    /// <summary>
+    /// After the child has closed its end: reaps it and says what went wrong, if anything.
+    /// An exception the child already sent is not reported again.
+    /// </summary>
+    internal ChildProcessException? Conclude(bool expectMessage)
+    {
+        var s = Wait();
+        if (ErrorReceived)
+        {
+            return null;
+        }
+        string? problem = null;
+        if (s.Signal is int signal)
+        {
+            problem = s + SignalHint(signal);
+        }
+        else if (s.ExitCode != 0)
+        {
+            problem = s + ExitHint(s.ExitCode ?? 0);
+        }
+        else if (expectMessage && MessagesReceived == 0)
+        {
+            problem = $"{s} without sending a result";
+        }
+        return problem is null ? null : new ChildExitedException($"{Describe()} {problem}.", Pid, Job, s);
+    }
+
+    private string SignalHint(int signal) => signal switch
+    {
+        6 when MessagesReceived == 0 =>
+            " before sending anything. A child that aborts right after the fork is the mark of a fork made while " +
+            "another thread was running managed code: fork only from a quiescent process, or fork workers early " +
+            "(docs/fork-safety.md, rule 3)",
+        9 => " (by a user, a timeout, or the kernel's out-of-memory killer)",
+        11 => " (a crash in native code, or an access to memory it could not map)",
+        _ => "",
+    };
+
+    private static string ExitHint(int code) => code switch
+    {
+        ExitCodes.UnhandledException => " (an exception escaped the child's code; see its standard error)",
+        ExitCodes.ParentGone => " (its parent died before the child could start)",
+        _ => "",
+    };
+
+    private void ThrowIfClosed()
+    {
+        ObjectDisposedException.ThrowIf(closed, this);
+        if (fault is not null)
+        {
+            throw new ChannelProtocolException($"The channel to {Describe()} is unusable: {fault}.");
+        }
+    }
+
+    /// <summary>Reads until the buffer is full or the stream ends; returns the count read.</summary>
+    private int ReadAvailable(Span<byte> buffer)
+    {
+        int total = 0;
+        while (total < buffer.Length)
+        {
+            int n = transport.Read(buffer[total..]);
+            if (n == 0)
+            {
+                break;
+            }
+            total += n;
+        }
+        return total;
+    }
+
+    private object? ReadPayload(byte format, long length, IChannelSerializer serializer)
+    {
+        var reader = new FrameReader(this, length);
+        object? value;
+        try
+        {
+            value = serializer.Deserialize(format, length, reader);
+        }
+        catch (Exception e) when (!reader.Truncated && (e is not IOException || e is ChannelProtocolException))
+        {
+            reader.SkipRest();
+            throw new ChannelSerializationException($"A value sent by {Describe()} could not be decoded: {e.Message}", null, e);
+        }
+        if (reader.Remaining != 0)
+        {
+            reader.SkipRest();
+        }
+        return value;
+    }
+
+    private Exception Truncated(string what)
+    {
+        fault = $"a message was truncated ({what})";
+        if (IsChild)
+        {
+            return new ChannelProtocolException($"The message from the parent was truncated: {what}.");
+        }
+        var s = Wait();
+        var message = $"{Describe()} {s} in the middle of a message: {what}.";
+        return s.Succeeded
+            ? new ChannelProtocolException(message)
+            : new ChildExitedException(message, Pid, Job, s);
+    }
+
+    private ChannelProtocolException Garbage(string what)
+    {
+        fault = $"it received bytes that are not a valid message ({what})";
+        return new ChannelProtocolException($"{Describe()} sent bytes that are not a valid message: {what}.");
+    }
+
+    private void WriteFrame(FrameKind kind, ChannelPayload payload)
+    {
+        long length = payload.Length;
+        var writer = new FrameWriter(transport, length);
+        try
+        {
+            Span<byte> header = stackalloc byte[Frame.HeaderSize];
+            Frame.WriteHeader(header, kind, payload.Format, length);
+            writer.Write(header);
+            payload.WriteTo(writer);
+            writer.Flush();
+        }
+        catch (Exception e)
+        {
+            if (writer.Started)
+            {
+                fault = "a message was only partly written";
+            }
+            if (e is IOException)
+            {
+                throw;
+            }
+            throw new ChannelSerializationException($"Writing a message to {Describe()} failed: {e.Message}", null, e);
+        }
+        finally
+        {
+            writer.Dispose();
+        }
+        if (writer.Written != length + Frame.HeaderSize)
+        {
+            fault = "a serializer wrote a different number of bytes than it announced";
+            throw new ChannelSerializationException(
+                $"The serializer announced {length} bytes but wrote {writer.Written - Frame.HeaderSize}.", null);
+        }
+    }
+
+    /// <summary>Reads one frame's payload, refusing to run past its end.</summary>
+    private sealed class FrameReader(Channel channel, long total) : IPayloadReader
+    {
+        private readonly long total = total;
+
+        public long Remaining { get; private set; } = total;
+
+        public bool Truncated { get; private set; }
+
+        public void ReadExactly(Span<byte> buffer)
+        {
+            if (buffer.Length > Remaining)
+            {
+                throw new ChannelProtocolException($"The serializer read past the end of a {total}-byte payload.");
+            }
+            int got = channel.ReadAvailable(buffer);
+            Remaining -= got;
+            if (got < buffer.Length)
+            {
+                Truncated = true;
+                throw channel.Truncated($"the payload was cut off after {total - Remaining} of {total} bytes");
+            }
+        }
+
+        public void SkipRest()
+        {
+            var scratch = ArrayPool<byte>.Shared.Rent((int)Math.Min(Remaining, 1 << 20));
+            try
+            {
+                while (Remaining > 0)
+                {
+                    ReadExactly(scratch.AsSpan(0, (int)Math.Min(Remaining, scratch.Length)));
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(scratch);
+            }
+        }
+    }
+
+    /// <summary>Coalesces the header and small payloads into one write; large spans go straight through.</summary>
+    private sealed class FrameWriter : IPayloadWriter, IDisposable
+    {
+        private readonly IChannelTransport transport;
+        private byte[]? buffer;
+        private int used;
+
+        public FrameWriter(IChannelTransport transport, long payloadLength)
+        {
+            this.transport = transport;
+            buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(CoalesceLimit, payloadLength + Frame.HeaderSize));
+        }
+
+        public long Written { get; private set; }
+
+        public bool Started { get; private set; }
+
+        public void Write(ReadOnlySpan<byte> data)
+        {
+            var b = buffer!;
+            if (data.Length <= b.Length - used)
+            {
+                data.CopyTo(b.AsSpan(used));
+                used += data.Length;
+            }
+            else
+            {
+                Flush();
+                if (data.Length <= b.Length)
+                {
+                    data.CopyTo(b);
+                    used = data.Length;
+                }
+                else
+                {
+                    Started = true;
+                    transport.Write(data);
+                }
+            }
+            Written += data.Length;
+        }
+
+        public void Flush()
+        {
+            if (used > 0)
+            {
+                Started = true;
+                transport.Write(buffer.AsSpan(0, used));
+                used = 0;
+            }
+        }
+
+        public void Dispose()
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = null;
+            }
+        }
+    }
+
+    /// <summary>Error frames always use JSON for the <see cref="RemoteError"/>, whatever the channel's serializer.</summary>
+    private sealed class ErrorSerializer : IChannelSerializer
+    {
+        internal static readonly ErrorSerializer Instance = new();
+
+        public ChannelPayload Serialize(object? value) => DefaultChannelSerializer.Instance.Serialize(
+            JsonSerializer.SerializeToUtf8Bytes((RemoteError)value!));
+
+        public object? Deserialize(byte format, long length, IPayloadReader reader) =>
+            DefaultChannelSerializer.Instance.Deserialize(format, length, reader) is byte[] bytes
+                ? JsonSerializer.Deserialize<RemoteError>(bytes)
+                : null;
+    }
+}

@@ -1,0 +1,226 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace PProcess.Serialization;
+
+/// <summary>
+/// The default serializer. Strings, byte arrays, unmanaged values (primitives, enums, structs
+/// without references) and arrays of them cross as their raw bytes, with no JSON and no copy on
+/// the sending side. Everything else goes through System.Text.Json with the value's runtime type.
+/// An exception sent as a value arrives as a <see cref="RemoteException"/> object.
+/// </summary>
+public sealed class DefaultChannelSerializer : IChannelSerializer
+{
+    private enum Formats : byte
+    {
+        Null = 0,
+        String = 1,
+        Bytes = 2,
+        UnmanagedScalar = 3,
+        UnmanagedArray = 4,
+        Json = 5,
+        Exception = 6,
+    }
+
+    /// <summary>The shared instance with the default JSON options.</summary>
+    public static DefaultChannelSerializer Instance { get; } = new();
+
+    /// <summary>Creates a serializer; <paramref name="jsonOptions"/> replaces the defaults for the JSON path.</summary>
+    public DefaultChannelSerializer(JsonSerializerOptions? jsonOptions = null)
+    {
+        JsonOptions = jsonOptions ?? new JsonSerializerOptions
+        {
+            IncludeFields = true,
+            NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        };
+    }
+
+    /// <summary>The options used for values that take the JSON path.</summary>
+    public JsonSerializerOptions JsonOptions { get; }
+
+    /// <inheritdoc />
+    public ChannelPayload Serialize(object? value)
+    {
+        switch (value)
+        {
+            case null:
+                return new SpanPayload((byte)Formats.Null, [], []);
+            case string s:
+                return new StringPayload(s);
+            case byte[] bytes:
+                return new SpanPayload((byte)Formats.Bytes, [], bytes);
+            case Exception e:
+                return new SpanPayload((byte)Formats.Exception, [], JsonSerializer.SerializeToUtf8Bytes(RemoteError.From(e), JsonOptions));
+            case Array array when array.Rank == 1 && array.GetType().GetElementType() is { } element && TypeNames.IsUnmanaged(element):
+                return new ArrayPayload((byte)Formats.UnmanagedArray, TypeNames.NameOf(element), array);
+        }
+        var type = value.GetType();
+        if (TypeNames.IsUnmanaged(type))
+        {
+            var box = Array.CreateInstance(type, 1);
+            box.SetValue(value, 0);
+            return new ArrayPayload((byte)Formats.UnmanagedScalar, TypeNames.NameOf(type), box);
+        }
+        return new SpanPayload((byte)Formats.Json, TypeNames.NameOf(type), JsonSerializer.SerializeToUtf8Bytes(value, type, JsonOptions));
+    }
+
+    /// <inheritdoc />
+    public object? Deserialize(byte format, long length, IPayloadReader reader)
+    {
+        switch ((Formats)format)
+        {
+            case Formats.Null:
+                return null;
+            case Formats.String:
+                return ReadString(length, reader);
+            case Formats.Bytes:
+            {
+                var bytes = GC.AllocateUninitializedArray<byte>(checked((int)length));
+                reader.ReadExactly(bytes);
+                return bytes;
+            }
+            case Formats.UnmanagedScalar:
+            case Formats.UnmanagedArray:
+            {
+                var type = ReadTypeName(reader, ref length);
+                long size = ByteSize(type);
+                if (size == 0 || length % size != 0 || (format == (byte)Formats.UnmanagedScalar && length != size))
+                {
+                    throw new ChannelProtocolException($"A payload of {length} bytes cannot hold values of {type} ({size} bytes each).");
+                }
+                var array = Array.CreateInstance(type, length / size);
+                ReadInto(array, length, reader);
+                return format == (byte)Formats.UnmanagedScalar ? array.GetValue(0) : array;
+            }
+            case Formats.Json:
+            {
+                var type = ReadTypeName(reader, ref length);
+                return WithBuffer(length, reader, span => JsonSerializer.Deserialize(span, type, JsonOptions));
+            }
+            case Formats.Exception:
+            {
+                var error = WithBuffer(length, reader, span => JsonSerializer.Deserialize<RemoteError>(span, JsonOptions))
+                    ?? throw new ChannelProtocolException("An exception payload was empty.");
+                return new RemoteException(error, 0, null);
+            }
+            default:
+                throw new ChannelProtocolException($"Unknown payload format {format}.");
+        }
+    }
+
+    private static string ReadString(long length, IPayloadReader reader)
+    {
+        if (length % 2 != 0)
+        {
+            throw new ChannelProtocolException($"A string payload has an odd length ({length}).");
+        }
+        return string.Create(checked((int)(length / 2)), reader, static (chars, r) => r.ReadExactly(MemoryMarshal.AsBytes(chars)));
+    }
+
+    private static Type ReadTypeName(IPayloadReader reader, ref long length)
+    {
+        Span<byte> prefix = stackalloc byte[2];
+        reader.ReadExactly(prefix);
+        int nameLength = BinaryPrimitives.ReadUInt16LittleEndian(prefix);
+        if (nameLength + 2 > length)
+        {
+            throw new ChannelProtocolException("A payload's type name runs past its end.");
+        }
+        var name = nameLength <= 512 ? stackalloc byte[nameLength] : new byte[nameLength];
+        reader.ReadExactly(name);
+        length -= 2 + nameLength;
+        return TypeNames.Resolve(Encoding.UTF8.GetString(name));
+    }
+
+    private static T WithBuffer<T>(long length, IPayloadReader reader, SpanFunc<T> decode)
+    {
+        int size = checked((int)length);
+        var buffer = ArrayPool<byte>.Shared.Rent(size);
+        try
+        {
+            reader.ReadExactly(buffer.AsSpan(0, size));
+            return decode(buffer.AsSpan(0, size));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private delegate T SpanFunc<out T>(ReadOnlySpan<byte> span);
+
+    private static long ByteSize(Type element) => Buffer.ByteLength(Array.CreateInstance(element, 1));
+
+    /// <summary>Chunks of at most 1 GiB, so spans over arrays larger than 2 GiB stay valid.</summary>
+    private const int Chunk = 1 << 30;
+
+    private static void ReadInto(Array array, long byteLength, IPayloadReader reader)
+    {
+        ref byte start = ref MemoryMarshal.GetArrayDataReference(array);
+        for (long offset = 0; offset < byteLength; offset += Chunk)
+        {
+            int count = (int)Math.Min(Chunk, byteLength - offset);
+            reader.ReadExactly(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref start, (nint)offset), count));
+        }
+    }
+
+    private static void WriteTypeName(IPayloadWriter writer, byte[] name)
+    {
+        Span<byte> prefix = stackalloc byte[2];
+        BinaryPrimitives.WriteUInt16LittleEndian(prefix, checked((ushort)name.Length));
+        writer.Write(prefix);
+        writer.Write(name);
+    }
+
+    /// <summary>A payload of an optional type name and one block of bytes.</summary>
+    private sealed class SpanPayload(byte format, byte[] typeName, byte[] body) : ChannelPayload
+    {
+        public override byte Format => format;
+
+        public override long Length => (typeName.Length == 0 ? 0 : 2 + typeName.Length) + body.LongLength;
+
+        public override void WriteTo(IPayloadWriter writer)
+        {
+            if (typeName.Length != 0)
+            {
+                WriteTypeName(writer, typeName);
+            }
+            writer.Write(body);
+        }
+    }
+
+    private sealed class StringPayload(string value) : ChannelPayload
+    {
+        public override byte Format => (byte)Formats.String;
+
+        public override long Length => (long)value.Length * 2;
+
+        public override void WriteTo(IPayloadWriter writer) => writer.Write(MemoryMarshal.AsBytes(value.AsSpan()));
+    }
+
+    /// <summary>An array of unmanaged values, written straight from the array's memory.</summary>
+    private sealed class ArrayPayload(byte format, byte[] typeName, Array array) : ChannelPayload
+    {
+        private readonly long byteLength = (long)array.LongLength * ByteSize(array.GetType().GetElementType()!);
+
+        public override byte Format => format;
+
+        public override long Length => 2 + typeName.Length + byteLength;
+
+        public override void WriteTo(IPayloadWriter writer)
+        {
+            WriteTypeName(writer, typeName);
+            ref byte start = ref MemoryMarshal.GetArrayDataReference(array);
+            for (long offset = 0; offset < byteLength; offset += Chunk)
+            {
+                int count = (int)Math.Min(Chunk, byteLength - offset);
+                writer.Write(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref start, (nint)offset), count));
+            }
+        }
+    }
+}

@@ -1,0 +1,27 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.InteropServices;
+
+namespace PProcess.Native;
+
+/// <summary>
+/// The few libc calls that Mono.Posix.NETStandard does not bind: it removed <c>fork</c> on
+/// purpose and has no <c>_exit</c> or <c>prctl</c>. Everything else goes through
+/// <see cref="Mono.Unix.Native.Syscall"/>. See docs/dependencies.md.
+/// </summary>
+internal static unsafe partial class LibC
+{
+    private const string Library = "libc";
+
+    [LibraryImport(Library, EntryPoint = "fork", SetLastError = true)]
+    internal static partial int Fork();
+
+    /// <summary>Ends the calling process at once, without running the runtime's exit logic.</summary>
+    [LibraryImport(Library, EntryPoint = "_exit")]
+    [DoesNotReturn]
+    internal static partial void Exit(int status);
+
+    [LibraryImport(Library, EntryPoint = "prctl", SetLastError = true)]
+    internal static partial int Prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
+
+    internal const int PR_SET_PDEATHSIG = 1;
+}

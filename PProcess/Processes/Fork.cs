@@ -1,0 +1,122 @@
+using System.Diagnostics.CodeAnalysis;
+using Mono.Unix.Native;
+using PProcess.Native;
+using PProcess.Runtime;
+using PProcess.Serialization;
+using PProcess.Transports;
+
+namespace PProcess;
+
+/// <summary>
+/// Creating child processes: pprocess's module-level <c>create</c>, <c>start</c> and <c>exit</c>.
+/// Every fork first checks that the process is safe to fork (<see cref="ForkSafetyException"/>),
+/// and every child resets the runtime's signal handlers, dies with its parent, and leaves with
+/// <c>_exit</c> (docs/fork-safety.md).
+/// </summary>
+public static class Fork
+{
+    /// <summary>True in a process that this library forked.</summary>
+    public static bool IsChild => ChildRuntime.IsChild;
+
+    /// <summary>
+    /// Forks once and returns the channel in both processes: in the parent it leads to the child
+    /// (<see cref="Channel.Pid"/> is the child's pid); in the child it leads to the parent
+    /// (<see cref="Channel.IsChild"/> is true). The child must end with <see cref="Exit"/>.
+    /// </summary>
+    public static Channel Create(IChannelSerializer? serializer = null) =>
+        Spawn(null, "Fork.Create()", serializer ?? DefaultChannelSerializer.Instance);
+
+    /// <summary>
+    /// Forks a child that runs <paramref name="callable"/> with its channel, sends the parent any
+    /// exception it throws, and exits. Returns the parent's channel to the child.
+    /// </summary>
+    public static Channel Start(Action<Channel> callable, IChannelSerializer? serializer = null) =>
+        Spawn(callable, JobNames.Describe(callable), serializer ?? DefaultChannelSerializer.Instance);
+
+    /// <summary>Like <see cref="Start(Action{Channel}, IChannelSerializer?)"/>, passing one argument.</summary>
+    public static Channel Start<T1>(Action<Channel, T1> callable, T1 arg1) =>
+        Spawn(c => callable(c, arg1), JobNames.Describe(callable, arg1), DefaultChannelSerializer.Instance);
+
+    /// <summary>Like <see cref="Start(Action{Channel}, IChannelSerializer?)"/>, passing two arguments.</summary>
+    public static Channel Start<T1, T2>(Action<Channel, T1, T2> callable, T1 arg1, T2 arg2) =>
+        Spawn(c => callable(c, arg1, arg2), JobNames.Describe(callable, arg1, arg2), DefaultChannelSerializer.Instance);
+
+    /// <summary>Like <see cref="Start(Action{Channel}, IChannelSerializer?)"/>, passing three arguments.</summary>
+    public static Channel Start<T1, T2, T3>(Action<Channel, T1, T2, T3> callable, T1 arg1, T2 arg2, T3 arg3) =>
+        Spawn(c => callable(c, arg1, arg2, arg3), JobNames.Describe(callable, arg1, arg2, arg3), DefaultChannelSerializer.Instance);
+
+    /// <summary>
+    /// In a child: closes the channel, flushes the child's console output and ends the child with
+    /// <c>_exit(code)</c>, so that none of the parent's exit logic runs in it.
+    /// </summary>
+    [DoesNotReturn]
+    public static void Exit(Channel channel, int code = 0)
+    {
+        ArgumentNullException.ThrowIfNull(channel);
+        if (!ChildRuntime.IsChild)
+        {
+            throw new InvalidOperationException("Fork.Exit ends a forked child; this process is not one.");
+        }
+        channel.Close();
+        ChildRuntime.Exit(code);
+    }
+
+    /// <summary>
+    /// The one place that forks. With a body, the child runs it and never returns; without one,
+    /// the child gets its channel back.
+    /// </summary>
+    internal static Channel Spawn(Action<Channel>? body, string? job, IChannelSerializer serializer)
+    {
+        ForkGuard.ThrowIfUnsafe();
+        var (parentFd, childFd) = SocketTransport.CreatePair();
+        int parentPid = ProcessIdentity.Current;
+        int pid = LibC.Fork();
+        if (pid < 0)
+        {
+            var errno = NativeErrors.FromLastPInvoke();
+            Syscall.close(parentFd);
+            Syscall.close(childFd);
+            throw new ForkException(
+                $"fork failed: {errno}{(errno == Mono.Unix.Native.Errno.EAGAIN ? " (the process limit was reached)" : errno == Mono.Unix.Native.Errno.ENOMEM ? " (out of memory)" : "")}",
+                (int)NativeConvert.FromErrno(errno));
+        }
+        if (pid == 0)
+        {
+            ChildRuntime.Enter(parentPid, dieWithParent: true);
+            Syscall.close(parentFd);
+            var channel = new Channel(new SocketTransport(childFd), 0, job, serializer);
+            if (body is null)
+            {
+                return channel;
+            }
+            RunAndExit(body, channel);
+        }
+        Syscall.close(childFd);
+        DescriptorRegistry.Add(parentFd);
+        return new Channel(new SocketTransport(parentFd), pid, job, serializer);
+    }
+
+    [DoesNotReturn]
+    private static void RunAndExit(Action<Channel> body, Channel channel)
+    {
+        int code = 0;
+        try
+        {
+            body(channel);
+        }
+        catch (Exception e)
+        {
+            code = ExitCodes.JobThrew;
+            try
+            {
+                channel.SendError(e);
+            }
+            catch (Exception)
+            {
+                // The parent is gone or the channel broke: the exit code still tells.
+            }
+        }
+        channel.Close();
+        ChildRuntime.Exit(code);
+    }
+}

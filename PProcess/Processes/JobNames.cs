@@ -1,0 +1,43 @@
+using System.Text;
+
+namespace PProcess;
+
+/// <summary>Readable names for jobs, for error messages: "Program.Calculate(3, 4)".</summary>
+internal static class JobNames
+{
+    private const int MaxArgument = 40;
+
+    internal static string Describe(Delegate callable, params object?[] args)
+    {
+        var method = callable.Method;
+        var type = method.DeclaringType;
+        string name;
+        if (method.Name.StartsWith('<'))
+        {
+            // A lambda: "<Main>b__0_0" in a closure class "<>c" or "<>c__DisplayClass0_0".
+            int end = method.Name.IndexOf('>');
+            var outer = type?.DeclaringType ?? type;
+            name = $"lambda in {outer?.Name}.{(end > 1 ? method.Name[1..end] : method.Name)}";
+        }
+        else
+        {
+            name = $"{type?.Name}.{method.Name}";
+        }
+        var text = new StringBuilder(name).Append('(');
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (i > 0)
+            {
+                text.Append(", ");
+            }
+            var arg = args[i] switch
+            {
+                null => "null",
+                string s => '"' + s + '"',
+                var other => other.ToString() ?? "",
+            };
+            text.Append(arg.Length > MaxArgument ? arg[..MaxArgument] + "..." : arg);
+        }
+        return text.Append(')').ToString();
+    }
+}
