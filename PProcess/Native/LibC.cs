@@ -5,7 +5,7 @@ namespace PProcess.Native;
 
 /// <summary>
 /// The few libc calls that Mono.Posix.NETStandard does not bind: it removed <c>fork</c> on
-/// purpose and has no <c>_exit</c> or <c>prctl</c>. Everything else goes through
+/// purpose and has no <c>_exit</c>, <c>gettid</c> or <c>prctl</c>. Everything else goes through
 /// <see cref="Mono.Unix.Native.Syscall"/>. See docs/dependencies.md.
 /// </summary>
 internal static unsafe partial class LibC
@@ -19,6 +19,18 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "_exit")]
     [DoesNotReturn]
     internal static partial void Exit(int status);
+
+    /// <summary>signal(2): sets a disposition; <see cref="SIG_DFL"/> restores the default.</summary>
+    [LibraryImport(Library, EntryPoint = "signal")]
+    internal static partial nint Signal(int signal, nint handler);
+
+    internal const nint SIG_DFL = 0;
+
+    [LibraryImport(Library, EntryPoint = "getppid")]
+    internal static partial int GetParentPid();
+
+    [LibraryImport(Library, EntryPoint = "gettid")]
+    internal static partial int GetTid();
 
     [LibraryImport(Library, EntryPoint = "prctl", SetLastError = true)]
     internal static partial int Prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);

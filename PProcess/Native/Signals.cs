@@ -11,12 +11,21 @@ internal static class Signals
     /// is handled by the parent (fork-safety rule 5). SIGSEGV/SIGFPE stay (NullReferenceException
     /// depends on them) and SIGPIPE stays ignored (writes to a closed socket fail with EPIPE).
     /// </summary>
-    internal static readonly Signum[] ResetInChild =
+    /// <remarks>
+    /// Linux numbers (the same on x86-64 and arm64), converted once in the parent, so that the
+    /// child makes no conversion calls of its own before its signals are reset.
+    /// </remarks>
+    internal static readonly int[] ResetInChild =
     [
-        Signum.SIGTERM, Signum.SIGINT, Signum.SIGQUIT, Signum.SIGHUP, Signum.SIGCHLD,
-        Signum.SIGCONT, Signum.SIGWINCH, Signum.SIGTTIN, Signum.SIGTTOU, Signum.SIGTSTP,
-        Signum.SIGUSR1, Signum.SIGUSR2,
+        .. new[]
+        {
+            Signum.SIGTERM, Signum.SIGINT, Signum.SIGQUIT, Signum.SIGHUP, Signum.SIGCHLD,
+            Signum.SIGCONT, Signum.SIGWINCH, Signum.SIGTTIN, Signum.SIGTTOU, Signum.SIGTSTP,
+            Signum.SIGUSR1, Signum.SIGUSR2,
+        }.Select(NativeConvert.FromSignum),
     ];
+
+    internal static readonly int SIGKILL = NativeConvert.FromSignum(Signum.SIGKILL);
 
     /// <summary>The conventional name of a signal number, such as SIGKILL.</summary>
     internal static string Name(int signal)

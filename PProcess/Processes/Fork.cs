@@ -68,7 +68,9 @@ public static class Fork
     internal static Channel Spawn(Action<Channel>? body, string? job, IChannelSerializer serializer)
     {
         ForkGuard.ThrowIfUnsafe();
+        ChildPath.Prepare(body);
         var (parentFd, childFd) = SocketTransport.CreatePair();
+        Quiescence.WaitForOtherThreads();
         int parentPid = ProcessIdentity.Current;
         int pid = LibC.Fork();
         if (pid < 0)

@@ -1,5 +1,5 @@
 using System.Reflection;
-using Mono.Unix.Native;
+using System.Diagnostics.CodeAnalysis;
 using PProcess.Native;
 
 namespace PProcess.Runtime;
@@ -23,7 +23,7 @@ internal static class ChildRuntime
     {
         foreach (var signal in Signals.ResetInChild)
         {
-            Stdlib.SetSignalAction(signal, SignalAction.Default);
+            LibC.Signal(signal, LibC.SIG_DFL);
         }
 
         IsChild = true;
@@ -31,9 +31,9 @@ internal static class ChildRuntime
 
         if (dieWithParent)
         {
-            LibC.Prctl(LibC.PR_SET_PDEATHSIG, (nuint)(int)NativeConvert.FromSignum(Signum.SIGKILL), 0, 0, 0);
+            LibC.Prctl(LibC.PR_SET_PDEATHSIG, (nuint)Signals.SIGKILL, 0, 0, 0);
             // The parent may have died between fork and prctl: then nobody will send the signal.
-            if (Syscall.getppid() != parentPid)
+            if (LibC.GetParentPid() != parentPid)
             {
                 LibC.Exit(ExitCodes.ParentGone);
             }
@@ -43,14 +43,14 @@ internal static class ChildRuntime
         InstallExitGuards();
     }
 
-    /// <summary>Flushes the child's own output and ends it with <c>_exit</c>.</summary>
-    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    /// <summary>Flushes the console writers the child has (without creating any) and ends it with <c>_exit</c>.</summary>
+    [DoesNotReturn]
     internal static void Exit(int code)
     {
         try
         {
-            Console.Out.Flush();
-            Console.Error.Flush();
+            (ConsoleOut?.GetValue(null) as TextWriter)?.Flush();
+            (ConsoleError?.GetValue(null) as TextWriter)?.Flush();
         }
         catch (Exception)
         {
@@ -58,6 +58,12 @@ internal static class ChildRuntime
         }
         LibC.Exit(code);
     }
+
+    // Console creates its writers on first use; creating them in a child only to flush them
+    // would cost milliseconds per child. These fields say whether they exist.
+    private static readonly FieldInfo? ConsoleOut = typeof(Console).GetField("s_out", BindingFlags.Static | BindingFlags.NonPublic);
+    private static readonly FieldInfo? ConsoleError = typeof(Console).GetField("s_error", BindingFlags.Static | BindingFlags.NonPublic);
+    private static readonly FieldInfo? ProcessExitHandlers = typeof(AppContext).GetField("ProcessExit", BindingFlags.Static | BindingFlags.NonPublic);
 
     /// <summary>
     /// A child made by <c>Create</c> returns into user code. If that code returns from Main or
@@ -68,24 +74,43 @@ internal static class ChildRuntime
     /// </summary>
     private static void InstallExitGuards()
     {
-        var field = typeof(AppContext).GetField("ProcessExit", BindingFlags.Static | BindingFlags.NonPublic);
-        if (field is not null && field.FieldType == typeof(EventHandler))
+        if (ProcessExitHandlers is not null && ProcessExitHandlers.FieldType == typeof(EventHandler))
         {
-            field.SetValue(null, null);
+            // Setting the field replaces the parent's handlers without combining delegates,
+            // which would compile a stub in every child.
+            ProcessExitHandlers.SetValue(null, ExitOnProcessExit);
         }
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => Exit(Environment.ExitCode);
-        AppDomain.CurrentDomain.UnhandledException += (_, e) =>
+        else
         {
-            try
-            {
-                Console.Error.WriteLine($"PProcess child {Environment.ProcessId}: unhandled exception: {e.ExceptionObject}");
-            }
-            catch (Exception)
-            {
-                // Nothing more can be done; leave.
-            }
-            Exit(ExitCodes.UnhandledException);
-        };
+            AppDomain.CurrentDomain.ProcessExit += ExitOnProcessExit;
+        }
+    }
+
+    private static readonly EventHandler ExitOnProcessExit = OnProcessExit;
+
+    /// <summary>
+    /// Registered once in the parent, before its first fork, so that children inherit the handler
+    /// instead of each registering it: an exception that escapes user code in a child leaves with _exit.
+    /// </summary>
+    internal static void InstallInParent() => AppDomain.CurrentDomain.UnhandledException += OnUnhandledException;
+
+    private static void OnProcessExit(object? sender, EventArgs e) => Exit(Environment.ExitCode);
+
+    private static void OnUnhandledException(object sender, UnhandledExceptionEventArgs e)
+    {
+        if (!IsChild)
+        {
+            return;
+        }
+        try
+        {
+            Console.Error.WriteLine($"PProcess child {ProcessIdentity.Current}: unhandled exception: {e.ExceptionObject}");
+        }
+        catch (Exception)
+        {
+            // Nothing more can be done; leave.
+        }
+        Exit(ExitCodes.UnhandledException);
     }
 }
 

@@ -1,0 +1,119 @@
+using System.Collections.Concurrent;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace PProcess.Runtime;
+
+/// <summary>
+/// Compiles, in the parent, the code a child runs first, so that children inherit it compiled
+/// instead of each running the JIT again: the library's child-side methods once, and each job's
+/// delegate target the first time it is started.
+/// </summary>
+internal static class ChildPath
+{
+    private static readonly ConcurrentDictionary<RuntimeMethodHandle, bool> Prepared = new();
+    private static int libraryPrepared;
+
+    internal static void Prepare(Delegate? body)
+    {
+        if (Interlocked.Exchange(ref libraryPrepared, 1) == 0)
+        {
+            foreach (var type in ChildSideTypes)
+            {
+                // Static constructors run on first use: in the parent now, not in every child.
+                RuntimeHelpers.RunClassConstructor(type.TypeHandle);
+                PrepareAll(type);
+            }
+            ChildRuntime.InstallInParent();
+            WarmUpChannel();
+            // P/Invoke stubs are generated on first call; made here, the children inherit them.
+            Marshal.PrelinkAll(typeof(Native.LibC));
+            Marshal.PrelinkAll(typeof(Mono.Unix.Native.Syscall));
+            Marshal.PrelinkAll(typeof(Mono.Unix.Native.Stdlib));
+        }
+        if (body is not null)
+        {
+            foreach (var target in body.GetInvocationList())
+            {
+                PrepareMethod(target.Method);
+            }
+        }
+    }
+
+    /// <summary>The library's types whose code a child runs: the child runtime and the sending side of a channel.</summary>
+    private static readonly Type[] ChildSideTypes =
+    [
+        typeof(ChildRuntime), typeof(Fork), typeof(DescriptorRegistry), typeof(ProcessIdentity), typeof(Channel),
+        typeof(Channels.Frame), typeof(Transports.SocketTransport), typeof(Serialization.DefaultChannelSerializer),
+        typeof(Serialization.TypeNames), typeof(RemoteError), typeof(Native.Signals),
+    ];
+
+    private static void PrepareAll(Type type)
+    {
+        const BindingFlags all = BindingFlags.Static | BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly;
+        foreach (var method in type.GetMethods(all))
+        {
+            PrepareMethod(method);
+        }
+        foreach (var constructor in type.GetConstructors(all))
+        {
+            PrepareMethod(constructor);
+        }
+        foreach (var nested in type.GetNestedTypes(BindingFlags.Public | BindingFlags.NonPublic))
+        {
+            if (!nested.ContainsGenericParameters)
+            {
+                PrepareAll(nested);
+            }
+        }
+    }
+
+    /// <summary>
+    /// RuntimeHelpers.PrepareMethod compiles nothing for some methods (measured: the transport's
+    /// interface methods), so the channel's own path is run once for real, over a loopback
+    /// socketpair, with each kind of payload a child commonly sends.
+    /// </summary>
+    private static void WarmUpChannel()
+    {
+        var (a, b) = Transports.SocketTransport.CreatePair();
+        using var sender = new Channel(new Transports.SocketTransport(a), 0, null, Serialization.DefaultChannelSerializer.Instance);
+        using var receiver = new Channel(new Transports.SocketTransport(b), 0, null, Serialization.DefaultChannelSerializer.Instance);
+        object?[] samples = [null, "s", new byte[] { 1 }, 1, 1L, 1.0, true, new double[] { 1 }, new int[] { 1 }, new List<int> { 1 }, new InvalidOperationException("x")];
+        foreach (var sample in samples)
+        {
+            sender.Send(sample);
+            receiver.Probe();
+            receiver.Receive();
+        }
+        sender.SendError(new InvalidOperationException("warm-up"));
+        try
+        {
+            receiver.Receive();
+        }
+        catch (RemoteException)
+        {
+            // Expected: this exercised the error path.
+        }
+    }
+
+    private static void PrepareMethod(MethodBase method)
+    {
+        if (method.IsAbstract || method.ContainsGenericParameters || method.DeclaringType?.ContainsGenericParameters == true)
+        {
+            return;
+        }
+        if (!Prepared.TryAdd(method.MethodHandle, true))
+        {
+            return;
+        }
+        try
+        {
+            RuntimeHelpers.PrepareMethod(method.MethodHandle);
+        }
+        catch (Exception)
+        {
+            // Best effort: a method the runtime cannot prepare is compiled in the child as usual.
+        }
+    }
+}
