@@ -154,7 +154,7 @@ public sealed class DefaultChannelSerializer : IChannelSerializer
 
     private delegate T SpanFunc<out T>(ReadOnlySpan<byte> span);
 
-    private static long ByteSize(Type element) => Buffer.ByteLength(Array.CreateInstance(element, 1));
+    private static long ByteSize(Type element) => TypeNames.SizeOf(element);
 
     /// <summary>Chunks of at most 1 GiB, so spans over arrays larger than 2 GiB stay valid.</summary>
     private const int Chunk = 1 << 30;

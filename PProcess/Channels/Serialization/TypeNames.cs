@@ -20,6 +20,11 @@ internal static class TypeNames
     internal static Type Resolve(string name) => Types.GetOrAdd(name, static n =>
         Type.GetType(n, throwOnError: false) ?? throw new ChannelProtocolException($"The type '{n}' named by a message cannot be loaded."));
 
+    private static readonly ConcurrentDictionary<Type, int> Sizes = new();
+
+    /// <summary>The size in bytes of a value of an unmanaged type, as an array element.</summary>
+    internal static int SizeOf(Type type) => Sizes.GetOrAdd(type, static t => System.Runtime.CompilerServices.RuntimeHelpers.SizeOf(t.TypeHandle));
+
     /// <summary>True for a value type with no references inside: its bytes are the value.</summary>
     internal static bool IsUnmanaged(Type type) => Unmanaged.GetOrAdd(type, static t => Compute(t, 0));
 

@@ -1,0 +1,242 @@
+using System.Security.Cryptography;
+using System.Runtime.InteropServices;
+using Mono.Unix.Native;
+using PProcess.Tests.Isolation;
+
+namespace PProcess.Tests;
+
+/// <summary>Messages between parent and child: sizes, types, errors and misuse.</summary>
+public class ChannelTests
+{
+    [Fact]
+    public void SixtyFourMegabyteByteAndDoubleArraysRoundTripWithChecksums() => IsolatedProcess.Passes(LargeArraysScenario);
+
+    private static void LargeArraysScenario()
+    {
+        const int bytes = 64 << 20;
+        // The child makes the arrays, sends them with their checksums, then echoes what it gets back.
+        using var channel = Fork.Start(c =>
+        {
+            var data = new byte[bytes];
+            new Random(1).NextBytes(data);
+            var doubles = new double[bytes / sizeof(double)];
+            for (int i = 0; i < doubles.Length; i++)
+            {
+                doubles[i] = Math.Sqrt(i) * (i % 3 == 0 ? -1 : 1);
+            }
+            c.Send(data);
+            c.Send(Checksum(data));
+            c.Send(doubles);
+            c.Send(Checksum(MemoryMarshal.AsBytes(doubles.AsSpan())));
+            var echoed = c.Receive<double[]>();
+            c.Send(Checksum(MemoryMarshal.AsBytes(echoed.AsSpan())));
+        });
+        var received = channel.Receive<byte[]>();
+        Assert.Equal(bytes, received.Length);
+        Assert.Equal(channel.Receive<string>(), Checksum(received));
+        var receivedDoubles = channel.Receive<double[]>();
+        Assert.Equal(bytes / sizeof(double), receivedDoubles.Length);
+        Assert.Equal(channel.Receive<string>(), Checksum(MemoryMarshal.AsBytes(receivedDoubles.AsSpan())));
+        Assert.Equal(-Math.Sqrt(3), receivedDoubles[3]);
+        channel.Send(receivedDoubles);
+        Assert.Equal(Checksum(MemoryMarshal.AsBytes(receivedDoubles.AsSpan())), channel.Receive<string>());
+        Assert.True(channel.Wait().Succeeded);
+    }
+
+    private static string Checksum(ReadOnlySpan<byte> data) => Convert.ToHexString(SHA256.HashData(data));
+
+    [Fact]
+    public void AMessageLargerThanTwoGibibytesArrives() => IsolatedProcess.Passes(HugeMessageScenario);
+
+    private static void HugeMessageScenario()
+    {
+        // 2.25 GiB of doubles: more than int.MaxValue bytes in one frame.
+        const long count = (9L << 30) / 4 / sizeof(double);
+        using var channel = Fork.Start(c =>
+        {
+            var data = new double[count];
+            data[0] = 1.5;
+            data[count / 2] = 2.5;
+            data[count - 1] = 3.5;
+            c.Send(data);
+        });
+        var received = channel.Receive<double[]>();
+        Assert.Equal(count, received.LongLength);
+        Assert.True((long)received.LongLength * sizeof(double) > int.MaxValue);
+        Assert.Equal(1.5, received[0]);
+        Assert.Equal(2.5, received[count / 2]);
+        Assert.Equal(3.5, received[count - 1]);
+    }
+
+    [Fact]
+    public void ValuesOfEveryPathRoundTrip() => IsolatedProcess.Passes(ValuesScenario);
+
+    public sealed record Point(int X, string Label, double[] Weights);
+
+    public struct Pixel
+    {
+        public byte R, G, B;
+        public float Depth;
+    }
+
+    private static void ValuesScenario()
+    {
+        object?[] values =
+        [
+            null, "", "héllo wörld ✓", new byte[] { 0, 255, 7 }, 42, -7L, 3.25, 1.5f, true, 'x', 12.5m,
+            Guid.Parse("01234567-89ab-cdef-0123-456789abcdef"), DayOfWeek.Friday, new DateTime(2026, 11, 21),
+            new[] { 1, 2, 3 }, new[] { new Pixel { R = 1, G = 2, B = 3, Depth = 0.5f } }, (3, "tuple"),
+            new Point(5, "five", [double.NaN, 1]), new List<string> { "a", "b" },
+            new Dictionary<string, int> { ["one"] = 1 },
+        ];
+        using var channel = Fork.Start(c =>
+        {
+            foreach (var value in values)
+            {
+                c.Send(value);
+            }
+        });
+        foreach (var expected in values)
+        {
+            var actual = channel.Receive();
+            switch (expected)
+            {
+                case Point p:
+                    var q = Assert.IsType<Point>(actual);
+                    Assert.Equal((p.X, p.Label), (q.X, q.Label));
+                    Assert.Equal(p.Weights, q.Weights);
+                    break;
+                case System.Collections.IEnumerable sequence and not string:
+                    Assert.Equal(sequence.Cast<object>(), Assert.IsAssignableFrom<System.Collections.IEnumerable>(actual).Cast<object>());
+                    Assert.Equal(expected.GetType(), actual!.GetType());
+                    break;
+                default:
+                    Assert.Equal(expected, actual);
+                    break;
+            }
+        }
+    }
+
+    [Fact]
+    public void ChildExceptionCarriesItsTypeMessageStackAndInnerException() => IsolatedProcess.Passes(ExceptionScenario);
+
+    private static void ThrowingChildMethod(Channel channel, int value)
+    {
+        try
+        {
+            throw new FormatException("inner cause");
+        }
+        catch (FormatException e)
+        {
+            throw new InvalidOperationException($"child failed on {value}", e);
+        }
+    }
+
+    private static void ExceptionScenario()
+    {
+        using var channel = Fork.Start(ThrowingChildMethod, 17);
+        var error = Assert.Throws<RemoteException>(() => channel.Receive());
+        Assert.Equal("System.InvalidOperationException", error.RemoteType);
+        Assert.Equal("child failed on 17", error.RemoteMessage);
+        Assert.Contains("ThrowingChildMethod", error.Message);
+        Assert.Contains("child failed on 17", error.Message);
+        Assert.Contains(channel.Pid.ToString(), error.Message);
+        Assert.Contains("ThrowingChildMethod", error.RemoteStackTrace);
+        Assert.Contains("ThrowingChildMethod", error.StackTrace);
+        Assert.Contains("ThrowingChildMethod", error.ToString());
+        var inner = Assert.IsType<RemoteException>(error.InnerException);
+        Assert.Equal("System.FormatException", inner.RemoteType);
+        Assert.Equal("inner cause", inner.RemoteMessage);
+        Assert.Equal(channel.Pid, error.Pid);
+        // The child exited with the job-threw code; that is not reported a second time.
+        Assert.False(channel.TryReceive(out _));
+    }
+
+    [Fact]
+    public void AnExceptionSentAsAValueIsReturnedNotRaised() => IsolatedProcess.Passes(ExceptionValueScenario);
+
+    private static void ExceptionValueScenario()
+    {
+        using var channel = Fork.Start(c => c.Send(new ArgumentException("just data")));
+        var value = channel.Receive();
+        var remote = Assert.IsType<RemoteException>(value);
+        Assert.Equal("System.ArgumentException", remote.RemoteType);
+        Assert.Equal("just data", remote.RemoteMessage);
+        Assert.True(channel.Wait().Succeeded);
+    }
+
+    [Fact]
+    public void BytesInTheSocketOutliveTheWriterSoNoAcknowledgementIsNeeded() => IsolatedProcess.Passes(NoAckScenario);
+
+    private static void NoAckScenario()
+    {
+        // The child sends and exits at once; the parent reaps it before reading a byte.
+        using var channel = Fork.Start(c =>
+        {
+            c.Send("first");
+            c.Send(new byte[100_000]);
+            c.Send("last");
+        });
+        Assert.True(channel.Wait().Succeeded);
+        Assert.False(Directory.Exists($"/proc/{channel.Pid}"), "the writer still exists");
+        Assert.Equal("first", channel.Receive<string>());
+        Assert.Equal(100_000, channel.Receive<byte[]>().Length);
+        Assert.Equal("last", channel.Receive<string>());
+        Assert.False(channel.TryReceive(out _));
+    }
+
+    [Fact]
+    public void AValueThatCannotBeSerialisedGivesAClearErrorNamingItsType() => IsolatedProcess.Passes(UnserialisableScenario);
+
+    public sealed class Cyclic
+    {
+        public Cyclic? Self { get; set; }
+    }
+
+    private static void UnserialisableScenario()
+    {
+        using var channel = Fork.Start(c =>
+        {
+            var cyclic = new Cyclic();
+            cyclic.Self = cyclic;
+            c.Send(cyclic);
+        });
+        var error = Assert.Throws<RemoteException>(() => channel.Receive());
+        Assert.Equal(typeof(ChannelSerializationException).FullName, error.RemoteType);
+        Assert.Contains(typeof(Cyclic).FullName!, error.Message);
+    }
+
+    [Fact]
+    public void AChannelUsedAfterCloseThrowsObjectDisposed() => IsolatedProcess.Passes(ClosedScenario);
+
+    private static void ClosedScenario()
+    {
+        var channel = Fork.Start(c => c.Send(1));
+        Assert.Equal(1, channel.Receive<int>());
+        channel.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => channel.Receive());
+        Assert.Throws<ObjectDisposedException>(() => channel.Send(2));
+        Assert.True(ProcFs.NoChildrenLeft());
+    }
+
+    [Fact]
+    public void GarbageOnTheChannelIsReportedNotTrusted() => IsolatedProcess.Passes(GarbageScenario);
+
+    private static unsafe void GarbageScenario()
+    {
+        using var channel = Fork.Create();
+        if (channel.IsChild)
+        {
+            // Write raw bytes that are not a frame.
+            var junk = "this is not a frame at all"u8.ToArray();
+            fixed (byte* p = junk)
+            {
+                Syscall.write(channel.FileDescriptor, p, (ulong)junk.Length);
+            }
+            Fork.Exit(channel);
+        }
+        var error = Assert.Throws<ChannelProtocolException>(() => channel.Receive());
+        Assert.Contains("not a valid message", error.Message);
+        Assert.Contains(channel.Pid.ToString(), error.Message);
+    }
+}

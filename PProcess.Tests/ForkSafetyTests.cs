@@ -1,0 +1,196 @@
+using System.Runtime;
+using System.Runtime.CompilerServices;
+using Mono.Unix.Native;
+using PProcess.Tests.Isolation;
+
+namespace PProcess.Tests;
+
+/// <summary>The rules of docs/fork-safety.md, each shown by a child that would break without it.</summary>
+public class ForkSafetyTests
+{
+    [Fact]
+    public void ChildJitCompilesNewCodeAndAllocates500MegabytesWithoutHarmingTheParent() =>
+        IsolatedProcess.Passes(JitAndAllocateScenario);
+
+    private static void JitAndAllocateScenario()
+    {
+        using var channel = Fork.Start(c => c.Send(ChildOnlyWork()));
+        var result = channel.Receive<long[]>();
+        Assert.Equal(ExpectedChecksum(), result[0]);
+        Assert.True(result[1] > 0, $"the child collected garbage {result[1]} times; 500 MB in 1 MB arrays must trigger collections");
+        Assert.True(result[2] > 0, "the child compiled no method: the test would not show that a child's JIT is safe");
+        Assert.True(channel.Wait().Succeeded);
+        // The parent still runs code of its own after the child's JIT and GCs.
+        Assert.Equal(ExpectedChecksum(), ExpectedChecksum());
+    }
+
+    /// <summary>Never called in the parent: the child must JIT it (and a generic instantiation of its own).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static long[] ChildOnlyWork()
+    {
+        long jitted = JitInfo.GetCompiledMethodCount();
+        int collections = GC.CollectionCount(0);
+        ulong sum = 0;
+        var kept = new List<byte[]>();
+        for (int k = 0; k < 500; k++)
+        {
+            var block = new byte[1 << 20];
+            for (int j = 0; j < block.Length; j += 4096)
+            {
+                block[j] = (byte)(k * 7 + j / 4096);
+            }
+            sum += ChildOnlyGeneric<ulong>.Sum(block);
+            if (k % 10 == 0)
+            {
+                kept.Add(block); // some survive, so collections have live data to move
+            }
+        }
+        GC.Collect();
+        GC.KeepAlive(kept);
+        return [(long)sum, GC.CollectionCount(0) - collections, JitInfo.GetCompiledMethodCount() - jitted];
+    }
+
+    private static class ChildOnlyGeneric<T>
+    {
+        public static ulong Sum(byte[] block)
+        {
+            ulong s = 0;
+            for (int j = 0; j < block.Length; j += 4096)
+            {
+                s += block[j];
+            }
+            return s;
+        }
+    }
+
+    private static long ExpectedChecksum()
+    {
+        long expected = 0;
+        for (int k = 0; k < 500; k++)
+        {
+            for (int page = 0; page < 256; page++)
+            {
+                expected += (byte)(k * 7 + page);
+            }
+        }
+        return expected;
+    }
+
+    [Fact]
+    public void SigtermToAChildEndsTheChildAndNotTheParent()
+    {
+        var result = IsolatedProcess.Passes(SigtermScenario);
+        Assert.Contains("parent still running", result.Output);
+    }
+
+    private static void SigtermScenario()
+    {
+        using var channel = Fork.Start(c =>
+        {
+            c.Send("ready");
+            Thread.Sleep(TimeSpan.FromMinutes(5));
+        });
+        Assert.Equal("ready", channel.Receive<string>());
+        Assert.Equal(0, Syscall.kill(channel.Pid, Signum.SIGTERM));
+        var failure = Assert.Throws<ChildExitedException>(() => channel.Receive());
+        Assert.Equal(15, failure.Signal);
+        Assert.Contains("SIGTERM", failure.Message);
+        Console.WriteLine("parent still running");
+    }
+
+    [Fact]
+    public void WriteXorExecuteGuardRefusesToForkAndTheParentSurvives()
+    {
+        var result = IsolatedProcess.Passes(WriteXorExecuteScenario,
+            new Dictionary<string, string> { ["DOTNET_EnableWriteXorExecute"] = "1" });
+        Assert.Contains("refused, parent alive", result.Output);
+    }
+
+    private static void WriteXorExecuteScenario()
+    {
+        Assert.True(File.ReadAllText("/proc/self/maps").Contains("doublemapper"),
+            "DOTNET_EnableWriteXorExecute=1 did not turn W^X on: this test would show nothing");
+        var refused = Assert.Throws<ForkSafetyException>(() => Fork.Start(c => c.Send(1)));
+        Assert.Equal("System.Runtime.EnableWriteXorExecute", refused.Setting);
+        Assert.Contains("EnableWriteXorExecute", refused.Message);
+        Assert.True(ProcFs.NoChildrenLeft(), "a child was forked despite the refusal");
+        Console.WriteLine("refused, parent alive");
+    }
+
+    [Fact]
+    public void ConcurrentGcGuardRefusesToFork() =>
+        IsolatedProcess.Passes(ConcurrentGcScenario, new Dictionary<string, string> { ["DOTNET_gcConcurrent"] = "1" });
+
+    private static void ConcurrentGcScenario()
+    {
+        Assert.Equal(GCLatencyMode.Interactive, GCSettings.LatencyMode);
+        var refused = Assert.Throws<ForkSafetyException>(() => Fork.Start(c => c.Send(1)));
+        Assert.Equal("System.GC.Concurrent", refused.Setting);
+        Assert.True(ProcFs.NoChildrenLeft());
+    }
+
+    [Fact]
+    public void BuildTargetsGiveTheTestProcessTheForkSafeSettings() => IsolatedProcess.Passes(SettingsScenario);
+
+    private static void SettingsScenario()
+    {
+        Assert.False(File.ReadAllText("/proc/self/maps").Contains("doublemapper"), "W^X is on");
+        Assert.False(GCSettings.IsServerGC);
+        Assert.Equal(GCLatencyMode.Batch, GCSettings.LatencyMode);
+        Assert.Equal("false", AppContext.GetData("System.Runtime.TieredCompilation")?.ToString(), ignoreCase: true);
+    }
+
+    [Fact]
+    public void ChildSeesItsOwnPidInEnvironmentProcessId() => IsolatedProcess.Passes(PidScenario);
+
+    private static void PidScenario()
+    {
+        int parent = Environment.ProcessId;
+        using var channel = Fork.Start(c => c.Send(new[] { Environment.ProcessId, Syscall.getpid() }));
+        var pids = channel.Receive<int[]>();
+        Assert.Equal(channel.Pid, pids[1]);
+        Assert.Equal(pids[1], pids[0]);
+        Assert.NotEqual(parent, pids[0]);
+    }
+
+    [Fact]
+    public void ChildDiesWithItsParent()
+    {
+        var result = IsolatedProcess.Passes(OrphanScenario);
+        int grandchild = int.Parse(result.Output.Trim());
+        // The scenario process has exited; its child must have been killed with it (PR_SET_PDEATHSIG).
+        // The kernel delivers the signal at the parent's exit, but reaping by init may lag: wait for it.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (Directory.Exists($"/proc/{grandchild}") && !IsZombie(grandchild) && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(20);
+        }
+        Assert.True(!Directory.Exists($"/proc/{grandchild}") || IsZombie(grandchild), $"child {grandchild} outlived its parent");
+    }
+
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)] is 'Z' or 'X';
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
+
+    private static void OrphanScenario()
+    {
+        var channel = Fork.Start(c =>
+        {
+            c.Send("ready");
+            Thread.Sleep(TimeSpan.FromMinutes(5));
+        });
+        Assert.Equal("ready", channel.Receive<string>());
+        Console.WriteLine(channel.Pid);
+        Console.Out.Flush();
+        // Leave without disposing the channel: the child is left running on purpose.
+    }
+}

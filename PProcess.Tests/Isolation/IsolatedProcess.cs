@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Reflection;
+
+namespace PProcess.Tests.Isolation;
+
+/// <summary>What a scenario process did.</summary>
+public sealed record IsolatedResult(int ExitCode, string Output, string Error)
+{
+    /// <summary>Fails the test with everything the scenario printed unless it exited 0.</summary>
+    public IsolatedResult AssertSucceeded()
+    {
+        Assert.True(ExitCode == 0, $"scenario exited with {ExitCode}\n--- stdout ---\n{Output}\n--- stderr ---\n{Error}");
+        return this;
+    }
+}
+
+/// <summary>
+/// Runs a test scenario in a fresh process of this test assembly. The xunit host has many
+/// threads that may run managed code at any moment, and forking there breaks rule 3 of
+/// docs/fork-safety.md; a scenario process has one thread of its own, so it is the quiescent
+/// process the rules ask for. The scenario is a static method; it passes by returning, and
+/// fails by throwing (xunit's Assert works there as anywhere).
+/// </summary>
+public static class IsolatedProcess
+{
+    private const string Flag = "--scenario";
+
+    /// <summary>Runs <paramref name="scenario"/> in a new process and returns how it went.</summary>
+    public static IsolatedResult Run(Action scenario, IDictionary<string, string>? environment = null, TimeSpan? timeout = null,
+        params string[] wrapper)
+    {
+        var method = scenario.Method;
+        if (!method.IsStatic || scenario.Target is not null)
+        {
+            throw new ArgumentException("A scenario must be a static method (a method group, not a lambda).", nameof(scenario));
+        }
+        var assembly = typeof(IsolatedProcess).Assembly.Location;
+        var start = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (wrapper.Length > 0)
+        {
+            foreach (var word in wrapper[1..])
+            {
+                start.ArgumentList.Add(word);
+            }
+            start.ArgumentList.Add("dotnet");
+        }
+        start.ArgumentList.Add(assembly);
+        start.ArgumentList.Add(Flag);
+        start.ArgumentList.Add(method.DeclaringType!.FullName!);
+        start.ArgumentList.Add(method.Name);
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        var limit = timeout ?? TimeSpan.FromMinutes(2);
+        if (!process.WaitForExit(limit))
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+            Assert.Fail($"scenario {method.Name} did not end within {limit}: a hang.\n--- stdout ---\n{output.Result}\n--- stderr ---\n{error.Result}");
+        }
+        process.WaitForExit();
+        return new IsolatedResult(process.ExitCode, output.Result, error.Result);
+    }
+
+    /// <summary>Runs the scenario and fails the test unless it succeeded.</summary>
+    public static IsolatedResult Passes(Action scenario, IDictionary<string, string>? environment = null) =>
+        Run(scenario, environment).AssertSucceeded();
+
+    /// <summary>The entry point of a scenario process.</summary>
+    public static int Main(string[] args)
+    {
+        if (args.Length != 3 || args[0] != Flag)
+        {
+            Console.Error.WriteLine($"usage: PProcess.Tests {Flag} TYPE METHOD (run the tests with dotnet test)");
+            return 2;
+        }
+        var type = typeof(IsolatedProcess).Assembly.GetType(args[1], throwOnError: true)!;
+        var method = type.GetMethod(args[2], BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic)
+            ?? throw new MissingMethodException(args[1], args[2]);
+        try
+        {
+            method.Invoke(null, null);
+        }
+        catch (TargetInvocationException e)
+        {
+            Console.Error.WriteLine(e.InnerException);
+            return 1;
+        }
+        Console.Out.Flush();
+        return 0;
+    }
+}
