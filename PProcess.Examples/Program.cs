@@ -1,1 +1,39 @@
-﻿Console.WriteLine("Hello, World!");
+using PProcess.Examples;
+using PProcess.Examples.Programs;
+
+// pprocess's example programs. Usage: PProcess.Examples <name> [--delay SECONDS] [--limit N]
+var examples = new SortedDictionary<string, (string Description, Action<Options> Run)>
+{
+    ["simple"] = ("the sequential 10x10 table, for comparison", Simple.Run),
+    ["simple_start"] = ("Exchange.Start with a StoreData override", SimpleStart.Run),
+    ["simple_create"] = ("Exchange.Create: the work inline in the child", SimpleCreate.Run),
+    ["simple_managed"] = ("Exchange.Manage: a function that starts a child per call", SimpleManaged.Run),
+};
+
+if (args.Length == 0 || args[0] is "list" or "--help" or "-h")
+{
+    Console.WriteLine("usage: PProcess.Examples <name> [--delay SECONDS] [--limit N]   (defaults: --delay 1 --limit 10)");
+    Console.WriteLine("examples:");
+    foreach (var (name, (description, _)) in examples)
+    {
+        Console.WriteLine($"  {name,-28} {description}");
+    }
+    return args.Length == 0 ? 2 : 0;
+}
+
+if (!examples.TryGetValue(args[0], out var example))
+{
+    Console.Error.WriteLine($"no example named '{args[0]}'; 'list' shows them.");
+    return 2;
+}
+
+try
+{
+    example.Run(Options.Parse(args[1..]));
+    return 0;
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine(e.Message);
+    return 2;
+}

@@ -1,0 +1,36 @@
+using System.Globalization;
+
+namespace PProcess.Examples;
+
+/// <summary>The command line every example takes: --delay SECONDS --limit N, pprocess's defaults.</summary>
+public sealed record Options(TimeSpan Delay, int Limit, IReadOnlyList<string> Rest)
+{
+    public const int N = 10;
+
+    public static Options Parse(IReadOnlyList<string> args)
+    {
+        var delay = TimeSpan.FromSeconds(1);
+        int limit = 10;
+        var rest = new List<string>();
+        for (int i = 0; i < args.Count; i++)
+        {
+            switch (args[i])
+            {
+                case "--delay" when i + 1 < args.Count:
+                    delay = TimeSpan.FromSeconds(double.Parse(args[++i], CultureInfo.InvariantCulture));
+                    break;
+                case "--limit" when i + 1 < args.Count:
+                    limit = int.Parse(args[++i], CultureInfo.InvariantCulture);
+                    if (limit < 1)
+                    {
+                        throw new ArgumentException($"--limit must be at least 1, not {limit}.");
+                    }
+                    break;
+                default:
+                    rest.Add(args[i]);
+                    break;
+            }
+        }
+        return new Options(delay, limit, rest);
+    }
+}
