@@ -7,6 +7,7 @@ var examples = new SortedDictionary<string, (string Description, Action<Options>
     ["simple"] = ("the sequential 10x10 table, for comparison", Simple.Run),
     ["simple_start"] = ("Exchange.Start with a StoreData override", SimpleStart.Run),
     ["simple_create"] = ("Exchange.Create: the work inline in the child", SimpleCreate.Run),
+    ["fork_cost"] = ("measures a fork round trip and the child's JIT work: fork_cost [COUNT]", ForkCost.Run),
     ["simple_managed"] = ("Exchange.Manage: a function that starts a child per call", SimpleManaged.Run),
 };
 

@@ -22,3 +22,13 @@ public static class Table
         Console.WriteLine($"Time taken: {clock.Elapsed.TotalSeconds:F3}");
     }
 }
+
+/// <summary>The exchange of the 10x10 examples: each child sends (i, j, result), stored at i * N + j.</summary>
+public sealed class TableExchange(int limit, int[] results) : Exchange(limit: limit)
+{
+    protected override void StoreData(Channel channel)
+    {
+        var (i, j, result) = channel.Receive<(int, int, int)>();
+        results[i * Options.N + j] = result;
+    }
+}

@@ -8,20 +8,11 @@ namespace PProcess.Examples.Programs;
 /// </summary>
 public static class SimpleCreate
 {
-    private sealed class MyExchange(int limit, int[] results) : Exchange(limit: limit)
-    {
-        protected override void StoreData(Channel channel)
-        {
-            var (i, j, result) = channel.Receive<(int, int, int)>();
-            results[i * Options.N + j] = result;
-        }
-    }
-
     public static void Run(Options options)
     {
         var clock = Stopwatch.StartNew();
         var results = new int[Options.N * Options.N];
-        using var exchange = new MyExchange(options.Limit, results);
+        using var exchange = new TableExchange(options.Limit, results);
         for (int i = 0; i < Options.N; i++)
         {
             for (int j = 0; j < Options.N; j++)

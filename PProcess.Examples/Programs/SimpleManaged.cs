@@ -5,20 +5,11 @@ namespace PProcess.Examples.Programs;
 /// <summary>simple_managed: Exchange.Manage turns a parallel-aware function into one that starts a child on each call.</summary>
 public static class SimpleManaged
 {
-    private sealed class MyExchange(int limit, int[] results) : Exchange(limit: limit)
-    {
-        protected override void StoreData(Channel channel)
-        {
-            var (i, j, result) = channel.Receive<(int, int, int)>();
-            results[i * Options.N + j] = result;
-        }
-    }
-
     public static void Run(Options options)
     {
         var clock = Stopwatch.StartNew();
         var results = new int[Options.N * Options.N];
-        using var exchange = new MyExchange(options.Limit, results);
+        using var exchange = new TableExchange(options.Limit, results);
         var calculate = exchange.Manage<int, int>((channel, i, j) => channel.Send((i, j, Table.Calculate(i, j, options.Delay))));
         for (int i = 0; i < Options.N; i++)
         {

@@ -8,15 +8,6 @@ namespace PProcess.Examples.Programs;
 /// </summary>
 public static class SimpleStart
 {
-    private sealed class MyExchange(int limit, int[] results) : Exchange(limit: limit)
-    {
-        protected override void StoreData(Channel channel)
-        {
-            var (i, j, result) = channel.Receive<(int, int, int)>();
-            results[i * Options.N + j] = result;
-        }
-    }
-
     private static void Calculate(Channel channel, (int I, int J) cell, TimeSpan delay) =>
         channel.Send((cell.I, cell.J, Table.Calculate(cell.I, cell.J, delay)));
 
@@ -24,7 +15,7 @@ public static class SimpleStart
     {
         var clock = Stopwatch.StartNew();
         var results = new int[Options.N * Options.N];
-        using var exchange = new MyExchange(options.Limit, results);
+        using var exchange = new TableExchange(options.Limit, results);
         for (int i = 0; i < Options.N; i++)
         {
             for (int j = 0; j < Options.N; j++)
