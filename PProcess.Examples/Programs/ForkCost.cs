@@ -28,7 +28,7 @@ public static class ForkCost
         {
             long before = JitInfo.GetCompiledMethodCount();
             using var channel = childCompiles
-                ? Fork.Start(c => c.Send(JitInfo.GetCompiledMethodCount() + ChildOnly()))
+                ? Fork.Start(c => c.Send(ChildOnly() + JitInfo.GetCompiledMethodCount()))
                 : Fork.Start(c => c.Send(JitInfo.GetCompiledMethodCount()));
             jitted += channel.Receive<long>() - before;
             channel.Wait();
