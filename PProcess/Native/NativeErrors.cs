@@ -5,13 +5,8 @@ namespace PProcess.Native;
 /// <summary>Helpers to turn a failed system call into an exception that names the call.</summary>
 internal static class NativeErrors
 {
-    /// <summary>The errno of the last call made through Mono.Posix or a LibraryImport with SetLastError.</summary>
-    internal static Mono.Unix.Native.Errno Last => Stdlib.GetLastError();
-
     internal static IOException Error(string call, Mono.Unix.Native.Errno errno) =>
         new($"{call} failed: {errno} ({StdlibStrerror(errno)})", (int)errno);
-
-    internal static IOException Error(string call) => Error(call, Last);
 
     private static string StdlibStrerror(Mono.Unix.Native.Errno errno)
     {
