@@ -27,7 +27,7 @@ public class Exchange : IDisposable
 
     /// <summary>Creates an exchange.</summary>
     /// <param name="limit">The most children alive at once; by default <see cref="Cores.Usable"/>.</param>
-    /// <param name="reuse">Reserved for reusable children (MakeReusable).</param>
+    /// <param name="reuse">Reusable children (MakeReusable): not implemented yet; true throws <see cref="NotSupportedException"/>.</param>
     /// <param name="continuous">Children send many messages: a child that ends after any number of them is not an error.</param>
     /// <param name="autoclose">Close a channel and reap its child when it is removed.</param>
     /// <param name="channels">Channels to watch from the start.</param>
@@ -35,6 +35,10 @@ public class Exchange : IDisposable
     public Exchange(int? limit = null, bool reuse = false, bool continuous = false, bool autoclose = true,
         IEnumerable<Channel>? channels = null, IChannelSerializer? serializer = null)
     {
+        if (reuse)
+        {
+            throw new NotSupportedException("Reuse mode (reusable children, MakeReusable) is not implemented yet; create the exchange without reuse.");
+        }
         Limit = limit ?? Cores.Usable;
         Reuse = reuse;
         Continuous = continuous;
