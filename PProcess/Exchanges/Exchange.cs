@@ -115,8 +115,11 @@ public class Exchange : IDisposable
     /// <summary>True when as many children are alive as the limit allows.</summary>
     public bool Busy() => active.Count >= Limit;
 
-    /// <summary>True while children are alive or jobs are queued.</summary>
-    public bool Unfinished() => active.Count > 0 || waiting.Count > 0;
+    /// <summary>
+    /// True while children are alive, jobs are queued, or a child's failure has not been raised yet
+    /// (several children can fail in one round; each is raised by its own call).
+    /// </summary>
+    public bool Unfinished() => active.Count > 0 || waiting.Count > 0 || failures.Count > 0;
 
     /// <summary>
     /// Waits until at least one channel has a message, or the timeout passes (null: no timeout),
