@@ -100,6 +100,24 @@ public partial class FailureTests
     }
 
     [Fact]
+    public void ChildThatClosesItsChannelButKeepsRunningIsKilledNotWaitedFor() => IsolatedProcess.Passes(ClosedButRunningScenario);
+
+    private static void ClosedButRunningScenario()
+    {
+        Channel.ExitGrace = TimeSpan.FromMilliseconds(300);
+        using var exchange = new Collecting(limit: 1);
+        exchange.Start(c =>
+        {
+            c.Close();
+            Thread.Sleep(TimeSpan.FromMinutes(5));
+        });
+        var error = Assert.Throws<ChildExitedException>(() => exchange.Finish());
+        Assert.Equal(9, error.Signal);
+        Assert.Contains("closed its channel but had not exited", error.Message);
+        Assert.True(ProcFs.NoChildrenLeft());
+    }
+
+    [Fact]
     public void ExchangeLimitMustBePositive()
     {
         // No fork here: argument checks run in the test host.

@@ -20,8 +20,6 @@ public class ForkSafetyTests
         Assert.True(result[1] > 0, $"the child collected garbage {result[1]} times; 500 MB in 1 MB arrays must trigger collections");
         Assert.True(result[2] > 0, "the child compiled no method: the test would not show that a child's JIT is safe");
         Assert.True(channel.Wait().Succeeded);
-        // The parent still runs code of its own after the child's JIT and GCs.
-        Assert.Equal(ExpectedChecksum(), ExpectedChecksum());
     }
 
     /// <summary>Never called in the parent: the child must JIT it (and a generic instantiation of its own).</summary>

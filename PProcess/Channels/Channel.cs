@@ -107,7 +107,7 @@ public sealed class Channel : IDisposable
         {
             throw new EndOfStreamException("The parent closed the channel: there is nothing more to receive.");
         }
-        var s = Wait();
+        var s = ReapAfterEndOfStream();
         var what = MessagesReceived == 0
             ? $"{s} without sending a result"
             : $"{s} after sending {MessagesReceived} message(s): there is nothing more to receive";
@@ -262,6 +262,35 @@ public sealed class Channel : IDisposable
 
     internal ProbeResult Probe() => transport.Probe();
 
+    /// <summary>How long a child that has closed its end may take to exit before it is killed.</summary>
+    internal static TimeSpan ExitGrace { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>True when the child had closed its channel but did not exit within <see cref="ExitGrace"/>, and was killed.</summary>
+    internal bool KilledAfterClosing { get; private set; }
+
+    /// <summary>
+    /// Reaps a child whose end of the channel is closed. Normally it is exiting; one that closed
+    /// its channel and kept running would leave the parent waiting for ever, so after
+    /// <see cref="ExitGrace"/> it is killed, and the error says so.
+    /// </summary>
+    private ChildStatus ReapAfterEndOfStream()
+    {
+        var deadline = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(ExitGrace.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        int pause = 1;
+        while (TryWait() is null)
+        {
+            if (System.Diagnostics.Stopwatch.GetTimestamp() > deadline)
+            {
+                Syscall.kill(Pid, Signum.SIGKILL);
+                KilledAfterClosing = true;
+                return Wait();
+            }
+            Thread.Sleep(pause);
+            pause = Math.Min(pause * 2, 50);
+        }
+        return status!.Value;
+    }
+
     /// <summary>Reaps the child without blocking; null while it runs.</summary>
     internal ChildStatus? TryWait()
     {
@@ -287,13 +316,17 @@ public sealed class Channel : IDisposable
     /// </summary>
     internal ChildProcessException? Conclude(bool expectMessage)
     {
-        var s = Wait();
+        var s = ReapAfterEndOfStream();
         if (ErrorReceived)
         {
             return null;
         }
         string? problem = null;
-        if (s.Signal is int signal)
+        if (KilledAfterClosing)
+        {
+            problem = $"closed its channel but had not exited {ExitGrace.TotalSeconds:0.#} s later, so it was killed";
+        }
+        else if (s.Signal is int signal)
         {
             problem = s + SignalHint(signal);
         }
@@ -378,7 +411,7 @@ public sealed class Channel : IDisposable
         {
             return new ChannelProtocolException($"The message from the parent was truncated: {what}.");
         }
-        var s = Wait();
+        var s = ReapAfterEndOfStream();
         var message = $"{Describe()} {s} in the middle of a message: {what}.";
         return s.Succeeded
             ? new ChannelProtocolException(message)
