@@ -126,7 +126,6 @@ public partial class FailureTests
         using var exchange = new Exchange(limit: 2);
         Assert.Throws<ArgumentOutOfRangeException>(() => exchange.Limit = 0);
         Assert.Equal(2, exchange.Limit);
-        Assert.Throws<NotSupportedException>(() => new Exchange(limit: 2, reuse: true));
     }
 
     [Fact]

@@ -191,4 +191,35 @@ public class ForkSafetyTests
         Console.Out.Flush();
         // Leave without disposing the channel: the child is left running on purpose.
     }
+
+    private static string ThrowAndTrace()
+    {
+        try
+        {
+            throw new InvalidOperationException("traced");
+        }
+        catch (InvalidOperationException e)
+        {
+            return e.StackTrace ?? "";
+        }
+    }
+
+    /// <summary>
+    /// Rule 12: the parent's PDB readers live in MADV_DONTFORK views. Before the fix, a child
+    /// taking a stack trace after its parent had taken one died of SIGSEGV.
+    /// </summary>
+    [Fact]
+    public void ChildTakesAStackTraceWithLineNumbersAfterItsParentDid() => IsolatedProcess.Passes(StackTraceScenario);
+
+    private static void StackTraceScenario()
+    {
+        Assert.Contains(":line", ThrowAndTrace());
+        using var map = new Map<string>(limit: 1);
+        map.Start(c => c.Send(ThrowAndTrace()));
+        map.Manage(Exchange.MakeParallel((int _) => ThrowAndTrace().Length > 0 ? throw new FormatException("sent with its stack") : 0))(0);
+        Assert.Contains(nameof(ThrowAndTrace), map[0]);
+        Assert.Contains(":line", map[0]);
+        var error = Assert.Throws<RemoteException>(() => map[1]);
+        Assert.Contains(":line", error.StackTrace);
+    }
 }

@@ -115,9 +115,11 @@ public sealed class Channel : IDisposable
     }
 
     /// <summary>Receives the next value as a <typeparamref name="T"/>; see <see cref="Receive()"/>.</summary>
-    public T Receive<T>()
+    public T Receive<T>() => Cast<T>(Receive(), this);
+
+    /// <summary>A received value as a <typeparamref name="T"/>, or an error naming the sender and both types.</summary>
+    internal static T Cast<T>(object? value, Channel from)
     {
-        var value = Receive();
         if (value is T typed)
         {
             return typed;
@@ -127,7 +129,7 @@ public sealed class Channel : IDisposable
             return default!;
         }
         throw new InvalidCastException(
-            $"Expected a {typeof(T).FullName} from {Describe()}, but it sent {(value is null ? "null" : "a " + value.GetType().FullName)}.");
+            $"Expected a {typeof(T).FullName} from {from.Describe()}, but it sent {(value is null ? "null" : "a " + value.GetType().FullName)}.");
     }
 
     /// <summary>
@@ -169,10 +171,22 @@ public sealed class Channel : IDisposable
                 MessagesReceived++;
                 ErrorReceived = true;
                 throw new RemoteException(error, Pid, Job);
+            case FrameKind.Control when IsChild:
+                // The parent's "quit" to a reusable child: there is nothing more to receive.
+                ReadPayload(format, length, Serializer);
+                QuitReceived = true;
+                value = null;
+                return false;
             default:
                 throw Garbage($"unexpected frame kind {kind}");
         }
     }
+
+    /// <summary>True in a reusable child once the parent has told it that no more jobs come.</summary>
+    internal bool QuitReceived { get; private set; }
+
+    /// <summary>Tells a reusable child that no more jobs come, so that it exits.</summary>
+    internal void SendQuit() => WriteFrame(FrameKind.Control, DefaultChannelSerializer.Instance.Serialize(null));
 
     /// <summary>
     /// Waits for the child to end and reaps it, returning its exit status. Call this in the parent;
@@ -312,13 +326,15 @@ public sealed class Channel : IDisposable
 
     /// <summary>
     /// After the child has closed its end: reaps it and says what went wrong, if anything.
-    /// An exception the child already sent is not reported again.
+    /// An exception the child already sent is not reported again. <paramref name="expectMessage"/>:
+    /// the child still owed the result of a job, so ending cleanly is a failure too.
     /// </summary>
     internal ChildProcessException? Conclude(bool expectMessage)
     {
         var s = ReapAfterEndOfStream();
-        if (ErrorReceived)
+        if (ErrorReceived && !expectMessage)
         {
+            // Its exception was the last word; the exit code that follows it adds nothing.
             return null;
         }
         string? problem = null;
@@ -334,9 +350,11 @@ public sealed class Channel : IDisposable
         {
             problem = s + ExitHint(s.ExitCode ?? 0);
         }
-        else if (expectMessage && MessagesReceived == 0)
+        else if (expectMessage)
         {
-            problem = $"{s} without sending a result";
+            problem = MessagesReceived == 0
+                ? $"{s} without sending a result"
+                : $"{s} after {MessagesReceived} message(s), without sending the result of its last job";
         }
         return problem is null ? null : new ChildExitedException($"{Describe()} {problem}.", Pid, Job, s);
     }

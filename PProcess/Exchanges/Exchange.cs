@@ -14,30 +14,37 @@ namespace PProcess;
 /// <see cref="ChildProcessException"/>; the other jobs go on and can be collected by calling
 /// again. Not thread-safe: use an exchange from one thread.
 /// </summary>
-public class Exchange : IDisposable
+public partial class Exchange : IDisposable
 {
     private readonly List<Channel> active = [];
+    private readonly Dictionary<Channel, Worker> workers = [];
     private readonly LinkedList<PendingJob> waiting = new();
     private readonly Queue<Exception> failures = new();
     private readonly List<Channel> removed = [];
     private readonly Poller poller = new();
     private int limit;
-    private int jobs;
+    private long jobs;
     private bool disposed;
 
     /// <summary>Creates an exchange.</summary>
     /// <param name="limit">The most children alive at once; by default <see cref="Cores.Usable"/>.</param>
-    /// <param name="reuse">Reusable children (MakeReusable): not implemented yet; true throws <see cref="NotSupportedException"/>.</param>
+    /// <param name="reuse">
+    /// Reuse children: a child running a job made by <see cref="MakeReusable{T1, TResult}"/> that has sent its
+    /// result receives the next queued job of the same function over its channel instead of a new fork,
+    /// and is told to quit when no such job is queued.
+    /// </param>
     /// <param name="continuous">Children send many messages: a child that ends after any number of them is not an error.</param>
     /// <param name="autoclose">Close a channel and reap its child when it is removed.</param>
     /// <param name="channels">Channels to watch from the start.</param>
-    /// <param name="serializer">The serializer for the channels this exchange creates.</param>
+    /// <param name="serializer">The serializer for the channels this exchange creates, and for the arguments handed to reused children.</param>
     public Exchange(int? limit = null, bool reuse = false, bool continuous = false, bool autoclose = true,
         IEnumerable<Channel>? channels = null, IChannelSerializer? serializer = null)
     {
-        if (reuse)
+        if (reuse && continuous)
         {
-            throw new NotSupportedException("Reuse mode (reusable children, MakeReusable) is not implemented yet; create the exchange without reuse.");
+            throw new ArgumentException(
+                "An exchange cannot be both reuse and continuous: a reused child is handed its next job when it has sent " +
+                "one result, and a continuous child sends any number of results.", nameof(continuous));
         }
         Limit = limit ?? Cores.Usable;
         Reuse = reuse;
@@ -88,7 +95,13 @@ public class Exchange : IDisposable
         {
             throw new ArgumentException("An exchange watches channels to children; this is a child's channel to its parent.", nameof(channel));
         }
-        active.Add(channel);
+        Watch(new Worker(channel, -1, null));
+    }
+
+    private void Watch(Worker worker)
+    {
+        active.Add(worker.Channel);
+        workers[worker.Channel] = worker;
         poller.Invalidate();
     }
 
@@ -101,6 +114,7 @@ public class Exchange : IDisposable
         ArgumentNullException.ThrowIfNull(channel);
         if (active.Remove(channel))
         {
+            workers.Remove(channel);
             poller.Invalidate();
         }
         if (Autoclose)
@@ -116,10 +130,11 @@ public class Exchange : IDisposable
     public bool Busy() => active.Count >= Limit;
 
     /// <summary>
-    /// True while children are alive, jobs are queued, or a child's failure has not been raised yet
-    /// (several children can fail in one round; each is raised by its own call).
+    /// True while children are working, jobs are queued, or a child's failure has not been raised yet
+    /// (several children can fail in one round; each is raised by its own call). A reusable child
+    /// waiting for its next job does not count: it is told to quit when nothing is queued for it.
     /// </summary>
-    public bool Unfinished() => active.Count > 0 || waiting.Count > 0 || failures.Count > 0;
+    public bool Unfinished() => waiting.Count > 0 || failures.Count > 0 || workers.Values.Any(w => w.State != WorkerState.Idle);
 
     /// <summary>
     /// Waits until at least one channel has a message, or the timeout passes (null: no timeout),
@@ -150,6 +165,8 @@ public class Exchange : IDisposable
         ThrowPendingFailure();
         foreach (var channel in ReadyCore(timeout))
         {
+            var worker = workers[channel];
+            long ticket = CurrentTicket(worker);
             try
             {
                 StoreData(channel);
@@ -157,13 +174,15 @@ public class Exchange : IDisposable
             catch (Exception failure) when (failure is ChildProcessException or ChannelProtocolException or ChannelSerializationException)
             {
                 // Kept for after the round, so that the other ready channels are still served.
-                failures.Enqueue(failure);
+                Fail(channel, ticket, failure);
                 if (channel.IsFaulted)
                 {
                     // Its stream is out of step: nothing more can be read from it.
                     Discard(channel);
+                    continue;
                 }
             }
+            Answered(worker);
         }
         StartWaiting();
         ThrowPendingFailure();
@@ -174,15 +193,23 @@ public class Exchange : IDisposable
     {
         while (Busy())
         {
+            if (!workers.Values.Any(w => w.State == WorkerState.Quitting) && FindIdle(null) is { } idle)
+            {
+                // A reusable child waiting for a job holds a slot: free it.
+                Quit(idle);
+            }
             Store();
         }
     }
 
-    /// <summary>Runs <see cref="Store"/> until every child has ended and no job is queued.</summary>
+    /// <summary>
+    /// Runs <see cref="Store"/> until every child has ended and no job is queued. Reusable
+    /// children are told to quit and reaped too.
+    /// </summary>
     public void Finish()
     {
         ThrowPendingFailure();
-        while (Unfinished())
+        while (Unfinished() || active.Count > 0)
         {
             Store();
         }
@@ -198,37 +225,6 @@ public class Exchange : IDisposable
             "the results of its children, or read them yourself from the channels that Ready() returns.");
 
     /// <summary>
-    /// Starts a child running <paramref name="callable"/> with its channel; if the exchange is busy,
-    /// queues the job and returns at once. The child sends its results on the channel.
-    /// </summary>
-    public void Start(Action<Channel> callable)
-    {
-        ArgumentNullException.ThrowIfNull(callable);
-        Enqueue(callable, JobNames.Describe(callable));
-    }
-
-    /// <summary>Like <see cref="Start(Action{Channel})"/>, passing one argument.</summary>
-    public void Start<T1>(Action<Channel, T1> callable, T1 arg1)
-    {
-        ArgumentNullException.ThrowIfNull(callable);
-        Enqueue(c => callable(c, arg1), JobNames.Describe(callable, arg1));
-    }
-
-    /// <summary>Like <see cref="Start(Action{Channel})"/>, passing two arguments.</summary>
-    public void Start<T1, T2>(Action<Channel, T1, T2> callable, T1 arg1, T2 arg2)
-    {
-        ArgumentNullException.ThrowIfNull(callable);
-        Enqueue(c => callable(c, arg1, arg2), JobNames.Describe(callable, arg1, arg2));
-    }
-
-    /// <summary>Like <see cref="Start(Action{Channel})"/>, passing three arguments.</summary>
-    public void Start<T1, T2, T3>(Action<Channel, T1, T2, T3> callable, T1 arg1, T2 arg2, T3 arg3)
-    {
-        ArgumentNullException.ThrowIfNull(callable);
-        Enqueue(c => callable(c, arg1, arg2, arg3), JobNames.Describe(callable, arg1, arg2, arg3));
-    }
-
-    /// <summary>
     /// Waits until the exchange is not busy, then forks. In the child, returns the channel to the
     /// parent: do the work, send the result and end with <see cref="Fork.Exit"/>. In the parent,
     /// returns null; the exchange watches the new child's channel.
@@ -237,27 +233,16 @@ public class Exchange : IDisposable
     {
         ThrowIfDisposed();
         Wait();
-        var channel = Fork.Spawn(null, $"#{++jobs} Exchange.Create()", Serializer);
+        long ticket = jobs;
+        var channel = Fork.Spawn(null, $"#{ticket} Exchange.Create()", Serializer);
         if (channel.IsChild)
         {
             return channel;
         }
-        Add(channel);
+        jobs++;
+        Watch(new Worker(channel, ticket, null));
         return null;
     }
-
-    /// <summary>Returns a function that starts <paramref name="callable"/> in this exchange each time it is called.</summary>
-    public Action Manage(Action<Channel> callable) => () => Start(callable);
-
-    /// <summary>Returns a function that starts <paramref name="callable"/> in this exchange each time it is called.</summary>
-    public Action<T1> Manage<T1>(Action<Channel, T1> callable) => a1 => Start(callable, a1);
-
-    /// <summary>Returns a function that starts <paramref name="callable"/> in this exchange each time it is called.</summary>
-    public Action<T1, T2> Manage<T1, T2>(Action<Channel, T1, T2> callable) => (a1, a2) => Start(callable, a1, a2);
-
-    /// <summary>Returns a function that starts <paramref name="callable"/> in this exchange each time it is called.</summary>
-    public Action<T1, T2, T3> Manage<T1, T2, T3>(Action<Channel, T1, T2, T3> callable) =>
-        (a1, a2, a3) => Start(callable, a1, a2, a3);
 
     /// <summary>Kills and reaps every child still alive and drops queued jobs. Safe to call in a child.</summary>
     public void Dispose()
@@ -275,36 +260,181 @@ public class Exchange : IDisposable
         }
         disposed = true;
         waiting.Clear();
+        foreach (var worker in workers.Values)
+        {
+            if (worker.State == WorkerState.Idle)
+            {
+                Quit(worker);
+            }
+        }
         foreach (var channel in active)
         {
             channel.Dispose();
         }
         active.Clear();
+        workers.Clear();
     }
 
-    private void Enqueue(Action<Channel> body, string name)
+    /// <summary>The number of jobs started or queued so far; the next job's sequence number.</summary>
+    private protected long JobsStarted => jobs;
+
+    /// <summary>
+    /// Lets a subclass keep a child's failure with its job (a Map at that job's index, a queue in
+    /// arrival order) instead of raising it from the next call. <paramref name="ticket"/> is the
+    /// job's sequence number, or -1 when the failure belongs to no job still owed.
+    /// </summary>
+    private protected virtual bool TakeFailure(Channel channel, long ticket, Exception failure) => false;
+
+    /// <summary>The sequence number of the job whose result <paramref name="channel"/> carries next, or -1.</summary>
+    private protected long TicketOf(Channel channel) => workers.TryGetValue(channel, out var worker) ? CurrentTicket(worker) : -1;
+
+    private long CurrentTicket(Worker worker) => Continuous || worker.AwaitingResult ? worker.Ticket : -1;
+
+    private void Enqueue(Delegate callable, Action<Channel> body, Action<Channel>? handOver, params object?[] args)
     {
+        ArgumentNullException.ThrowIfNull(callable);
         ThrowIfDisposed();
-        var job = new PendingJob(body, $"#{++jobs} {name}");
-        if (Busy() || waiting.Count > 0)
+        long ticket = jobs++;
+        var wrapped = WrappedJob.Of(callable);
+        var name = $"#{ticket} {JobNames.Describe(wrapped?.Function ?? callable, args)}";
+        // Children of a reusable job serve further jobs of that same delegate (same function, same job).
+        object? reuseKey = wrapped is { Reusable: true } ? callable : null;
+        waiting.AddLast(new PendingJob(body, name, ticket, wrapped?.Function ?? callable, reuseKey, handOver));
+        StartWaiting();
+    }
+
+    private void Launch(PendingJob job) =>
+        Watch(new Worker(Fork.Spawn(job.Body, job.Name, Serializer, job.Callable), job.Ticket, job.ReuseKey));
+
+    /// <summary>
+    /// Gives queued jobs to idle reusable children of the same function, or to new children while
+    /// the limit allows; an idle child that no queued job can use is told to quit, to free its slot.
+    /// When nothing is queued or running, idle children are told to quit.
+    /// </summary>
+    private void StartWaiting()
+    {
+        int coming = workers.Values.Count(w => w.State == WorkerState.Quitting);
+        for (var node = waiting.First; node is not null;)
         {
-            waiting.AddLast(job);
+            var next = node.Next;
+            var job = node.Value;
+            if (Reuse && job.ReuseKey is not null && FindIdle(job.ReuseKey) is { } idle)
+            {
+                if (HandOver(idle, job))
+                {
+                    waiting.Remove(node);
+                }
+                else
+                {
+                    // That child is gone; look at this job again.
+                    next = node;
+                }
+            }
+            else if (active.Count < Limit)
+            {
+                // Dequeued only once the fork succeeded: a failed fork leaves the job queued.
+                Launch(job);
+                waiting.Remove(node);
+            }
+            else if (coming > 0)
+            {
+                coming--;
+            }
+            else if (FindIdle(null) is { } unused)
+            {
+                Quit(unused);
+            }
+            else
+            {
+                break;
+            }
+            node = next;
+        }
+        if (waiting.Count == 0 && !workers.Values.Any(w => w.State == WorkerState.Working))
+        {
+            foreach (var worker in workers.Values.Where(w => w.State == WorkerState.Idle).ToList())
+            {
+                Quit(worker);
+            }
+        }
+    }
+
+    private Worker? FindIdle(object? reuseKey)
+    {
+        foreach (var channel in active)
+        {
+            var worker = workers[channel];
+            if (worker.State == WorkerState.Idle && (reuseKey is null || ReferenceEquals(worker.ReuseKey, reuseKey)))
+            {
+                return worker;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Sends a queued job's arguments to an idle child. False if the child is gone. Arguments that
+    /// cannot be serialised fail that job (true: it is dealt with) and leave the child idle.
+    /// </summary>
+    private bool HandOver(Worker worker, PendingJob job)
+    {
+        try
+        {
+            job.HandOver!(worker.Channel);
+        }
+        catch (ChannelSerializationException refused) when (!worker.Channel.IsFaulted)
+        {
+            Fail(worker.Channel, job.Ticket, new ChannelSerializationException(
+                $"The arguments of job {job.Name} could not be sent to reused child {worker.Channel.Pid}: {refused.Message}",
+                refused.ValueType, refused));
+            return true;
+        }
+        catch (Exception e) when (e is IOException or ChannelSerializationException)
+        {
+            // The child is gone, or its stream broke: its end is seen and judged by a later round.
+            worker.State = WorkerState.Quitting;
+            return false;
+        }
+        worker.Assign(job.Ticket, job.Name);
+        return true;
+    }
+
+    /// <summary>After a ready channel was served: a reusable child that has answered waits for another job, or quits.</summary>
+    private void Answered(Worker worker)
+    {
+        if (Continuous || worker.ReuseKey is null || worker.State != WorkerState.Working || worker.AwaitingResult)
+        {
+            return;
+        }
+        if (Reuse)
+        {
+            worker.State = WorkerState.Idle;
         }
         else
         {
-            Launch(job);
+            // A MakeReusable job in an exchange without reuse: one job per child, as with MakeParallel.
+            Quit(worker);
         }
     }
 
-    private void Launch(PendingJob job) => Add(Fork.Spawn(job.Body, job.Name, Serializer));
-
-    private void StartWaiting()
+    private static void Quit(Worker worker)
     {
-        while (waiting.First is { } next && !Busy())
+        worker.State = WorkerState.Quitting;
+        try
         {
-            // Dequeue only once the fork succeeded: a failed fork leaves the job queued.
-            Launch(next.Value);
-            waiting.RemoveFirst();
+            worker.Channel.SendQuit();
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or ChannelProtocolException)
+        {
+            // Already gone: its end of stream is judged as usual.
+        }
+    }
+
+    private void Fail(Channel channel, long ticket, Exception failure)
+    {
+        if (!TakeFailure(channel, ticket, failure))
+        {
+            failures.Enqueue(failure);
         }
     }
 
@@ -330,23 +460,28 @@ public class Exchange : IDisposable
     /// <summary>A child closed its end and everything it sent has been read: reap it and judge how it ended.</summary>
     private void Ended(Channel channel)
     {
+        var worker = workers[channel];
         active.Remove(channel);
+        workers.Remove(channel);
         poller.Invalidate();
         removed.Add(channel);
-        var failure = channel.Conclude(expectMessage: !Continuous);
+        bool owed = !Continuous && worker.AwaitingResult;
+        long ticket = CurrentTicket(worker);
+        var failure = channel.Conclude(expectMessage: owed);
         if (Autoclose)
         {
             channel.Close();
         }
         if (failure is not null)
         {
-            failures.Enqueue(failure);
+            Fail(channel, ticket, failure);
         }
     }
 
     private void Discard(Channel channel)
     {
         active.Remove(channel);
+        workers.Remove(channel);
         poller.Invalidate();
         removed.Add(channel);
         channel.Dispose();

@@ -65,10 +65,11 @@ public static class Fork
     /// The one place that forks. With a body, the child runs it and never returns; without one,
     /// the child gets its channel back.
     /// </summary>
-    internal static Channel Spawn(Action<Channel>? body, string? job, IChannelSerializer serializer)
+    internal static Channel Spawn(Action<Channel>? body, string? job, IChannelSerializer serializer, Delegate? callable = null)
     {
         ForkGuard.ThrowIfUnsafe();
         ChildPath.Prepare(body);
+        ChildPath.Prepare(callable);
         var (parentFd, childFd) = SocketTransport.CreatePair();
         Quiescence.WaitForOtherThreads();
         int parentPid = ProcessIdentity.Current;

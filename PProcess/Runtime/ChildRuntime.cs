@@ -41,6 +41,29 @@ internal static class ChildRuntime
 
         DescriptorRegistry.CloseAllInChild();
         InstallExitGuards();
+        ForgetInheritedSymbolReaders();
+    }
+
+    private static readonly FieldInfo? StackTraceSymbolsCache =
+        typeof(object).Assembly.GetType("System.Diagnostics.StackFrameHelper")?.GetField("s_stackTraceSymbolsCache", BindingFlags.Static | BindingFlags.NonPublic);
+
+    /// <summary>The parent's PDB readers, kept reachable in the child so that they are never finalized here.</summary>
+    private static object? inheritedSymbolReaders;
+
+    /// <summary>
+    /// The runtime reads PDBs for stack traces through memory-mapped views, and .NET marks every
+    /// MemoryMappedFile view MADV_DONTFORK: in a child, the parent's views are not mapped, and a
+    /// stack trace that used the parent's cached reader crashed the child with SIGSEGV (measured;
+    /// docs/fork-safety.md, rule 12). The child drops the cache and opens the PDBs itself. The old
+    /// readers stay referenced: finalizing them would unmap addresses the child may have reused.
+    /// </summary>
+    private static void ForgetInheritedSymbolReaders()
+    {
+        if (StackTraceSymbolsCache?.GetValue(null) is { } cache)
+        {
+            inheritedSymbolReaders = cache;
+            StackTraceSymbolsCache.SetValue(null, null);
+        }
     }
 
     /// <summary>Flushes the console writers the child has (without creating any) and ends it with <c>_exit</c>.</summary>
