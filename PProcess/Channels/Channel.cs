@@ -364,7 +364,8 @@ public sealed class Channel : IDisposable
         6 when MessagesReceived == 0 =>
             " before sending anything. A child that aborts right after the fork is the mark of a fork made while " +
             "another thread was running managed code: fork only from a quiescent process, or fork workers early " +
-            "(docs/fork-safety.md, rule 3)",
+            "(docs/fork-safety.md, rule 3). A child whose standard error shows a \"Fatal error\" crashed in the runtime " +
+            "instead: that message names the cause",
         9 => " (by a user, a timeout, or the kernel's out-of-memory killer)",
         11 => " (a crash in native code, or an access to memory it could not map)",
         _ => "",
