@@ -1,0 +1,49 @@
+using System.Diagnostics;
+
+namespace PProcess.Tests.Isolation;
+
+/// <summary>Runs an example program of PProcess.Examples as its own process, as a user would.</summary>
+public static class ExampleRunner
+{
+    /// <summary>The examples' assembly, copied next to the tests by the project reference.</summary>
+    private static string Assembly => Path.Combine(AppContext.BaseDirectory, "PProcess.Examples.dll");
+
+    /// <summary>Runs <c>PProcess.Examples args...</c> and returns its exit code and output; fails the test on a hang.</summary>
+    public static IsolatedResult Run(TimeSpan timeout, params string[] args) => Run(timeout, null, args);
+
+    /// <summary>Like <see cref="Run(TimeSpan, string[])"/>, with standard input.</summary>
+    public static IsolatedResult Run(TimeSpan timeout, string? input, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Assembly);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (input is not null)
+        {
+            process.StandardInput.Write(input);
+        }
+        process.StandardInput.Close();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+            Assert.Fail($"example '{string.Join(' ', args)}' did not end within {timeout}: a hang.\n--- stdout ---\n{output.Result}\n--- stderr ---\n{error.Result}");
+        }
+        process.WaitForExit();
+        return new IsolatedResult(process.ExitCode, output.Result, error.Result);
+    }
+
+    /// <summary>Runs an example and fails the test unless it exited 0.</summary>
+    public static string Passes(params string[] args) => Run(TimeSpan.FromMinutes(2), args).AssertSucceeded().Output;
+}
