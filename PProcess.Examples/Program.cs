@@ -4,11 +4,25 @@ using PProcess.Examples.Programs;
 // pprocess's example programs. Usage: PProcess.Examples <name> [--delay SECONDS] [--limit N]
 var examples = new SortedDictionary<string, (string Description, Action<Options> Run)>
 {
-    ["simple"] = ("the sequential 10x10 table, for comparison", Simple.Run),
+    ["fork_cost"] = ("measures a fork round trip and the child's JIT work: fork_cost [COUNT] [jit]", ForkCost.Run),
+    ["simple"] = ("sequential: nested loops fill the table, for comparison", Simple.Run),
+    ["simple1"] = ("sequential: results appended to a list", Simple1.Run),
+    ["simple2"] = ("sequential: a function returning (i, j, result)", Simple2.Run),
+    ["simple_map"] = ("sequential: Select over the sequence of cells (the twin of simple_pmap)", SimpleMap.Run),
+    ["simple_pmap"] = ("PMap over the cells, printed a row at a time", SimplePMap.Run),
+    ["simple_pmap_iter"] = ("PMap's results printed as the iteration yields them", SimplePMapIter.Run),
     ["simple_start"] = ("Exchange.Start with a StoreData override", SimpleStart.Run),
+    ["simple_start_queue"] = ("ResultQueue.Start: results in arrival order", SimpleStartQueue.Run),
     ["simple_create"] = ("Exchange.Create: the work inline in the child", SimpleCreate.Run),
-    ["fork_cost"] = ("measures a fork round trip and the child's JIT work: fork_cost [COUNT]", ForkCost.Run),
-    ["simple_managed"] = ("Exchange.Manage: a function that starts a child per call", SimpleManaged.Run),
+    ["simple_create_map"] = ("Map.Create: rows printed as slices of the Map", SimpleCreateMap.Run),
+    ["simple_create_queue"] = ("ResultQueue.Create: the child sends (i, j, result)", SimpleCreateQueue.Run),
+    ["simple_managed"] = ("Exchange.Manage(MakeParallel(f)) with a StoreData override", SimpleManaged.Run),
+    ["simple_managed_map"] = ("Map.Manage(MakeParallel(f)): results in job order", SimpleManagedMap.Run),
+    ["simple_managed_queue"] = ("ResultQueue.Manage(MakeParallel(f)): results in arrival order", SimpleManagedQueue.Run),
+    ["simple_managed_map_reusable"] = ("Map with reuse and MakeReusable: --limit children serve every job", SimpleManagedMapReusable.Run),
+    ["simple_continuous_queue"] = ("continuous ResultQueue: each child sends a whole row", SimpleContinuousQueue.Run),
+    ["simple_mutation"] = ("sequential: the function writes into the shared table", SimpleMutation.Run),
+    ["simple_mutation_queue"] = ("the same in children: the parent's table stays empty", SimpleMutationQueue.Run),
 };
 
 if (args.Length == 0 || args[0] is "list" or "--help" or "-h")

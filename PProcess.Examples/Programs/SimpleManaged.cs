@@ -2,22 +2,19 @@ using System.Diagnostics;
 
 namespace PProcess.Examples.Programs;
 
-/// <summary>simple_managed: Exchange.Manage turns a parallel-aware function into one that starts a child on each call.</summary>
+/// <summary>
+/// simple_managed: MakeParallel turns a plain function into a job, and Exchange.Manage into a
+/// function that starts a child on each call; the exchange's StoreData fills the table.
+/// </summary>
 public static class SimpleManaged
 {
     public static void Run(Options options)
     {
         var clock = Stopwatch.StartNew();
-        var results = new int[Options.N * Options.N];
+        var results = Table.NewResults();
         using var exchange = new TableExchange(options.Limit, results);
-        var calculate = exchange.Manage<int, int>((channel, i, j) => channel.Send((i, j, Table.Calculate(i, j, options.Delay))));
-        for (int i = 0; i < Options.N; i++)
-        {
-            for (int j = 0; j < Options.N; j++)
-            {
-                calculate(i, j);
-            }
-        }
+        var calculate = exchange.Manage(Exchange.MakeParallel((int i, int j) => Table.CalculateCell(i, j, options.Delay)));
+        Table.ForEachCell(calculate);
         exchange.Finish();
         Table.Print(results, clock);
     }

@@ -9,10 +9,10 @@ public static class ExampleRunner
     private static string Assembly => Path.Combine(AppContext.BaseDirectory, "PProcess.Examples.dll");
 
     /// <summary>Runs <c>PProcess.Examples args...</c> and returns its exit code and output; fails the test on a hang.</summary>
-    public static IsolatedResult Run(TimeSpan timeout, params string[] args) => Run(timeout, null, args);
+    public static IsolatedResult Run(TimeSpan timeout, params string[] args) => RunWithInput(timeout, null, args);
 
     /// <summary>Like <see cref="Run(TimeSpan, string[])"/>, with standard input.</summary>
-    public static IsolatedResult Run(TimeSpan timeout, string? input, params string[] args)
+    public static IsolatedResult RunWithInput(TimeSpan timeout, string? input, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {

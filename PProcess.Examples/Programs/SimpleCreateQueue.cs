@@ -1,0 +1,29 @@
+using System.Diagnostics;
+
+namespace PProcess.Examples.Programs;
+
+/// <summary>simple_create_queue: ResultQueue.Create, the work inline in the child, which sends (i, j, result).</summary>
+public static class SimpleCreateQueue
+{
+    public static void Run(Options options)
+    {
+        var clock = Stopwatch.StartNew();
+        using var queue = new ResultQueue<(int, int, int)>(limit: options.Limit);
+        Table.ForEachCell((i, j) =>
+        {
+            var channel = queue.Create();
+            if (channel is not null)
+            {
+                // In the child.
+                channel.Send(Table.CalculateCell(i, j, options.Delay));
+                Fork.Exit(channel);
+            }
+        });
+        var results = Table.NewResults();
+        foreach (var cell in queue)
+        {
+            Table.Store(results, cell);
+        }
+        Table.Print(results, clock);
+    }
+}
