@@ -186,7 +186,15 @@ public sealed class Channel : IDisposable
     internal bool QuitReceived { get; private set; }
 
     /// <summary>Tells a reusable child that no more jobs come, so that it exits.</summary>
-    internal void SendQuit() => WriteFrame(FrameKind.Control, DefaultChannelSerializer.Instance.Serialize(null));
+    internal void SendQuit()
+    {
+        if (IsOwner)
+        {
+            // A copy inherited by a child (an exchange disposed in a child) must not write to a
+            // descriptor number that the child has closed, and may have reused.
+            WriteFrame(FrameKind.Control, DefaultChannelSerializer.Instance.Serialize(null));
+        }
+    }
 
     /// <summary>
     /// Waits for the child to end and reaps it, returning its exit status. Call this in the parent;
