@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using PProcess.Exchanges;
 using PProcess.Serialization;
 using PProcess.Transports;
@@ -22,6 +23,7 @@ public partial class Exchange : IDisposable
     private readonly Queue<Exception> failures = new();
     private readonly List<Channel> removed = [];
     private readonly Poller poller = new();
+    private readonly CancellationWake? wake;
     private int limit;
     private long jobs;
     private bool disposed;
@@ -37,9 +39,26 @@ public partial class Exchange : IDisposable
     /// <param name="autoclose">Close a channel and reap its child when it is removed.</param>
     /// <param name="channels">Channels to watch from the start.</param>
     /// <param name="serializer">The serializer for the channels this exchange creates, and for the arguments handed to reused children.</param>
+    /// <param name="jobTimeout">
+    /// How long one job may run (from its fork or hand-over to its result; in continuous mode, the
+    /// child's whole life). A child still working after that is killed and reaped, and its job fails
+    /// with <see cref="ChildTimeoutException"/>. Null: no limit.
+    /// </param>
+    /// <param name="cancellationToken">
+    /// Cancels the exchange: a blocked wait wakes at once, every child is killed and reaped, queued
+    /// jobs are dropped, and the call raises <see cref="OperationCanceledException"/>.
+    /// </param>
     public Exchange(int? limit = null, bool reuse = false, bool continuous = false, bool autoclose = true,
-        IEnumerable<Channel>? channels = null, IChannelSerializer? serializer = null)
+        IEnumerable<Channel>? channels = null, IChannelSerializer? serializer = null, TimeSpan? jobTimeout = null,
+        CancellationToken cancellationToken = default)
     {
+        if (jobTimeout is { } t && (t <= TimeSpan.Zero && t != Timeout.InfiniteTimeSpan))
+        {
+            throw new ArgumentOutOfRangeException(nameof(jobTimeout), t, "A job timeout must be positive (or null for none).");
+        }
+        JobTimeout = jobTimeout == Timeout.InfiniteTimeSpan ? null : jobTimeout;
+        CancellationToken = cancellationToken;
+        wake = cancellationToken.CanBeCanceled ? new CancellationWake(cancellationToken) : null;
         if (reuse && continuous)
         {
             throw new ArgumentException(
@@ -82,6 +101,12 @@ public partial class Exchange : IDisposable
 
     /// <summary>The serializer of the channels this exchange creates.</summary>
     public IChannelSerializer Serializer { get; }
+
+    /// <summary>How long one job may run before its child is killed, or null.</summary>
+    public TimeSpan? JobTimeout { get; }
+
+    /// <summary>The token that cancels this exchange.</summary>
+    public CancellationToken CancellationToken { get; }
 
     /// <summary>The channels whose children ended during the last <see cref="Ready"/> or <see cref="Store"/>.</summary>
     public IReadOnlyList<Channel> Removed => removed;
@@ -145,8 +170,10 @@ public partial class Exchange : IDisposable
     public IReadOnlyList<Channel> Ready(TimeSpan? timeout = null)
     {
         ThrowIfDisposed();
+        ThrowIfCanceled();
         ThrowPendingFailure();
         var ready = ReadyCore(timeout);
+        ExpireOverdue();
         if (ready.Count == 0)
         {
             ThrowPendingFailure();
@@ -162,6 +189,7 @@ public partial class Exchange : IDisposable
     public void Store(TimeSpan? timeout = null)
     {
         ThrowIfDisposed();
+        ThrowIfCanceled();
         ThrowPendingFailure();
         foreach (var channel in ReadyCore(timeout))
         {
@@ -184,6 +212,7 @@ public partial class Exchange : IDisposable
             }
             Answered(worker);
         }
+        ExpireOverdue();
         StartWaiting();
         ThrowPendingFailure();
     }
@@ -208,6 +237,7 @@ public partial class Exchange : IDisposable
     /// </summary>
     public void Finish()
     {
+        ThrowIfCanceled();
         ThrowPendingFailure();
         while (Unfinished() || active.Count > 0)
         {
@@ -232,6 +262,7 @@ public partial class Exchange : IDisposable
     public Channel? Create()
     {
         ThrowIfDisposed();
+        ThrowIfCanceled();
         Wait();
         long ticket = jobs;
         var channel = Fork.Spawn(null, $"#{ticket} Exchange.Create()", Serializer);
@@ -240,7 +271,7 @@ public partial class Exchange : IDisposable
             return channel;
         }
         jobs++;
-        Watch(new Worker(channel, ticket, null));
+        Watch(new Worker(channel, ticket, null) { Deadline = NewDeadline() });
         return null;
     }
 
@@ -273,6 +304,7 @@ public partial class Exchange : IDisposable
         }
         active.Clear();
         workers.Clear();
+        wake?.Dispose();
     }
 
     /// <summary>The number of jobs started or queued so far; the next job's sequence number.</summary>
@@ -294,6 +326,7 @@ public partial class Exchange : IDisposable
     {
         ArgumentNullException.ThrowIfNull(callable);
         ThrowIfDisposed();
+        ThrowIfCanceled();
         long ticket = jobs++;
         var wrapped = WrappedJob.Of(callable);
         var name = $"#{ticket} {JobNames.Describe(wrapped?.Function ?? callable, args)}";
@@ -304,7 +337,7 @@ public partial class Exchange : IDisposable
     }
 
     private void Launch(PendingJob job) =>
-        Watch(new Worker(Fork.Spawn(job.Body, job.Name, Serializer, job.Callable), job.Ticket, job.ReuseKey));
+        Watch(new Worker(Fork.Spawn(job.Body, job.Name, Serializer, job.Callable), job.Ticket, job.ReuseKey) { Deadline = NewDeadline() });
 
     /// <summary>
     /// Gives queued jobs to idle reusable children of the same function, or to new children while
@@ -395,7 +428,7 @@ public partial class Exchange : IDisposable
             worker.State = WorkerState.Quitting;
             return false;
         }
-        worker.Assign(job.Ticket, job.Name);
+        worker.Assign(job.Ticket, job.Name, NewDeadline());
         return true;
     }
 
@@ -409,6 +442,7 @@ public partial class Exchange : IDisposable
         if (Reuse)
         {
             worker.State = WorkerState.Idle;
+            worker.Deadline = long.MaxValue;
         }
         else
         {
@@ -442,7 +476,9 @@ public partial class Exchange : IDisposable
     {
         removed.Clear();
         var ready = new List<Channel>();
-        foreach (var channel in poller.Poll(active, timeout))
+        var polled = poller.Poll(active, UntilNextDeadline(timeout), wake?.PollDescriptor ?? -1);
+        ThrowIfCanceled();
+        foreach (var channel in polled)
         {
             switch (channel.Probe())
             {
@@ -455,6 +491,67 @@ public partial class Exchange : IDisposable
             }
         }
         return ready;
+    }
+
+    /// <summary>The poll timeout: the caller's, shortened to the nearest job deadline.</summary>
+    private TimeSpan? UntilNextDeadline(TimeSpan? timeout)
+    {
+        if (JobTimeout is null || workers.Count == 0)
+        {
+            return timeout;
+        }
+        long nearest = workers.Values.Min(w => w.Deadline);
+        if (nearest == long.MaxValue)
+        {
+            return timeout;
+        }
+        var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), nearest);
+        if (left < TimeSpan.Zero)
+        {
+            left = TimeSpan.Zero;
+        }
+        return timeout is { } t && t != Timeout.InfiniteTimeSpan && t < left ? t : left;
+    }
+
+    private long NewDeadline() =>
+        JobTimeout is { } t ? Stopwatch.GetTimestamp() + (long)(t.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
+
+    /// <summary>Kills and reaps the children whose job outlived the job timeout; their jobs fail.</summary>
+    private void ExpireOverdue()
+    {
+        if (JobTimeout is not { } allowed)
+        {
+            return;
+        }
+        long now = Stopwatch.GetTimestamp();
+        foreach (var worker in workers.Values.Where(w => w.Deadline <= now && w.State != WorkerState.Idle).ToList())
+        {
+            var channel = worker.Channel;
+            bool owed = Continuous || worker.AwaitingResult;
+            long ticket = CurrentTicket(worker);
+            Discard(channel);
+            if (owed)
+            {
+                Fail(channel, ticket, new ChildTimeoutException(
+                    $"{channel.Describe()} ran longer than the job timeout of {allowed.TotalSeconds:0.###} s, so it was killed " +
+                    $"({channel.Status?.ToString() ?? "reaped"}).", channel.Pid, channel.Job, allowed));
+            }
+        }
+    }
+
+    /// <summary>After the token was cancelled: every child is killed and reaped, queued jobs are dropped.</summary>
+    private void ThrowIfCanceled()
+    {
+        if (!CancellationToken.IsCancellationRequested)
+        {
+            return;
+        }
+        waiting.Clear();
+        foreach (var channel in active.ToList())
+        {
+            Discard(channel);
+        }
+        CancellationToken.ThrowIfCancellationRequested();
     }
 
     /// <summary>A child closed its end and everything it sent has been read: reap it and judge how it ended.</summary>

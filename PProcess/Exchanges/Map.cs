@@ -21,8 +21,12 @@ public class Map<TResult> : Exchange, IReadOnlyList<TResult>
     /// <param name="limit">The most children alive at once; by default <see cref="Cores.Usable"/>.</param>
     /// <param name="reuse">Reuse the children of <see cref="Exchange.MakeReusable{T1, TResult}"/> jobs.</param>
     /// <param name="serializer">The serializer for results (and for arguments handed to reused children).</param>
-    public Map(int? limit = null, bool reuse = false, IChannelSerializer? serializer = null)
-        : base(limit, reuse, continuous: false, autoclose: true, channels: null, serializer: serializer)
+    /// <param name="jobTimeout">How long one job may run; see <see cref="Exchange.JobTimeout"/>. The job fails at its index.</param>
+    /// <param name="cancellationToken">Cancels waiting: children are killed and <see cref="OperationCanceledException"/> is raised.</param>
+    public Map(int? limit = null, bool reuse = false, IChannelSerializer? serializer = null, TimeSpan? jobTimeout = null,
+        CancellationToken cancellationToken = default)
+        : base(limit, reuse, continuous: false, autoclose: true, channels: null, serializer: serializer, jobTimeout: jobTimeout,
+            cancellationToken: cancellationToken)
     {
     }
 

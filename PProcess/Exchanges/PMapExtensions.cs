@@ -26,11 +26,16 @@ public static class PMapExtensions
     /// The elements then cross through the serializer, so they must be serialisable.
     /// </param>
     /// <param name="serializer">The serializer for results (and for batches handed to reused children).</param>
+    /// <param name="timeout">
+    /// How long one batch may run; a child still working after that is killed, and the enumeration
+    /// raises <see cref="ChildTimeoutException"/> at the batch's first element. Null: no limit.
+    /// </param>
     /// <param name="cancellationToken">
     /// Cancels the enumeration: the children are killed and reaped and <see cref="OperationCanceledException"/> is raised.
     /// </param>
     public static IEnumerable<TResult> PMap<T, TResult>(this IEnumerable<T> source, Func<T, TResult> selector, int? limit = null,
-        int batchSize = 1, bool reuse = false, IChannelSerializer? serializer = null, CancellationToken cancellationToken = default)
+        int batchSize = 1, bool reuse = false, IChannelSerializer? serializer = null, TimeSpan? timeout = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(selector);
@@ -39,18 +44,21 @@ public static class PMapExtensions
             throw new ArgumentOutOfRangeException(nameof(limit), limit, "PMap's limit is the number of children alive at once and must be at least 1.");
         }
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        return Iterate(source, selector, limit ?? Cores.Usable, batchSize, reuse, serializer, cancellationToken);
+        if (timeout is { } t && t <= TimeSpan.Zero && t != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), t, "PMap's timeout must be positive (or null for none).");
+        }
+        return Iterate(source, selector, limit ?? Cores.Usable, batchSize, reuse, serializer, timeout, cancellationToken);
     }
 
     private static IEnumerable<TResult> Iterate<T, TResult>(IEnumerable<T> source, Func<T, TResult> selector, int limit,
-        int batchSize, bool reuse, IChannelSerializer? serializer, CancellationToken cancellationToken)
+        int batchSize, bool reuse, IChannelSerializer? serializer, TimeSpan? timeout, CancellationToken cancellationToken)
     {
-        using var exchange = new BatchExchange<TResult>(limit, reuse, serializer);
+        using var exchange = new BatchExchange<TResult>(limit, reuse, serializer, timeout, cancellationToken);
         Action<Channel, T[]> job = reuse
             ? WrappedJob.Register<Action<Channel, T[]>>((c, first) => ReusableChild.Serve(c, first, (ch, items) => SendBatch(ch, items, selector)),
                 selector, reusable: true)
             : WrappedJob.Register<Action<Channel, T[]>>((c, items) => SendBatch(c, items, selector), selector, reusable: false);
-        var slice = cancellationToken.CanBeCanceled ? TimeSpan.FromMilliseconds(50) : (TimeSpan?)null;
         int window = checked(limit * 2);
         using var items = source.GetEnumerator();
         bool exhausted = false;
@@ -91,7 +99,7 @@ public static class PMapExtensions
                 }
                 continue;
             }
-            exchange.Store(slice);
+            exchange.Store();
         }
     }
 
@@ -115,8 +123,9 @@ public static class PMapExtensions
     }
 
     /// <summary>The exchange behind PMap: one batch per job, results kept by batch until taken.</summary>
-    private sealed class BatchExchange<TResult>(int limit, bool reuse, IChannelSerializer? serializer)
-        : Exchange(limit, reuse, serializer: serializer)
+    private sealed class BatchExchange<TResult>(int limit, bool reuse, IChannelSerializer? serializer, TimeSpan? timeout,
+        CancellationToken cancellationToken)
+        : Exchange(limit, reuse, serializer: serializer, jobTimeout: timeout, cancellationToken: cancellationToken)
     {
         private readonly Dictionary<long, int> sizes = [];
         private readonly Dictionary<long, (TResult[] Results, Exception? Failure)> done = [];

@@ -10,6 +10,7 @@ internal sealed class Poller
     private Pollfd[] fds = [];
     private Channel[] channels = [];
     private bool dirty = true;
+    private int wakeFd = -1;
 
     /// <summary>Marks the set as changed; it is rebuilt before the next poll.</summary>
     internal void Invalidate() => dirty = true;
@@ -18,15 +19,23 @@ internal sealed class Poller
     /// Waits until at least one channel is readable or hung up, or the timeout passes
     /// (null: no timeout). Returns those channels.
     /// </summary>
-    internal List<Channel> Poll(IReadOnlyList<Channel> active, TimeSpan? timeout)
+    internal List<Channel> Poll(IReadOnlyList<Channel> active, TimeSpan? timeout) => Poll(active, timeout, -1);
+
+    /// <summary>
+    /// Like <see cref="Poll(IReadOnlyList{Channel}, TimeSpan?)"/>, also waking when <paramref name="wakeFd"/>
+    /// (if not -1) becomes readable.
+    /// </summary>
+    internal List<Channel> Poll(IReadOnlyList<Channel> active, TimeSpan? timeout, int wakeFd)
     {
-        if (dirty)
+        if (dirty || wakeFd != this.wakeFd)
         {
+            this.wakeFd = wakeFd;
             Rebuild(active);
         }
         var ready = new List<Channel>();
-        if (fds.Length == 0)
+        if (channels.Length == 0)
         {
+            // Nothing to wait for: a wake descriptor alone would block for the whole timeout.
             return ready;
         }
         long budget = ToMilliseconds(timeout);
@@ -45,7 +54,7 @@ internal sealed class Poller
                 throw NativeErrors.Error("poll", errno);
             }
         }
-        for (int i = 0; i < fds.Length; i++)
+        for (int i = 0; i < channels.Length; i++)
         {
             if (fds[i].revents != 0)
             {
@@ -53,17 +62,25 @@ internal sealed class Poller
                 fds[i].revents = 0;
             }
         }
+        if (fds.Length > channels.Length)
+        {
+            fds[^1].revents = 0;
+        }
         return ready;
     }
 
     private void Rebuild(IReadOnlyList<Channel> active)
     {
-        fds = new Pollfd[active.Count];
+        fds = new Pollfd[active.Count + (wakeFd >= 0 ? 1 : 0)];
         channels = new Channel[active.Count];
         for (int i = 0; i < active.Count; i++)
         {
             channels[i] = active[i];
             fds[i] = new Pollfd { fd = active[i].FileDescriptor, events = PollEvents.POLLIN };
+        }
+        if (wakeFd >= 0)
+        {
+            fds[^1] = new Pollfd { fd = wakeFd, events = PollEvents.POLLIN };
         }
         dirty = false;
     }

@@ -21,8 +21,12 @@ public class ResultQueue<TResult> : Exchange, IEnumerable<TResult>
     /// <param name="reuse">Reuse the children of <see cref="Exchange.MakeReusable{T1, TResult}"/> jobs.</param>
     /// <param name="continuous">Each child sends any number of messages, each yielded as it arrives.</param>
     /// <param name="serializer">The serializer for results (and for arguments handed to reused children).</param>
-    public ResultQueue(int? limit = null, bool reuse = false, bool continuous = false, IChannelSerializer? serializer = null)
-        : base(limit, reuse, continuous, autoclose: true, channels: null, serializer: serializer)
+    /// <param name="jobTimeout">How long one job may run; see <see cref="Exchange.JobTimeout"/>. The failure is queued where it happened.</param>
+    /// <param name="cancellationToken">Cancels waiting: children are killed and <see cref="OperationCanceledException"/> is raised.</param>
+    public ResultQueue(int? limit = null, bool reuse = false, bool continuous = false, IChannelSerializer? serializer = null,
+        TimeSpan? jobTimeout = null, CancellationToken cancellationToken = default)
+        : base(limit, reuse, continuous, autoclose: true, channels: null, serializer: serializer, jobTimeout: jobTimeout,
+            cancellationToken: cancellationToken)
     {
     }
 

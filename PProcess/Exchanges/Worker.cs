@@ -19,13 +19,17 @@ internal sealed class Worker(Channel channel, long ticket, object? reuseKey)
     /// <summary>True while the current job's result has not arrived.</summary>
     internal bool AwaitingResult => State == WorkerState.Working && Channel.MessagesReceived == messagesAtAssignment;
 
+    /// <summary>When the current job must be done (a <see cref="System.Diagnostics.Stopwatch"/> timestamp), or long.MaxValue.</summary>
+    internal long Deadline { get; set; } = long.MaxValue;
+
     /// <summary>Records that the child now serves another job.</summary>
-    internal void Assign(long ticket, string name)
+    internal void Assign(long ticket, string name, long deadline)
     {
         Ticket = ticket;
         Channel.Job = name;
         messagesAtAssignment = Channel.MessagesReceived;
         State = WorkerState.Working;
+        Deadline = deadline;
     }
 }
 
