@@ -9,6 +9,7 @@ var examples = new SortedDictionary<string, (string Description, Action<Options>
     ["simple_create"] = ("Exchange.Create: the work inline in the child", SimpleCreate.Run),
     ["fork_cost"] = ("measures a fork round trip and the child's JIT work: fork_cost [COUNT]", ForkCost.Run),
     ["simple_managed"] = ("Exchange.Manage: a function that starts a child per call", SimpleManaged.Run),
+    ["raytracer"] = ("PyGmy's 300x200 scene to a PNG: raytracer [--variant sequential] [--output PATH]", Raytracer.Run),
 };
 
 if (args.Length == 0 || args[0] is "list" or "--help" or "-h")
