@@ -23,6 +23,7 @@ var examples = new SortedDictionary<string, (string Description, Action<Options>
     ["simple_continuous_queue"] = ("continuous ResultQueue: each child sends a whole row", SimpleContinuousQueue.Run),
     ["simple_mutation"] = ("sequential: the function writes into the shared table", SimpleMutation.Run),
     ["simple_mutation_queue"] = ("the same in children: the parent's table stays empty", SimpleMutationQueue.Run),
+    ["raytracer"] = ("PyGmy's 300x200 scene, one job per row, to a PNG: raytracer [--variant NAME] [--output PATH]", Raytracer.Run),
 };
 
 if (args.Length == 0 || args[0] is "list" or "--help" or "-h")

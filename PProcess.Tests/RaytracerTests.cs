@@ -1,0 +1,297 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Text;
+using PProcess.Examples;
+using PProcess.Examples.Programs;
+using PProcess.Examples.Raytracer;
+using PProcess.Tests.Support;
+
+namespace PProcess.Tests;
+
+public class PngTests
+{
+    [Fact]
+    public void Crc32MatchesTheStandardCheckValue()
+    {
+        var check = Encoding.ASCII.GetBytes("123456789");
+        Assert.Equal(0xCBF43926u, Examples.Raytracer.Crc32.Compute(check));
+        Assert.Equal(0xCBF43926u, PngDecoder.Crc32(check));
+        Assert.Equal(Examples.Raytracer.Crc32.Compute(check), Examples.Raytracer.Crc32.Append(Examples.Raytracer.Crc32.Compute(check[..4]), check[4..]));
+    }
+
+    [Fact]
+    public void SmallImageRoundTripsExactly()
+    {
+        var rows = Synthetic(7, 5);
+        var decoded = PngDecoder.Decode(Encode(7, 5, rows));
+        Assert.Equal(7, decoded.Width);
+        Assert.Equal(5, decoded.Height);
+        Assert.Equal(rows, decoded.Rows);
+    }
+
+    [Fact]
+    public void LargeImageIsSplitIntoSeveralIdatChunksAndRoundTrips()
+    {
+        // Noise does not compress, so 200x200x3 bytes need several IDAT chunks.
+        var random = new Random(12345);
+        var rows = Enumerable.Range(0, 200).Select(_ => { var row = new byte[600]; random.NextBytes(row); return row; }).ToArray();
+        var png = Encode(200, 200, rows);
+        Assert.True(ChunkTypes(png).Count(t => t == "IDAT") > 1);
+        Assert.Equal(["IHDR", .. ChunkTypes(png).Where(t => t == "IDAT"), "IEND"], ChunkTypes(png));
+        Assert.Equal(rows, PngDecoder.Decode(png).Rows);
+    }
+
+    [Fact]
+    public void WritingToAPathMakesTheSameFile()
+    {
+        var rows = Synthetic(4, 3);
+        var path = Path.Combine(Path.GetTempPath(), $"pprocess-png-{Guid.NewGuid():N}.png");
+        try
+        {
+            Png.Write(path, 4, 3, rows);
+            Assert.Equal(Encode(4, 3, rows), File.ReadAllBytes(path));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ACorruptCrcIsDetected(bool corruptTheCrcItself)
+    {
+        var png = Encode(7, 5, Synthetic(7, 5));
+        // The first IDAT chunk: signature (8) + IHDR (12 + 13) = 33.
+        int idat = 33;
+        Assert.Equal("IDAT", Encoding.ASCII.GetString(png, idat + 4, 4));
+        int length = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(idat));
+        png[corruptTheCrcItself ? idat + 8 + length : idat + 8 + length / 2] ^= 0x01;
+        var error = Assert.Throws<InvalidDataException>(() => PngDecoder.Decode(png));
+        Assert.Contains("IDAT", error.Message);
+        Assert.Contains("CRC", error.Message);
+    }
+
+    [Fact]
+    public void DecoderUndoesEveryFilterType()
+    {
+        // The writer uses filter 0 only; this PNG is made here with filters 0-4, row y using y % 5.
+        const int width = 6, height = 7;
+        var rows = Synthetic(width, height);
+        var filtered = new MemoryStream();
+        using (var zlib = new ZLibStream(filtered, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            var previous = new byte[width * 3];
+            for (int y = 0; y < height; y++)
+            {
+                byte filter = (byte)(y % 5);
+                zlib.WriteByte(filter);
+                zlib.Write(Filter(filter, rows[y], previous));
+                previous = rows[y];
+            }
+        }
+        var header = new byte[13];
+        BinaryPrimitives.WriteInt32BigEndian(header, width);
+        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
+        header[8] = 8;
+        header[9] = 2;
+        var png = new MemoryStream();
+        png.Write([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]);
+        WriteChunk(png, "IHDR", header);
+        WriteChunk(png, "IDAT", filtered.ToArray());
+        WriteChunk(png, "IEND", []);
+        Assert.Equal(rows, PngDecoder.Decode(png.ToArray()).Rows);
+    }
+
+    [Fact]
+    public void WriterRejectsRowsThatDoNotFitTheSize()
+    {
+        Assert.Throws<ArgumentException>(() => Png.Write(Stream.Null, 7, 4, Synthetic(7, 5)));
+        Assert.Throws<ArgumentException>(() => Png.Write(Stream.Null, 6, 5, Synthetic(7, 5)));
+    }
+
+    /// <summary>Bytes that vary smoothly and not, so that every filter's predictor matters.</summary>
+    private static byte[][] Synthetic(int width, int height) =>
+        Enumerable.Range(0, height)
+            .Select(y => Enumerable.Range(0, width * 3).Select(i => (byte)(y * 37 + i * 11 + (i * y % 7) * 29)).ToArray())
+            .ToArray();
+
+    private static byte[] Encode(int width, int height, byte[][] rows)
+    {
+        var stream = new MemoryStream();
+        Png.Write(stream, width, height, rows);
+        return stream.ToArray();
+    }
+
+    private static List<string> ChunkTypes(byte[] png)
+    {
+        var types = new List<string>();
+        for (int position = 8; position < png.Length; position += 12 + BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(position)))
+        {
+            types.Add(Encoding.ASCII.GetString(png, position + 4, 4));
+        }
+        return types;
+    }
+
+    private static byte[] Filter(byte filter, byte[] row, byte[] previous)
+    {
+        var output = new byte[row.Length];
+        for (int i = 0; i < row.Length; i++)
+        {
+            int left = i >= 3 ? row[i - 3] : 0;
+            int up = previous[i];
+            int upLeft = i >= 3 ? previous[i - 3] : 0;
+            int predictor = filter switch
+            {
+                0 => 0,
+                1 => left,
+                2 => up,
+                3 => (left + up) / 2,
+                _ => PngDecoder.Paeth(left, up, upLeft),
+            };
+            output[i] = (byte)(row[i] - predictor);
+        }
+        return output;
+    }
+
+    private static void WriteChunk(Stream stream, string type, byte[] data)
+    {
+        var word = new byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(word, data.Length);
+        stream.Write(word);
+        byte[] typeAndData = [.. Encoding.ASCII.GetBytes(type), .. data];
+        stream.Write(typeAndData);
+        BinaryPrimitives.WriteUInt32BigEndian(word, PngDecoder.Crc32(typeAndData));
+        stream.Write(word);
+    }
+}
+
+public class RaytracerTests
+{
+    [Fact]
+    public void ARowIsWidthRgbPixels()
+    {
+        Assert.Equal((300, 200), (Renderer.Width, Renderer.Height));
+        Assert.Equal(300 * 3, Renderer.RenderRow(0).Length);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Renderer.RenderRow(-1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Renderer.RenderRow(200));
+    }
+
+    [Fact]
+    public void RenderingARowIsDeterministic()
+    {
+        var first = Renderer.RenderRow(100);
+        Assert.Equal(first, Renderer.RenderRow(100));
+        Assert.Equal(first, Scene.Default.RenderRow(100));
+        Assert.Equal(first, Renderer.RenderSequential()[100]);
+    }
+
+    [Fact]
+    public void TheImageShowsSkySpheresAndACheckeredFloor()
+    {
+        var rows = Renderer.RenderSequential();
+        (int R, int G, int B) Pixel(int x, int y) => (rows[y][3 * x], rows[y][3 * x + 1], rows[y][3 * x + 2]);
+
+        var distinct = rows.SelectMany(row => Enumerable.Range(0, 300).Select(x => (row[3 * x], row[3 * x + 1], row[3 * x + 2]))).Distinct().Count();
+        Assert.True(distinct > 5000, $"only {distinct} distinct colours");
+
+        // The sky at the top: pale blue.
+        var sky = Pixel(150, 5);
+        Assert.True(sky.B > 180 && sky.B >= sky.G && sky.G >= sky.R, $"sky {sky}");
+        // The floor at the bottom: light and dark squares.
+        var bottom = Enumerable.Range(0, 300).Select(x => Pixel(x, 199)).ToList();
+        Assert.Contains(bottom, p => p.R > 170 && p.G > 170 && p.B > 170);
+        Assert.Contains(bottom, p => p.R < 90 && p.G < 90 && p.B < 90);
+        Assert.DoesNotContain(sky, bottom);
+
+        // The red sphere (upper left) and the blue one (centre right), where they are in the scene.
+        var red = Pixel(100, 95);
+        Assert.True(red.R > 2 * red.G && red.R > 2 * red.B, $"red sphere {red}");
+        var blue = Pixel(170, 112);
+        Assert.True(blue.B > 2 * blue.R && blue.B > blue.G + 40, $"blue sphere {blue}");
+        // The green one, in front on the left.
+        var green = Pixel(113, 128);
+        Assert.True(green.G > 2 * green.R && green.G > 2 * green.B, $"green sphere {green}");
+    }
+
+    [Fact]
+    public void AnUnknownVariantIsRefusedWithTheValidOnes()
+    {
+        var error = Assert.Throws<ArgumentException>(() => Raytracer.Run(Options.Parse(["--variant", "nonesuch"])));
+        Assert.Contains("nonesuch", error.Message);
+        Assert.All(Raytracer.Variants, variant => Assert.Contains(variant, error.Message));
+    }
+
+    [Fact]
+    public async Task TheExampleProgramWritesTheSequentialRender()
+    {
+        var output = Path.Combine(Path.GetTempPath(), $"pprocess-raytracer-{Guid.NewGuid():N}.png");
+        try
+        {
+            var start = new ProcessStartInfo("dotnet")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (var word in new[] { typeof(Raytracer).Assembly.Location, "raytracer", "--variant", "sequential", "--output", output })
+            {
+                start.ArgumentList.Add(word);
+            }
+            using var process = Process.Start(start)!;
+            var stdoutTask = process.StandardOutput.ReadToEndAsync();
+            var stderrTask = process.StandardError.ReadToEndAsync();
+            using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1)))
+            {
+                try
+                {
+                    await process.WaitForExitAsync(timeout.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    process.Kill(entireProcessTree: true);
+                    await process.WaitForExitAsync();
+                    Assert.Fail($"raytracer did not finish within a minute\n{await stdoutTask}\n{await stderrTask}");
+                }
+            }
+            string stdout = await stdoutTask, stderr = await stderrTask;
+            Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}\n{stdout}\n{stderr}");
+            var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal($"Rendered 300x200 (sequential) to {output}", lines[0]);
+            Assert.Matches(@"^Time taken: \d+\.\d{3}$", lines[1]);
+
+            var decoded = PngDecoder.Decode(output);
+            Assert.Equal((300, 200), (decoded.Width, decoded.Height));
+            Assert.Equal(Renderer.RenderSequential(), decoded.Rows);
+        }
+        finally
+        {
+            File.Delete(output);
+        }
+    }
+
+    /// <summary>Each parallel variant forks a child per row (or reuses --limit children): its PNG must equal the sequential render.</summary>
+    [Theory]
+    [InlineData("exchange")]
+    [InlineData("queue")]
+    [InlineData("pmap")]
+    [InlineData("reuse")]
+    public void EveryParallelVariantWritesExactlyTheSequentialRender(string variant)
+    {
+        var output = Path.Combine(Path.GetTempPath(), $"pprocess-raytracer-{variant}-{Guid.NewGuid():N}.png");
+        try
+        {
+            var stdout = PProcess.Tests.Isolation.ExampleRunner.Passes("raytracer", "--variant", variant, "--output", output, "--limit", "4");
+            Assert.StartsWith($"Rendered 300x200 ({variant}) to {output}", stdout);
+            var decoded = PngDecoder.Decode(output);
+            Assert.Equal((300, 200), (decoded.Width, decoded.Height));
+            Assert.Equal(Renderer.RenderSequential(), decoded.Rows);
+        }
+        finally
+        {
+            File.Delete(output);
+        }
+    }
+}
