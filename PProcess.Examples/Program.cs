@@ -9,6 +9,8 @@ var examples = new SortedDictionary<string, (string Description, Action<Options>
     ["simple_create"] = ("Exchange.Create: the work inline in the child", SimpleCreate.Run),
     ["fork_cost"] = ("measures a fork round trip and the child's JIT work: fork_cost [COUNT]", ForkCost.Run),
     ["simple_managed"] = ("Exchange.Manage: a function that starts a child per call", SimpleManaged.Run),
+    ["bottles"] = ("nested continuous queues: 3 greps of 3 tail -f followers each: [--lines N] [--dir PATH]", Bottles.Run),
+    ["bottles_heartbeat"] = ("bottles driven by Store(timeout), with heartbeats: [--heartbeat MS] [--pause-until-heartbeat]", BottlesHeartbeat.Run),
 };
 
 if (args.Length == 0 || args[0] is "list" or "--help" or "-h")
