@@ -11,6 +11,7 @@ var examples = new SortedDictionary<string, (string Description, Action<Options>
     ["simple_managed"] = ("Exchange.Manage: a function that starts a child per call", SimpleManaged.Run),
     ["bottles"] = ("nested continuous queues: 3 greps of 3 tail -f followers each: [--lines N] [--dir PATH]", Bottles.Run),
     ["bottles_heartbeat"] = ("bottles driven by Store(timeout), with heartbeats: [--heartbeat MS] [--pause-until-heartbeat]", BottlesHeartbeat.Run),
+    ["start_indexer"] = ("a window of parser children index a directory; prefix search: [DIR] [--slice N] [--query P]", StartIndexer.Run),
 };
 
 if (args.Length == 0 || args[0] is "list" or "--help" or "-h")
