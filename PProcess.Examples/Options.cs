@@ -7,9 +7,16 @@ public sealed record Options(TimeSpan Delay, int Limit, IReadOnlyList<string> Re
 {
     public const int N = 10;
 
+    /// <summary>True when --delay was on the command line, false when <see cref="Delay"/> is the default of 1 s.</summary>
+    public bool DelayGiven { get; init; }
+
+    /// <summary>The delay given on the command line, or <paramref name="fallback"/>: for examples whose own default is not 1 s.</summary>
+    public TimeSpan DelayOr(TimeSpan fallback) => DelayGiven ? Delay : fallback;
+
     public static Options Parse(IReadOnlyList<string> args)
     {
         var delay = TimeSpan.FromSeconds(1);
+        bool delayGiven = false;
         int limit = 10;
         var rest = new List<string>();
         for (int i = 0; i < args.Count; i++)
@@ -18,6 +25,7 @@ public sealed record Options(TimeSpan Delay, int Limit, IReadOnlyList<string> Re
             {
                 case "--delay" when i + 1 < args.Count:
                     delay = TimeSpan.FromSeconds(double.Parse(args[++i], CultureInfo.InvariantCulture));
+                    delayGiven = true;
                     break;
                 case "--limit" when i + 1 < args.Count:
                     limit = int.Parse(args[++i], CultureInfo.InvariantCulture);
@@ -31,6 +39,6 @@ public sealed record Options(TimeSpan Delay, int Limit, IReadOnlyList<string> Re
                     break;
             }
         }
-        return new Options(delay, limit, rest);
+        return new Options(delay, limit, rest) { DelayGiven = delayGiven };
     }
 }

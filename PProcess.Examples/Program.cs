@@ -24,6 +24,9 @@ var examples = new SortedDictionary<string, (string Description, Action<Options>
     ["simple_mutation"] = ("sequential: the function writes into the shared table", SimpleMutation.Run),
     ["simple_mutation_queue"] = ("the same in children: the parent's table stays empty", SimpleMutationQueue.Run),
     ["raytracer"] = ("PyGmy's 300x200 scene, one job per row, to a PNG: raytracer [--variant NAME] [--output PATH]", Raytracer.Run),
+    ["bottles"] = ("nested continuous queues: 3 greps of 3 tail -f followers each: [--lines N] [--dir PATH]", Bottles.Run),
+    ["bottles_heartbeat"] = ("bottles driven by Store(timeout), with heartbeats: [--heartbeat MS] [--pause-until-heartbeat]", BottlesHeartbeat.Run),
+    ["start_indexer"] = ("a window of parser children index a directory; prefix search: [DIR] [--slice N] [--query P]", StartIndexer.Run),
 };
 
 if (args.Length == 0 || args[0] is "list" or "--help" or "-h")

@@ -239,4 +239,20 @@ public class ChannelTests
         Assert.Contains("not a valid message", error.Message);
         Assert.Contains(channel.Pid.ToString(), error.Message);
     }
+
+    [Fact]
+    public void AGrandchildHoldsNoEndOfItsParentsChannelToTheTop() => IsolatedProcess.Passes(GrandchildScenario);
+
+    private static void GrandchildScenario()
+    {
+        using var exchange = new Collecting(limit: 1);
+        exchange.Start(c =>
+        {
+            var mine = File.ResolveLinkTarget($"/proc/self/fd/{c.FileDescriptor}", false)!.ToString();
+            using var inner = Fork.Start(g => g.Send(ProcFs.OpenDescriptors().ContainsValue(mine)));
+            c.Send(inner.Receive<bool>());
+        });
+        exchange.Finish();
+        Assert.Equal([false], exchange.Results);
+    }
 }

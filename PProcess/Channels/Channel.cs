@@ -197,6 +197,34 @@ public sealed class Channel : IDisposable
     }
 
     /// <summary>
+    /// Waits up to <paramref name="timeout"/> (<see cref="TimeSpan.Zero"/>: just look;
+    /// <see cref="Timeout.InfiniteTimeSpan"/>: no limit) until a message, or the end of the
+    /// stream, can be read without blocking. Uses poll, so it works in a child, which has no
+    /// timers or thread pool.
+    /// </summary>
+    public bool Poll(TimeSpan timeout)
+    {
+        ThrowIfClosed();
+        var fds = new[] { new Pollfd { fd = transport.PollDescriptor, events = PollEvents.POLLIN } };
+        long budget = Exchanges.Poller.ToMilliseconds(timeout);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            int wait = budget < 0 ? -1 : (int)Math.Max(0, budget - clock.ElapsedMilliseconds);
+            int n = Syscall.poll(fds, wait);
+            if (n >= 0)
+            {
+                return n > 0;
+            }
+            var errno = Stdlib.GetLastError();
+            if (errno != Mono.Unix.Native.Errno.EINTR)
+            {
+                throw NativeErrors.Error("poll", errno);
+            }
+        }
+    }
+
+    /// <summary>
     /// Waits for the child to end and reaps it, returning its exit status. Call this in the parent;
     /// calling it again returns the same status.
     /// </summary>
@@ -244,10 +272,7 @@ public sealed class Channel : IDisposable
             // and its number may have been reused since.
             return;
         }
-        if (!IsChild)
-        {
-            DescriptorRegistry.Remove(transport.PollDescriptor);
-        }
+        DescriptorRegistry.Remove(transport.PollDescriptor);
         transport.Dispose();
     }
 

@@ -87,6 +87,9 @@ public static class Fork
         {
             ChildRuntime.Enter(parentPid, dieWithParent: true);
             Syscall.close(parentFd);
+            // A grandchild closes this end too: otherwise it would keep the channel to this
+            // child's parent open after this child ends.
+            DescriptorRegistry.Add(childFd);
             var channel = new Channel(new SocketTransport(childFd), 0, job, serializer);
             if (body is null)
             {
