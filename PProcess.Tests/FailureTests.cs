@@ -138,4 +138,143 @@ public partial class FailureTests
         var error = Assert.Throws<InvalidOperationException>(() => exchange.Finish());
         Assert.Contains("override StoreData", error.Message);
     }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct RLimit
+    {
+        public ulong Current;
+        public ulong Maximum;
+    }
+
+    [LibraryImport("libc", EntryPoint = "setrlimit", SetLastError = true)]
+    private static partial int SetRLimit(int resource, ref RLimit limit);
+
+    private const int RLIMIT_AS = 9;
+
+    /// <summary>Limits the child's address space to what it uses now plus 64 MB.</summary>
+    private static void LimitAddressSpace()
+    {
+        var vmSize = File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("VmSize:"))
+            .Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[1];
+        var limit = new RLimit { Current = ulong.Parse(vmSize) * 1024 + (64UL << 20), Maximum = ulong.MaxValue };
+        Assert.Equal(0, SetRLimit(RLIMIT_AS, ref limit));
+    }
+
+    private static long OutOfMemory(int job)
+    {
+        LimitAddressSpace();
+        // Native memory: the managed heap's address range was reserved at start-up, so a limit
+        // set now does not bound it (docs/reliability.md).
+        var block = Marshal.AllocHGlobal((nint)(1L << 30));
+        Marshal.FreeHGlobal(block);
+        return job;
+    }
+
+    [Fact]
+    public void AChildThatRunsOutOfMemoryIsReportedAndTheOtherResultsAreKept() => IsolatedProcess.Passes(OutOfMemoryScenario);
+
+    private static void OutOfMemoryScenario()
+    {
+        using var map = new Map<long>(limit: 2);
+        var job = map.Manage(Exchange.MakeParallel((int x) => x == 1 ? OutOfMemory(x) : (long)x));
+        for (int x = 0; x < 3; x++)
+        {
+            job(x);
+        }
+        var error = Assert.Throws<RemoteException>(() => map[1]);
+        Assert.Equal(typeof(OutOfMemoryException).FullName, error.RemoteType);
+        Assert.Contains(error.Pid.ToString(), error.Message);
+        Assert.Contains("#1 ", error.Job);
+        Assert.Equal([0L, 2L], new[] { map[0], map[2] });
+    }
+
+    private const int RLIMIT_NOFILE = 7;
+
+    [LibraryImport("libc", EntryPoint = "getrlimit", SetLastError = true)]
+    private static partial int GetRLimit(int resource, out RLimit limit);
+
+    [Fact]
+    public void RunningOutOfDescriptorsQueuesJobsUntilChildrenEndOrGivesAClearError() => IsolatedProcess.Passes(DescriptorLimitScenario);
+
+    /// <summary>The descriptor limit under which exactly <paramref name="free"/> new descriptors can be opened.</summary>
+    private static ulong LimitLeavingFree(IEnumerable<int> open, int free)
+    {
+        var taken = open.ToHashSet();
+        int fd = 0;
+        for (int found = 0; ; fd++)
+        {
+            if (!taken.Contains(fd) && ++found == free)
+            {
+                return (ulong)fd + 1;
+            }
+        }
+    }
+
+    private static void DescriptorLimitScenario()
+    {
+        using (var warmUp = new Map<int>(limit: 1))
+        {
+            warmUp.Start(c => c.Send(1));
+            Assert.Equal(1, warmUp[0]);
+            warmUp.Finish();
+        }
+        var before = ProcFs.OpenDescriptors();
+        Assert.Equal(0, GetRLimit(RLIMIT_NOFILE, out var original));
+        // Room for a few more descriptors than are open now: fewer than 20 children's channels.
+        var tight = new RLimit { Current = LimitLeavingFree(before.Keys, 8), Maximum = original.Maximum };
+        Assert.Equal(0, SetRLimit(RLIMIT_NOFILE, ref tight));
+        try
+        {
+            using (var queue = new ResultQueue<int>(limit: 20))
+            {
+                for (int i = 0; i < 20; i++)
+                {
+                    // Each child waits for the parent's go, so the children started so far are all alive.
+                    queue.Start(c =>
+                    {
+                        c.Receive<string>();
+                        c.Send(Environment.ProcessId);
+                    });
+                }
+                Assert.InRange(queue.Active().Count, 1, 19);
+                var released = new HashSet<int>();
+                var pids = new List<int>();
+                while (pids.Count < 20)
+                {
+                    foreach (var channel in queue.Active())
+                    {
+                        if (released.Add(channel.Pid))
+                        {
+                            channel.Send("go");
+                        }
+                    }
+                    if (queue.TryTake(out int pid))
+                    {
+                        pids.Add(pid);
+                    }
+                    else
+                    {
+                        queue.Store();
+                    }
+                }
+                Assert.Equal(20, pids.Distinct().Count());
+                queue.Finish();
+            }
+
+            // With no child to wait for, the shortage is raised at once, and the job is not kept.
+            var none = new RLimit { Current = LimitLeavingFree(before.Keys, 1), Maximum = original.Maximum };
+            Assert.Equal(0, SetRLimit(RLIMIT_NOFILE, ref none));
+            using var map = new Map<int>(limit: 2);
+            var error = Assert.Throws<ForkException>(() => map.Start(c => c.Send(1)));
+            Assert.True(error.IsResourceShortage);
+            Assert.Contains("too many open files", error.Message);
+            Assert.Empty(map);
+        }
+        finally
+        {
+            Assert.Equal(0, SetRLimit(RLIMIT_NOFILE, ref original));
+        }
+        Assert.True(ProcFs.NoChildrenLeft());
+        Assert.Equal(before, ProcFs.OpenDescriptors());
+    }
 }

@@ -8,4 +8,10 @@ public sealed class ForkException : IOException
 
     /// <summary>The errno that fork or socketpair returned.</summary>
     public int Errno { get; }
+
+    /// <summary>
+    /// True for a shortage that a child ending can relieve: EAGAIN (the process limit), ENOMEM,
+    /// EMFILE or ENFILE (descriptors). An exchange keeps such a job queued while it has children.
+    /// </summary>
+    public bool IsResourceShortage => Errno is 11 or 12 or 23 or 24;
 }

@@ -332,8 +332,18 @@ public partial class Exchange : IDisposable
         var name = $"#{ticket} {JobNames.Describe(wrapped?.Function ?? callable, args)}";
         // Children of a reusable job serve further jobs of that same delegate (same function, same job).
         object? reuseKey = wrapped is { Reusable: true } ? callable : null;
-        waiting.AddLast(new PendingJob(body, name, ticket, wrapped?.Function ?? callable, reuseKey, handOver));
-        StartWaiting();
+        var node = waiting.AddLast(new PendingJob(body, name, ticket, wrapped?.Function ?? callable, reuseKey, handOver));
+        try
+        {
+            StartWaiting();
+        }
+        catch (ForkException) when (node.List is not null)
+        {
+            // Not accepted: the caller sees the error, and the job does not run later behind its back.
+            waiting.Remove(node);
+            jobs--;
+            throw;
+        }
     }
 
     private void Launch(PendingJob job) =>
@@ -365,8 +375,16 @@ public partial class Exchange : IDisposable
             }
             else if (active.Count < Limit)
             {
-                // Dequeued only once the fork succeeded: a failed fork leaves the job queued.
-                Launch(job);
+                try
+                {
+                    Launch(job);
+                }
+                catch (ForkException shortage) when (shortage.IsResourceShortage && active.Count > 0)
+                {
+                    // Out of processes or descriptors: the job stays queued, and is tried again
+                    // when a running child ends and gives its resources back.
+                    break;
+                }
                 waiting.Remove(node);
             }
             else if (coming > 0)

@@ -71,7 +71,22 @@ public static class Fork
         ChildPath.Prepare(body);
         ChildPath.Prepare(callable);
         var (parentFd, childFd) = SocketTransport.CreatePair();
-        Quiescence.WaitForOtherThreads();
+        try
+        {
+            Quiescence.WaitForOtherThreads();
+        }
+        catch (Exception e)
+        {
+            Syscall.close(parentFd);
+            Syscall.close(childFd);
+            if (e is IOException { HResult: > 0 } io and not ForkException)
+            {
+                // Reading /proc/self/task needs a descriptor too: at the descriptor limit this is
+                // where the shortage shows (found by a test that lowers RLIMIT_NOFILE).
+                throw new ForkException($"fork was not attempted: the check for other running threads failed: {io.Message}", io.HResult);
+            }
+            throw;
+        }
         int parentPid = ProcessIdentity.Current;
         int pid = LibC.Fork();
         if (pid < 0)
