@@ -13,10 +13,14 @@ public sealed record Options(TimeSpan Delay, int Limit, IReadOnlyList<string> Re
     /// <summary>The delay given on the command line, or <paramref name="fallback"/>: for examples whose own default is not 1 s.</summary>
     public TimeSpan DelayOr(TimeSpan fallback) => DelayGiven ? Delay : fallback;
 
+    /// <summary>True when --limit was on the command line, false when <see cref="Limit"/> is the default of 10.</summary>
+    public bool LimitGiven { get; init; }
+
     public static Options Parse(IReadOnlyList<string> args)
     {
         var delay = TimeSpan.FromSeconds(1);
         bool delayGiven = false;
+        bool limitGiven = false;
         int limit = 10;
         var rest = new List<string>();
         for (int i = 0; i < args.Count; i++)
@@ -29,6 +33,7 @@ public sealed record Options(TimeSpan Delay, int Limit, IReadOnlyList<string> Re
                     break;
                 case "--limit" when i + 1 < args.Count:
                     limit = int.Parse(args[++i], CultureInfo.InvariantCulture);
+                    limitGiven = true;
                     if (limit < 1)
                     {
                         throw new ArgumentException($"--limit must be at least 1, not {limit}.");
@@ -39,6 +44,6 @@ public sealed record Options(TimeSpan Delay, int Limit, IReadOnlyList<string> Re
                     break;
             }
         }
-        return new Options(delay, limit, rest) { DelayGiven = delayGiven };
+        return new Options(delay, limit, rest) { DelayGiven = delayGiven, LimitGiven = limitGiven };
     }
 }

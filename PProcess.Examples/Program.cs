@@ -23,6 +23,7 @@ var examples = new SortedDictionary<string, (string Description, Action<Options>
     ["simple_continuous_queue"] = ("continuous ResultQueue: each child sends a whole row", SimpleContinuousQueue.Run),
     ["simple_mutation"] = ("sequential: the function writes into the shared table", SimpleMutation.Run),
     ["simple_mutation_queue"] = ("the same in children: the parent's table stays empty", SimpleMutationQueue.Run),
+    ["soak"] = ("many jobs through reusable and forked children; descriptors, children and memory sampled: [--reused N] [--forks N]", Soak.Run),
     ["raytracer"] = ("PyGmy's 300x200 scene, one job per row, to a PNG: raytracer [--variant NAME] [--output PATH]", Raytracer.Run),
     ["bottles"] = ("nested continuous queues: 3 greps of 3 tail -f followers each: [--lines N] [--dir PATH]", Bottles.Run),
     ["bottles_heartbeat"] = ("bottles driven by Store(timeout), with heartbeats: [--heartbeat MS] [--pause-until-heartbeat]", BottlesHeartbeat.Run),

@@ -255,4 +255,17 @@ public class ChannelTests
         exchange.Finish();
         Assert.Equal([false], exchange.Results);
     }
+
+    /// <summary>Writing to a channel whose other end is closed: EPIPE becomes a clear IOException, not SIGPIPE.</summary>
+    [Fact]
+    public void SendingToAClosedPeerIsAClearIOException()
+    {
+        // A loopback pair in the test process itself: no fork is needed to close the other end.
+        var (a, b) = PProcess.Transports.SocketTransport.CreatePair();
+        using var sender = new Channel(new PProcess.Transports.SocketTransport(a), 0, null, PProcess.Serialization.DefaultChannelSerializer.Instance);
+        new PProcess.Transports.SocketTransport(b).Dispose();
+        var error = Assert.Throws<IOException>(() => sender.Send(new byte[1 << 20]));
+        Assert.Contains("EPIPE", error.Message);
+        Assert.Contains("closed", error.Message);
+    }
 }

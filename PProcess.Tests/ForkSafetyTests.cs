@@ -166,6 +166,47 @@ public class ForkSafetyTests
         Assert.True(!Directory.Exists($"/proc/{grandchild}") || IsZombie(grandchild), $"child {grandchild} outlived its parent");
     }
 
+    [Fact]
+    public void ChildrenDieWhenTheirParentIsKilledWithSigkill()
+    {
+        var result = IsolatedProcess.Run(KilledParentScenario);
+        Assert.Equal(128 + 9, result.ExitCode);
+        var pids = result.Output.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
+        Assert.Equal(3, pids.Length);
+        foreach (var pid in pids)
+        {
+            // Reaping by init may lag behind the kill: wait for it (bounded).
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (Directory.Exists($"/proc/{pid}") && !IsZombie(pid) && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(20);
+            }
+            Assert.True(!Directory.Exists($"/proc/{pid}") || IsZombie(pid), $"child {pid} outlived its parent, which was killed with SIGKILL");
+        }
+    }
+
+    /// <summary>Three children in an exchange, busy for minutes; then the scenario process kills itself with SIGKILL.</summary>
+    private static void KilledParentScenario()
+    {
+        var exchange = new Collecting(limit: 3);
+        for (int i = 0; i < 3; i++)
+        {
+            exchange.Start(c =>
+            {
+                c.Send("ready");
+                Thread.Sleep(TimeSpan.FromMinutes(5));
+            });
+        }
+        foreach (var channel in exchange.Active())
+        {
+            Assert.Equal("ready", channel.Receive<string>());
+            Console.WriteLine(channel.Pid);
+        }
+        Console.Out.Flush();
+        Mono.Unix.Native.Syscall.kill(Environment.ProcessId, Mono.Unix.Native.Signum.SIGKILL);
+        Thread.Sleep(Timeout.Infinite);
+    }
+
     private static bool IsZombie(int pid)
     {
         try
