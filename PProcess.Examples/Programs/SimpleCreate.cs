@@ -11,21 +11,18 @@ public static class SimpleCreate
     public static void Run(Options options)
     {
         var clock = Stopwatch.StartNew();
-        var results = new int[Options.N * Options.N];
+        var results = Table.NewResults();
         using var exchange = new TableExchange(options.Limit, results);
-        for (int i = 0; i < Options.N; i++)
+        Table.ForEachCell((i, j) =>
         {
-            for (int j = 0; j < Options.N; j++)
+            var channel = exchange.Create();
+            if (channel is not null)
             {
-                var channel = exchange.Create();
-                if (channel is not null)
-                {
-                    // In the child.
-                    channel.Send((i, j, Table.Calculate(i, j, options.Delay)));
-                    Fork.Exit(channel);
-                }
+                // In the child.
+                channel.Send(Table.CalculateCell(i, j, options.Delay));
+                Fork.Exit(channel);
             }
-        }
+        });
         exchange.Finish();
         Table.Print(results, clock);
     }

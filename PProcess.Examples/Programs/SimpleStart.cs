@@ -9,20 +9,14 @@ namespace PProcess.Examples.Programs;
 public static class SimpleStart
 {
     private static void Calculate(Channel channel, (int I, int J) cell, TimeSpan delay) =>
-        channel.Send((cell.I, cell.J, Table.Calculate(cell.I, cell.J, delay)));
+        channel.Send(Table.CalculateCell(cell.I, cell.J, delay));
 
     public static void Run(Options options)
     {
         var clock = Stopwatch.StartNew();
-        var results = new int[Options.N * Options.N];
+        var results = Table.NewResults();
         using var exchange = new TableExchange(options.Limit, results);
-        for (int i = 0; i < Options.N; i++)
-        {
-            for (int j = 0; j < Options.N; j++)
-            {
-                exchange.Start(Calculate, (i, j), options.Delay);
-            }
-        }
+        Table.ForEachCell((i, j) => exchange.Start(Calculate, (i, j), options.Delay));
         exchange.Finish();
         Table.Print(results, clock);
     }
