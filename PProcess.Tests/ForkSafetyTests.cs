@@ -263,4 +263,27 @@ public class ForkSafetyTests
         var error = Assert.Throws<RemoteException>(() => map[1]);
         Assert.Contains(":line", error.StackTrace);
     }
+
+    private static long CompiledMethods() => System.Runtime.JitInfo.GetCompiledMethodCount(currentThread: false);
+
+    /// <summary>
+    /// Rule 9 for the exchange's path: each child of a MakeParallel job compiles nothing before
+    /// answering. Before the fix, each compiled 7 to 8 methods (the descriptor registry's set
+    /// enumerator, LibC.Prctl, the job's function).
+    /// </summary>
+    [Fact]
+    public void ChildrenOfAnExchangeCompileNoMethods() => IsolatedProcess.Passes(CompiledMethodsScenario);
+
+    private static void CompiledMethodsScenario()
+    {
+        using var map = new Map<long>(limit: 8);
+        // The child's answer: how many methods were compiled since the parent started the job.
+        var job = map.Manage(Exchange.MakeParallel((long before) => CompiledMethods() - before));
+        for (int i = 0; i < 6; i++)
+        {
+            job(CompiledMethods());
+        }
+        // The first two forks are the warm-up: the parent prepares the child path then.
+        Assert.Equal([0L, 0L, 0L, 0L], map[2..6]);
+    }
 }

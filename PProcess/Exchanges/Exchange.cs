@@ -332,7 +332,7 @@ public partial class Exchange : IDisposable
         var name = $"#{ticket} {JobNames.Describe(wrapped?.Function ?? callable, args)}";
         // Children of a reusable job serve further jobs of that same delegate (same function, same job).
         object? reuseKey = wrapped is { Reusable: true } ? callable : null;
-        var node = waiting.AddLast(new PendingJob(body, name, ticket, wrapped?.Function ?? callable, reuseKey, handOver));
+        var node = waiting.AddLast(new PendingJob(body, name, ticket, callable, reuseKey, handOver));
         try
         {
             StartWaiting();

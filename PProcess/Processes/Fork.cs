@@ -70,6 +70,8 @@ public static class Fork
         ForkGuard.ThrowIfUnsafe();
         ChildPath.Prepare(body);
         ChildPath.Prepare(callable);
+        // A MakeParallel/MakeReusable job: the plain function its wrapper calls.
+        ChildPath.Prepare(callable is null ? null : Exchanges.WrappedJob.Of(callable)?.Function);
         var (parentFd, childFd) = SocketTransport.CreatePair();
         try
         {

@@ -1,29 +1,63 @@
-using System.Collections.Immutable;
 using Mono.Unix.Native;
 
 namespace PProcess.Runtime;
 
 /// <summary>
-/// The parent-side channel descriptors open in this process. A child closes all of them right
-/// after the fork, so that it holds no end of its siblings' channels (which would keep those
-/// channels from reporting a hang-up, and leak descriptors). Lock-free, because a lock held by
-/// another thread at the moment of the fork would stay held for ever in the child.
+/// The channel descriptors open in this process that a child must not keep: the parent-side
+/// ends of every channel, and in a child its own end to its parent (so that a grandchild does not
+/// hold it). A child closes all of them right after the fork, so that it holds no end of its
+/// siblings' channels (which would keep those channels from reporting a hang-up, and leak
+/// descriptors). Lock-free, because a lock held by another thread at the moment of the fork would
+/// stay held for ever in the child; a copy-on-write array, because the child walks it right after
+/// the fork and a plain loop needs no code compiled there (an ImmutableHashSet's enumerator cost
+/// each child several methods of JIT, seen in a DOTNET_PerfMapEnabled map).
 /// </summary>
 internal static class DescriptorRegistry
 {
-    private static ImmutableHashSet<int> open = [];
+    private static int[] open = [];
 
-    internal static void Add(int fd) => ImmutableInterlocked.Update(ref open, static (set, fd) => set.Add(fd), fd);
+    internal static void Add(int fd) => Update(fd, add: true);
 
-    internal static void Remove(int fd) => ImmutableInterlocked.Update(ref open, static (set, fd) => set.Remove(fd), fd);
+    internal static void Remove(int fd) => Update(fd, add: false);
 
     /// <summary>In a freshly forked child: close every registered descriptor.</summary>
     internal static void CloseAllInChild()
     {
-        foreach (var fd in Volatile.Read(ref open))
+        var fds = Volatile.Read(ref open);
+        for (int i = 0; i < fds.Length; i++)
         {
-            Syscall.close(fd);
+            Syscall.close(fds[i]);
         }
         Volatile.Write(ref open, []);
+    }
+
+    private static void Update(int fd, bool add)
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref open);
+            int at = Array.IndexOf(current, fd);
+            if (add == (at >= 0))
+            {
+                return;
+            }
+            int[] next;
+            if (add)
+            {
+                next = new int[current.Length + 1];
+                current.CopyTo(next, 0);
+                next[^1] = fd;
+            }
+            else
+            {
+                next = new int[current.Length - 1];
+                Array.Copy(current, 0, next, 0, at);
+                Array.Copy(current, at + 1, next, at, current.Length - at - 1);
+            }
+            if (Interlocked.CompareExchange(ref open, next, current) == current)
+            {
+                return;
+            }
+        }
     }
 }
