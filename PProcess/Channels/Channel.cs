@@ -205,23 +205,7 @@ public sealed class Channel : IDisposable
     public bool Poll(TimeSpan timeout)
     {
         ThrowIfClosed();
-        var fds = new[] { new Pollfd { fd = transport.PollDescriptor, events = PollEvents.POLLIN } };
-        long budget = Exchanges.Poller.ToMilliseconds(timeout);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
-        {
-            int wait = budget < 0 ? -1 : (int)Math.Max(0, budget - clock.ElapsedMilliseconds);
-            int n = Syscall.poll(fds, wait);
-            if (n >= 0)
-            {
-                return n > 0;
-            }
-            var errno = Stdlib.GetLastError();
-            if (errno != Mono.Unix.Native.Errno.EINTR)
-            {
-                throw NativeErrors.Error("poll", errno);
-            }
-        }
+        return Exchanges.Poller.Wait([new Pollfd { fd = transport.PollDescriptor, events = PollEvents.POLLIN }], timeout) > 0;
     }
 
     /// <summary>

@@ -16,14 +16,8 @@ internal sealed class Poller
     internal void Invalidate() => dirty = true;
 
     /// <summary>
-    /// Waits until at least one channel is readable or hung up, or the timeout passes
-    /// (null: no timeout). Returns those channels.
-    /// </summary>
-    internal List<Channel> Poll(IReadOnlyList<Channel> active, TimeSpan? timeout) => Poll(active, timeout, -1);
-
-    /// <summary>
-    /// Like <see cref="Poll(IReadOnlyList{Channel}, TimeSpan?)"/>, also waking when <paramref name="wakeFd"/>
-    /// (if not -1) becomes readable.
+    /// Waits until at least one channel is readable or hung up, or <paramref name="wakeFd"/> (if
+    /// not -1) is readable, or the timeout passes (null: no timeout). Returns those channels.
     /// </summary>
     internal List<Channel> Poll(IReadOnlyList<Channel> active, TimeSpan? timeout, int wakeFd)
     {
@@ -38,22 +32,7 @@ internal sealed class Poller
             // Nothing to wait for: a wake descriptor alone would block for the whole timeout.
             return ready;
         }
-        long budget = ToMilliseconds(timeout);
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            int wait = budget < 0 ? -1 : (int)Math.Max(0, budget - clock.ElapsedMilliseconds);
-            int n = Syscall.poll(fds, wait);
-            if (n >= 0)
-            {
-                break;
-            }
-            var errno = Stdlib.GetLastError();
-            if (errno != Mono.Unix.Native.Errno.EINTR)
-            {
-                throw NativeErrors.Error("poll", errno);
-            }
-        }
+        Wait(fds, timeout);
         for (int i = 0; i < channels.Length; i++)
         {
             if (fds[i].revents != 0)
@@ -83,6 +62,30 @@ internal sealed class Poller
             fds[^1] = new Pollfd { fd = wakeFd, events = PollEvents.POLLIN };
         }
         dirty = false;
+    }
+
+    /// <summary>
+    /// poll(2) over <paramref name="fds"/>, retrying EINTR against the time left; returns the
+    /// number of ready descriptors (0 at the timeout).
+    /// </summary>
+    internal static int Wait(Pollfd[] fds, TimeSpan? timeout)
+    {
+        long budget = ToMilliseconds(timeout);
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            int wait = budget < 0 ? -1 : (int)Math.Max(0, budget - clock.ElapsedMilliseconds);
+            int n = Syscall.poll(fds, wait);
+            if (n >= 0)
+            {
+                return n;
+            }
+            var errno = Stdlib.GetLastError();
+            if (errno != Mono.Unix.Native.Errno.EINTR)
+            {
+                throw NativeErrors.Error("poll", errno);
+            }
+        }
     }
 
     /// <summary>null: -1 (wait for ever); otherwise whole milliseconds, rounded up.</summary>
