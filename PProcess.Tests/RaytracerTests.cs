@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
 using PProcess.Examples;
@@ -225,40 +224,13 @@ public class RaytracerTests
     }
 
     [Fact]
-    public async Task TheExampleProgramWritesTheSequentialRender()
+    public void TheExampleProgramWritesTheSequentialRender()
     {
         var output = Path.Combine(Path.GetTempPath(), $"pprocess-raytracer-{Guid.NewGuid():N}.png");
         try
         {
-            var start = new ProcessStartInfo("dotnet")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (var word in new[] { typeof(Raytracer).Assembly.Location, "raytracer", "--variant", "sequential", "--output", output })
-            {
-                start.ArgumentList.Add(word);
-            }
-            using var process = Process.Start(start)!;
-            var stdoutTask = process.StandardOutput.ReadToEndAsync();
-            var stderrTask = process.StandardError.ReadToEndAsync();
-            using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1)))
-            {
-                try
-                {
-                    await process.WaitForExitAsync(timeout.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    process.Kill(entireProcessTree: true);
-                    await process.WaitForExitAsync();
-                    Assert.Fail($"raytracer did not finish within a minute\n{await stdoutTask}\n{await stderrTask}");
-                }
-            }
-            string stdout = await stdoutTask, stderr = await stderrTask;
-            Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}\n{stdout}\n{stderr}");
-            var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            var lines = PProcess.Tests.Isolation.ExampleRunner.Passes("raytracer", "--variant", "sequential", "--output", output)
+                .Split('\n', StringSplitOptions.RemoveEmptyEntries);
             Assert.Equal($"Rendered 300x200 (sequential) to {output}", lines[0]);
             Assert.Matches(@"^Time taken: \d+\.\d{3}$", lines[1]);
 

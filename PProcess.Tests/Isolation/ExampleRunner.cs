@@ -14,34 +14,14 @@ public static class ExampleRunner
     /// <summary>Like <see cref="Run(TimeSpan, string[])"/>, with standard input.</summary>
     public static IsolatedResult RunWithInput(TimeSpan timeout, string? input, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
+        var start = new ProcessStartInfo("dotnet");
         start.ArgumentList.Add(Assembly);
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
         }
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        if (input is not null)
-        {
-            process.StandardInput.Write(input);
-        }
-        process.StandardInput.Close();
-        if (!process.WaitForExit(timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit();
-            Assert.Fail($"example '{string.Join(' ', args)}' did not end within {timeout}: a hang.\n--- stdout ---\n{output.Result}\n--- stderr ---\n{error.Result}");
-        }
-        process.WaitForExit();
-        return new IsolatedResult(process.ExitCode, output.Result, error.Result);
+        // Standard input is always redirected (empty without input), so that no example reads the test host's.
+        return ChildProcessRunner.Run(start, timeout, input ?? "", $"example '{string.Join(' ', args)}'");
     }
 
     /// <summary>Runs an example and fails the test unless it exited 0.</summary>

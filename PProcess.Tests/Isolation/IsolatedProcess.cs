@@ -35,12 +35,7 @@ public static class IsolatedProcess
             throw new ArgumentException("A scenario must be a static method (a method group, not a lambda).", nameof(scenario));
         }
         var assembly = typeof(IsolatedProcess).Assembly.Location;
-        var start = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+        var start = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : "dotnet");
         if (wrapper.Length > 0)
         {
             foreach (var word in wrapper[1..])
@@ -57,18 +52,7 @@ public static class IsolatedProcess
         {
             start.Environment[key] = value;
         }
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        var limit = timeout ?? TimeSpan.FromMinutes(2);
-        if (!process.WaitForExit(limit))
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit();
-            Assert.Fail($"scenario {method.Name} did not end within {limit}: a hang.\n--- stdout ---\n{output.Result}\n--- stderr ---\n{error.Result}");
-        }
-        process.WaitForExit();
-        return new IsolatedResult(process.ExitCode, output.Result, error.Result);
+        return ChildProcessRunner.Run(start, timeout ?? TimeSpan.FromMinutes(2), null, $"scenario {method.Name}");
     }
 
     /// <summary>Runs the scenario and fails the test unless it succeeded.</summary>
