@@ -282,13 +282,26 @@ public sealed class Channel : IDisposable
 
     private bool IsOwner => ownerPid == ProcessIdentity.Current;
 
-    internal string Describe() => IsChild ? "the parent process" : ChildProcessException.Describe(Pid, Job);
+    internal string Describe() => PeerDescription ?? (IsChild ? "the parent process" : ChildProcessException.Describe(Pid, Job));
+
+    /// <summary>
+    /// What the other end is, for messages, when it is not a parent or child: a persistent
+    /// connection's peer (a background process, or a collector).
+    /// </summary>
+    internal string? PeerDescription { get; init; }
 
     /// <summary>Sends an exception thrown by this side's code.</summary>
     internal void SendError(Exception exception)
     {
         ThrowIfClosed();
         WriteFrame(FrameKind.Error, ErrorSerializer.Instance.Serialize(RemoteError.From(exception)));
+    }
+
+    /// <summary>Passes on an exception received from another process, keeping its original type and stack.</summary>
+    internal void SendRemoteError(RemoteError error)
+    {
+        ThrowIfClosed();
+        WriteFrame(FrameKind.Error, ErrorSerializer.Instance.Serialize(error));
     }
 
     internal ProbeResult Probe() => transport.Probe();
@@ -445,7 +458,7 @@ public sealed class Channel : IDisposable
         fault = $"a message was truncated ({what})";
         if (IsChild)
         {
-            return new ChannelProtocolException($"The message from the parent was truncated: {what}.");
+            return new ChannelProtocolException($"The message from {Describe()} was truncated: {what}.");
         }
         var s = ReapAfterEndOfStream();
         var message = $"{Describe()} {s} in the middle of a message: {what}.";

@@ -21,5 +21,6 @@ public abstract class ChildProcessException : Exception
 
     /// <summary>"child 1234 (job 'X')", for messages.</summary>
     internal static string Describe(int pid, string? job) =>
-        job is null ? $"child process {pid}" : $"child process {pid} (job {job})";
+        pid == 0 && job is not null ? job
+        : job is null ? $"child process {pid}" : $"child process {pid} (job {job})";
 }

@@ -36,4 +36,23 @@ internal static unsafe partial class LibC
     internal static partial int Prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
 
     internal const int PR_SET_PDEATHSIG = 1;
+
+    /// <summary>
+    /// getsockopt(2), for SO_PEERCRED: Mono.Posix binds getsockopt only for int, linger and
+    /// timeval values, not for struct ucred.
+    /// </summary>
+    [LibraryImport(Library, EntryPoint = "getsockopt", SetLastError = true)]
+    internal static partial int GetSockOpt(int socket, int level, int option, void* value, ref uint length);
+
+    internal const int SOL_SOCKET = 1;
+    internal const int SO_PEERCRED = 17;
+
+    /// <summary>struct ucred: the credentials of a Unix socket's peer at connect time.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct UCred
+    {
+        internal int Pid;
+        internal uint Uid;
+        internal uint Gid;
+    }
 }

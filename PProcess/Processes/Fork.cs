@@ -65,7 +65,10 @@ public static class Fork
     /// The one place that forks. With a body, the child runs it and never returns; without one,
     /// the child gets its channel back.
     /// </summary>
-    internal static Channel Spawn(Action<Channel>? body, string? job, IChannelSerializer serializer, Delegate? callable = null)
+    /// <paramref name="dieWithParent"/> is false only for a background process (Persistence/), which
+    /// must outlive the process that starts it.
+    internal static Channel Spawn(Action<Channel>? body, string? job, IChannelSerializer serializer, Delegate? callable = null,
+        bool dieWithParent = true)
     {
         ForkGuard.ThrowIfUnsafe();
         ChildPath.Prepare(body);
@@ -102,7 +105,7 @@ public static class Fork
         }
         if (pid == 0)
         {
-            ChildRuntime.Enter(parentPid, dieWithParent: true);
+            ChildRuntime.Enter(parentPid, dieWithParent);
             Syscall.close(parentFd);
             // A grandchild closes this end too: otherwise it would keep the channel to this
             // child's parent open after this child ends.

@@ -1,0 +1,248 @@
+using Mono.Unix.Native;
+using PProcess.Native;
+using PProcess.Runtime;
+using PProcess.Serialization;
+
+namespace PProcess.Persistence;
+
+/// <summary>
+/// A background process as its starter sees it: a daemon listening at <see cref="Address"/>
+/// that runs a job and holds every result until a collector has received them all and
+/// confirmed. It is in a session of its own with no controlling terminal, is not killed when
+/// its starter ends (no PR_SET_PDEATHSIG: the deliberate exception to docs/fork-safety.md rule
+/// 6), has its standard streams on /dev/null or a log file, and holds no other descriptor of its
+/// starter. Disposing this object only closes the starter's side: the process goes on.
+/// </summary>
+public sealed class BackgroundProcess : IDisposable
+{
+    private readonly Channel status;
+
+    private BackgroundProcess(string address, int pid, Channel status)
+    {
+        Address = address;
+        Pid = pid;
+        this.status = status;
+    }
+
+    /// <summary>The absolute path of the socket the process listens on.</summary>
+    public string Address { get; }
+
+    /// <summary>The background process's pid (it is not a child of the starter).</summary>
+    public int Pid { get; }
+
+    /// <summary>True once the job has ended and every result is held, ready to collect.</summary>
+    public bool Computed { get; private set; }
+
+    /// <summary>The number of results (values and errors) held, once <see cref="Computed"/>.</summary>
+    public long ResultCount { get; private set; }
+
+    /// <summary>The descriptor that becomes readable when the computation ends (or the process dies).</summary>
+    internal int StatusDescriptor => status.FileDescriptor;
+
+    internal bool StatusOpen => !status.IsClosed;
+
+    /// <summary>
+    /// Blocks until the job has ended and its results are held. Throws
+    /// <see cref="PersistentProcessException"/> if the process died first.
+    /// </summary>
+    public void WaitUntilComputed()
+    {
+        while (!Computed)
+        {
+            if (status.IsClosed)
+            {
+                throw Died();
+            }
+            ReadStatus();
+        }
+    }
+
+    /// <summary>
+    /// Reads what the process said on its status channel: its result count when computed, or
+    /// end of stream. Returns false when the process died before it had computed.
+    /// </summary>
+    internal bool ReadStatus()
+    {
+        if (Computed || status.IsClosed)
+        {
+            return Computed;
+        }
+        try
+        {
+            if (status.TryReceive(out var count) && count is long n)
+            {
+                ResultCount = n;
+                Computed = true;
+            }
+        }
+        catch (Exception e) when (e is IOException or ChannelProtocolException)
+        {
+            // Treated as the process's end below.
+        }
+        status.Close();
+        return Computed;
+    }
+
+    internal PersistentProcessException Died() => new(
+        $"The background process {Pid} at '{Address}' ended before its job finished: it crashed or was killed, and its " +
+        "results are lost.", Address);
+
+    /// <summary>Sends SIGKILL to the background process: for tests and emergencies. Its socket file stays behind (stale).</summary>
+    public void Kill() => Syscall.kill(Pid, Signum.SIGKILL);
+
+    /// <summary>Closes the starter's status channel; the background process is not affected.</summary>
+    public void Dispose() => status.Close();
+
+    /// <inheritdoc />
+    public override string ToString() => $"BackgroundProcess({Pid} at {Address})";
+
+    /// <summary>
+    /// Starts a background process at <paramref name="address"/> running <paramref name="body"/>.
+    /// Returns once the process listens there, so a collector can connect at once. Errors with the
+    /// address (too long, no such directory, in use, a log file that cannot be opened) are raised
+    /// here, in the starter.
+    /// </summary>
+    internal static BackgroundProcess Start(string address, Action<Channel> body, string job, string? logPath, IChannelSerializer serializer)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var path = UnixSocketAddress.Validate(address);
+        ForkGuard.ThrowIfUnsafe();
+        int logFd = OpenOutput(logPath, path);
+        int listenFd;
+        try
+        {
+            listenFd = UnixSocketAddress.Listen(path);
+        }
+        catch
+        {
+            Syscall.close(logFd);
+            throw;
+        }
+        var description = $"background process at '{path}' ({job})";
+        ChildPath.Prepare(body);
+        Channel starter;
+        try
+        {
+            // The first child starts a new session and forks the daemon, which is then reparented
+            // to init (or the nearest subreaper) when the first child exits: it can never regain a
+            // controlling terminal, and its starter has no zombie to reap.
+            starter = Fork.Spawn(
+                channel => Detach(channel, listenFd, logFd, path, body, description, serializer),
+                $"starter of the {description}", serializer, dieWithParent: false);
+        }
+        catch
+        {
+            Syscall.close(listenFd);
+            Syscall.unlink(path);
+            Syscall.close(logFd);
+            throw;
+        }
+        Syscall.close(listenFd);
+        Syscall.close(logFd);
+        try
+        {
+            int pid = starter.Receive<int>();
+            starter.Wait();
+            return new BackgroundProcess(path, pid, starter) ;
+        }
+        catch (ChildProcessException e)
+        {
+            starter.Dispose();
+            Syscall.unlink(path);
+            throw new PersistentProcessException($"The background process at '{path}' could not be started: {e.Message}", path, e);
+        }
+    }
+
+    private static int OpenOutput(string? logPath, string address)
+    {
+        var target = logPath ?? "/dev/null";
+        var flags = logPath is null ? OpenFlags.O_RDWR : OpenFlags.O_WRONLY | OpenFlags.O_CREAT | OpenFlags.O_APPEND;
+        int fd = Syscall.open(target, flags | OpenFlags.O_CLOEXEC, FilePermissions.S_IRUSR | FilePermissions.S_IWUSR);
+        if (fd < 0)
+        {
+            throw new PersistentProcessException(
+                $"The log file '{target}' for the background process at '{address}' cannot be opened: {NativeErrors.Error("open", Stdlib.GetLastError()).Message}",
+                address);
+        }
+        return fd;
+    }
+
+    /// <summary>In the first child: new session, fork the daemon, report its pid, leave.</summary>
+    private static void Detach(Channel channel, int listenFd, int logFd, string path, Action<Channel> body, string description,
+        IChannelSerializer serializer)
+    {
+        if (Syscall.setsid() < 0)
+        {
+            throw NativeErrors.Error("setsid", Stdlib.GetLastError());
+        }
+        int firstChild = ProcessIdentity.Current;
+        int pid = LibC.Fork();
+        if (pid < 0)
+        {
+            throw NativeErrors.Error("fork of the background process", NativeErrors.FromLastPInvoke());
+        }
+        if (pid > 0)
+        {
+            channel.Send(pid);
+            return;
+        }
+        int statusFd = channel.FileDescriptor;
+        // Kept: the status channel is the daemon's now, not a descriptor to close after the fork.
+        DescriptorRegistry.Remove(statusFd);
+        ChildRuntime.Enter(firstChild, dieWithParent: false);
+        RedirectStandardStreams(logFd);
+        CloseAllExcept(listenFd, statusFd);
+        // The job's own child must not hold them.
+        DescriptorRegistry.Add(listenFd);
+        DescriptorRegistry.Add(statusFd);
+        var status = new Channel(new Transports.SocketTransport(statusFd), 0, null, serializer) { PeerDescription = "the starter" };
+        int code = Daemon.Run(listenFd, status, path, body, description, serializer);
+        ChildRuntime.Exit(code);
+    }
+
+    /// <summary>
+    /// Standard input reads /dev/null; output and error go to the log file (or /dev/null).
+    /// They are replaced, not closed: a closed descriptor 1 makes the first write fail (pprocess's
+    /// fault), or worse, lets a later open take number 1.
+    /// </summary>
+    private static void RedirectStandardStreams(int logFd)
+    {
+        int devNull = Syscall.open("/dev/null", OpenFlags.O_RDWR);
+        if (devNull >= 0)
+        {
+            Syscall.dup2(devNull, 0);
+            if (devNull > 2)
+            {
+                Syscall.close(devNull);
+            }
+        }
+        Syscall.dup2(logFd, 1);
+        Syscall.dup2(logFd, 2);
+        Syscall.close(logFd);
+    }
+
+    /// <summary>
+    /// Closes every descriptor above 2 that the starter left open in this process (its files,
+    /// sockets, pipes: a pipe a caller reads to its end would otherwise stay open for the
+    /// daemon's whole life), except the two the daemon needs.
+    /// </summary>
+    private static void CloseAllExcept(int listenFd, int statusFd)
+    {
+        string[] entries;
+        try
+        {
+            entries = Directory.GetFiles("/proc/self/fd").Select(Path.GetFileName).ToArray()!;
+        }
+        catch (IOException)
+        {
+            return;
+        }
+        foreach (var entry in entries)
+        {
+            if (int.TryParse(entry, out int fd) && fd > 2 && fd != listenFd && fd != statusFd)
+            {
+                Syscall.close(fd);
+            }
+        }
+    }
+}

@@ -1,0 +1,152 @@
+using Mono.Unix.Native;
+using PProcess.Native;
+using PProcess.Runtime;
+using PProcess.Serialization;
+using PProcess.Transports;
+
+namespace PProcess.Persistence;
+
+/// <summary>
+/// The life of a background process, after it has detached: it runs the job in a child of its
+/// own, holds every result, then serves collectors one at a time until one has received them
+/// all and confirmed; then it removes its socket file and exits.
+/// </summary>
+/// <remarks>
+/// The protocol, over the channel framing (docs/persistence.md): the collector sends the number
+/// of results it already holds (a long, 0 for a new collector); the daemon answers with the
+/// total number of results, then sends the ones from that position on (values as values, a
+/// job's exception as an error frame); the collector answers the last with a control frame,
+/// the confirmation. A collector that disconnects before confirming leaves everything in place.
+/// Only synchronous calls: the process is a forked child, with no thread pool.
+/// </remarks>
+internal static class Daemon
+{
+    /// <summary>How long a connected collector may take to send its first message.</summary>
+    internal static TimeSpan HelloTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A held result: a value, or the error that took its place.</summary>
+    private readonly record struct Held(object? Value, RemoteError? Error);
+
+    internal static int Run(int listenFd, Channel status, string path, Action<Channel> body, string description, IChannelSerializer serializer)
+    {
+        var held = Compute(body, description, serializer);
+        try
+        {
+            status.Send((long)held.Count);
+        }
+        catch (IOException)
+        {
+            // The starter has gone: nobody waits for this news.
+        }
+        status.Close();
+        Serve(listenFd, path, held, serializer);
+        Syscall.close(listenFd);
+        return 0;
+    }
+
+    /// <summary>Runs the job in a child and keeps everything it sends, its failure included.</summary>
+    private static List<Held> Compute(Action<Channel> body, string description, IChannelSerializer serializer)
+    {
+        var held = new List<Held>();
+        using var worker = Fork.Spawn(body, description, serializer);
+        while (true)
+        {
+            try
+            {
+                if (!worker.TryReceive(out var value))
+                {
+                    break;
+                }
+                held.Add(new Held(value, null));
+            }
+            catch (RemoteException e)
+            {
+                held.Add(new Held(null, RemoteError.From(e)));
+            }
+            catch (Exception e) when (e is ChildProcessException or ChannelProtocolException or ChannelSerializationException)
+            {
+                held.Add(new Held(null, RemoteError.From(e)));
+                if (e is ChildProcessException || worker.IsFaulted)
+                {
+                    break;
+                }
+            }
+        }
+        return held;
+    }
+
+    private static void Serve(int listenFd, string path, List<Held> held, IChannelSerializer serializer)
+    {
+        while (true)
+        {
+            int fd = Syscall.accept4(listenFd, null, UnixSocketFlags.SOCK_CLOEXEC);
+            if (fd < 0)
+            {
+                var errno = Stdlib.GetLastError();
+                if (errno is Errno.EINTR or Errno.ECONNABORTED or Errno.EMFILE or Errno.ENFILE or Errno.ENOBUFS or Errno.ENOMEM)
+                {
+                    continue;
+                }
+                // The listening socket is unusable: nobody can collect any more.
+                Syscall.unlink(path);
+                return;
+            }
+            PeerCredentials peer;
+            try
+            {
+                peer = PeerCredentials.Of(fd);
+            }
+            catch (IOException)
+            {
+                Syscall.close(fd);
+                continue;
+            }
+            if (!peer.IsSameUser)
+            {
+                // Refused before a byte is read from it or written to it (docs/persistence.md, security).
+                Syscall.close(fd);
+                continue;
+            }
+            DescriptorRegistry.Add(fd);
+            var collector = new Channel(new SocketTransport(fd), 0, null, serializer) { PeerDescription = $"the collector (pid {peer.Pid})" };
+            bool confirmed;
+            try
+            {
+                confirmed = Deliver(collector, held);
+            }
+            catch (Exception e) when (e is IOException or ChannelProtocolException or ChannelSerializationException or InvalidCastException)
+            {
+                confirmed = false;
+            }
+            collector.Close();
+            if (confirmed)
+            {
+                Syscall.unlink(path);
+                return;
+            }
+        }
+    }
+
+    /// <summary>One collector's session; true when it confirmed receiving everything.</summary>
+    private static bool Deliver(Channel collector, List<Held> held)
+    {
+        if (!collector.Poll(HelloTimeout) || !collector.TryReceive(out var hello) || hello is not long from)
+        {
+            return false;
+        }
+        collector.Send((long)held.Count);
+        for (int i = (int)Math.Clamp(from, 0, held.Count); i < held.Count; i++)
+        {
+            if (held[i].Error is { } error)
+            {
+                collector.SendRemoteError(error);
+            }
+            else
+            {
+                collector.Send(held[i].Value);
+            }
+        }
+        // The confirmation is a control frame: TryReceive returns false with QuitReceived.
+        return !collector.TryReceive(out _) && collector.QuitReceived;
+    }
+}

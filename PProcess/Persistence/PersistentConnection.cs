@@ -1,0 +1,122 @@
+using PProcess.Runtime;
+using PProcess.Serialization;
+using PProcess.Transports;
+
+namespace PProcess.Persistence;
+
+/// <summary>
+/// A collector's connection to one background process (the protocol is described on
+/// <see cref="Daemon"/>): it announces how many results it holds, learns how many there are,
+/// receives the rest, and confirms after the last one.
+/// </summary>
+internal sealed class PersistentConnection : IDisposable
+{
+    private PersistentConnection(string address, Channel channel, long from)
+    {
+        Address = address;
+        Channel = channel;
+        Received = from;
+    }
+
+    internal string Address { get; }
+
+    /// <summary>The channel results arrive on.</summary>
+    internal Channel Channel { get; }
+
+    /// <summary>The total number of results, once the background process has said it; -1 before.</summary>
+    internal long Total { get; private set; } = -1;
+
+    /// <summary>Results received, over this connection and the earlier ones to the same address.</summary>
+    internal long Received { get; private set; }
+
+    /// <summary>True once every result has been received and the confirmation sent.</summary>
+    internal bool Confirmed { get; private set; }
+
+    /// <summary>Connects and says that <paramref name="from"/> results are already held.</summary>
+    internal static PersistentConnection Open(string address, long from, IChannelSerializer serializer)
+    {
+        var path = UnixSocketAddress.Validate(address);
+        int fd = UnixSocketAddress.Connect(path);
+        DescriptorRegistry.Add(fd);
+        var channel = new Channel(new SocketTransport(fd), 0, $"the background process at '{path}'", serializer)
+        {
+            PeerDescription = $"the background process at '{path}'",
+        };
+        var connection = new PersistentConnection(path, channel, from);
+        try
+        {
+            channel.Send(from);
+        }
+        catch (IOException e)
+        {
+            connection.Dispose();
+            throw connection.Lost(e);
+        }
+        return connection;
+    }
+
+    /// <summary>
+    /// When the channel is readable before the total is known: reads it. Returns true when a
+    /// result is next, false when there is nothing more (and the confirmation was sent).
+    /// </summary>
+    internal bool ReadHeader()
+    {
+        if (Total >= 0)
+        {
+            return !Confirmed;
+        }
+        object? total;
+        try
+        {
+            if (!Channel.TryReceive(out total))
+            {
+                throw Lost(null);
+            }
+        }
+        catch (Exception e) when (e is IOException or ChannelProtocolException)
+        {
+            throw Lost(e);
+        }
+        if (total is not long n || n < Received)
+        {
+            throw new PersistentProcessException(
+                $"The background process at '{Address}' answered with {total ?? "null"} instead of a result count of at least {Received}.", Address);
+        }
+        Total = n;
+        ConfirmIfComplete();
+        return !Confirmed;
+    }
+
+    /// <summary>Counts a result that the exchange's StoreData consumed (or that arrived as an error).</summary>
+    internal void Consumed()
+    {
+        Received++;
+        ConfirmIfComplete();
+    }
+
+    private void ConfirmIfComplete()
+    {
+        if (Total >= 0 && Received >= Total && !Confirmed)
+        {
+            try
+            {
+                Channel.SendQuit();
+            }
+            catch (IOException e)
+            {
+                throw Lost(e);
+            }
+            Confirmed = true;
+            Channel.Close();
+        }
+    }
+
+    /// <summary>The error for a connection that ended before the confirmation.</summary>
+    internal PersistentProcessException Lost(Exception? cause) => new(
+        $"The background process at '{Address}' closed the connection after {Received} of " +
+        $"{(Total >= 0 ? Total.ToString(System.Globalization.CultureInfo.InvariantCulture) : "its")} results, before they were " +
+        "all received and confirmed: it crashed or was killed" + (cause is null ? "." : $" ({cause.Message})."), Address, cause);
+
+    /// <summary>Closes the connection; without the confirmation, the background process keeps its results.</summary>
+    public void Dispose() => Channel.Close();
+}

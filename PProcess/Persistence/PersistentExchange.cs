@@ -1,0 +1,369 @@
+using System.Globalization;
+using Mono.Unix.Native;
+using PProcess.Exchanges;
+using PProcess.Persistence;
+using PProcess.Serialization;
+
+namespace PProcess;
+
+/// <summary>
+/// pprocess's PersistentExchange: jobs run in background processes, each listening at a named
+/// Unix socket, that outlive the run that started them; this run or a later one connects to
+/// them (<see cref="Connect"/>) and collects their results through <see cref="StoreData"/>.
+/// <see cref="Start(string, Action{Channel})"/> starts at most <see cref="Limit"/> background
+/// processes that are still computing; further jobs are queued and started as earlier ones finish
+/// (<see cref="StartQueued"/> waits for that, for a run that starts jobs and leaves).
+/// A background process keeps its results until a collector has received them all and
+/// confirmed; a collector that disconnects early can connect again and gets the rest.
+/// Not derived from <see cref="Exchange"/>: its channels lead to processes that are not its
+/// children, so there is nothing to reap, and every connection follows the confirmation
+/// protocol (docs/persistence.md). Not thread-safe.
+/// </summary>
+public class PersistentExchange : IDisposable
+{
+    private readonly LinkedList<(string Address, Action<Channel> Body, string Job)> waiting = new();
+    private readonly List<BackgroundProcess> computing = [];
+    private readonly List<BackgroundProcess> started = [];
+    private readonly Dictionary<string, PersistentConnection> connections = [];
+    private readonly Dictionary<string, long> heldFrom = [];
+    private readonly HashSet<string> collected = [];
+    private readonly Queue<Exception> failures = new();
+    private int limit;
+    private bool disposed;
+
+    /// <summary>Creates a persistent exchange.</summary>
+    /// <param name="limit">The most background processes of this exchange computing at once; by default <see cref="Cores.Usable"/>.</param>
+    /// <param name="serializer">The serializer of the results.</param>
+    /// <param name="logPath">
+    /// A file that receives the standard output and error of the background processes (appended,
+    /// created with mode 0600); null: /dev/null.
+    /// </param>
+    public PersistentExchange(int? limit = null, IChannelSerializer? serializer = null, string? logPath = null)
+    {
+        Limit = limit ?? Cores.Usable;
+        Serializer = serializer ?? DefaultChannelSerializer.Instance;
+        LogPath = logPath;
+    }
+
+    /// <summary>The most background processes computing at once. At least 1.</summary>
+    public int Limit
+    {
+        get => limit;
+        set
+        {
+            if (value < 1)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "A persistent exchange's limit is the number of background processes computing at once and must be at least 1.");
+            }
+            limit = value;
+        }
+    }
+
+    /// <summary>The serializer of the results.</summary>
+    public IChannelSerializer Serializer { get; }
+
+    /// <summary>Where the background processes' output goes, or null for /dev/null.</summary>
+    public string? LogPath { get; }
+
+    /// <summary>The background processes this exchange has started so far.</summary>
+    public IReadOnlyList<BackgroundProcess> Started => started;
+
+    /// <summary>True when <see cref="Limit"/> background processes of this exchange are computing.</summary>
+    public bool Busy() => computing.Count >= Limit;
+
+    /// <summary>True while jobs are queued or computing, connections are open, or a failure has not been raised yet.</summary>
+    public bool Unfinished() => waiting.Count > 0 || computing.Count > 0 || connections.Count > 0 || failures.Count > 0;
+
+    /// <summary>
+    /// Starts <paramref name="callable"/> in a background process listening at
+    /// <paramref name="address"/>, or queues it while the exchange is busy. An address that is
+    /// unusable or in use raises <see cref="PersistentProcessException"/> (from here, or for a
+    /// queued job from the call that starts it).
+    /// </summary>
+    public void Start(string address, Action<Channel> callable) => Enqueue(address, callable, callable, callable);
+
+    /// <summary>Like <see cref="Start(string, Action{Channel})"/>, passing one argument.</summary>
+    public void Start<T1>(string address, Action<Channel, T1> callable, T1 arg1) =>
+        Enqueue(address, callable, c => callable(c, arg1), callable, arg1);
+
+    /// <summary>Like <see cref="Start(string, Action{Channel})"/>, passing two arguments.</summary>
+    public void Start<T1, T2>(string address, Action<Channel, T1, T2> callable, T1 arg1, T2 arg2) =>
+        Enqueue(address, callable, c => callable(c, arg1, arg2), callable, arg1, arg2);
+
+    /// <summary>Like <see cref="Start(string, Action{Channel})"/>, passing three arguments.</summary>
+    public void Start<T1, T2, T3>(string address, Action<Channel, T1, T2, T3> callable, T1 arg1, T2 arg2, T3 arg3) =>
+        Enqueue(address, callable, c => callable(c, arg1, arg2, arg3), callable, arg1, arg2, arg3);
+
+    /// <summary>
+    /// pprocess's manage(address, callable): a function that starts <paramref name="callable"/> in a
+    /// background process on each call. Each process needs an address of its own:
+    /// <paramref name="address"/> is a composite format string that the call's arguments fill
+    /// ("/tmp/me/row-{0}.sock").
+    /// </summary>
+    public Action Manage(string address, Action<Channel> callable) => () => Start(address, callable);
+
+    /// <inheritdoc cref="Manage(string, Action{Channel})"/>
+    public Action<T1> Manage<T1>(string address, Action<Channel, T1> callable) =>
+        a1 => Start(Format(address, a1), callable, a1);
+
+    /// <inheritdoc cref="Manage(string, Action{Channel})"/>
+    public Action<T1, T2> Manage<T1, T2>(string address, Action<Channel, T1, T2> callable) =>
+        (a1, a2) => Start(Format(address, a1, a2), callable, a1, a2);
+
+    /// <inheritdoc cref="Manage(string, Action{Channel})"/>
+    public Action<T1, T2, T3> Manage<T1, T2, T3>(string address, Action<Channel, T1, T2, T3> callable) =>
+        (a1, a2, a3) => Start(Format(address, a1, a2, a3), callable, a1, a2, a3);
+
+    /// <summary>
+    /// Connects to the background process at <paramref name="address"/> to collect its results.
+    /// Raises <see cref="PersistentProcessException"/> if nothing runs there (no socket file),
+    /// if the process crashed (a socket file nobody listens on), or if it belongs to another user.
+    /// After <see cref="Disconnect"/>, or a connection that broke, it resumes after the results
+    /// already received from that address: each result arrives exactly once.
+    /// </summary>
+    public void Connect(string address)
+    {
+        ThrowIfDisposed();
+        var path = UnixSocketAddress.Validate(address);
+        if (connections.ContainsKey(path))
+        {
+            throw new InvalidOperationException($"This exchange is already connected to '{path}'.");
+        }
+        var connection = PersistentConnection.Open(path, heldFrom.GetValueOrDefault(path), Serializer);
+        connections[path] = connection;
+    }
+
+    /// <summary>
+    /// Closes the connection to <paramref name="address"/> without confirming: the background
+    /// process keeps every result and waits for the next collector.
+    /// </summary>
+    public void Disconnect(string address)
+    {
+        var path = UnixSocketAddress.Validate(address);
+        if (connections.Remove(path, out var connection))
+        {
+            heldFrom[path] = connection.Received;
+            connection.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// One round: waits (up to <paramref name="timeout"/>; null: no limit) for results and for
+    /// background processes that finish computing, calls <see cref="StoreData"/> for each result,
+    /// confirms finished connections, and starts queued jobs while the exchange is not busy.
+    /// Raises the first failure (a background process that died, a job's exception).
+    /// </summary>
+    public void Store(TimeSpan? timeout = null)
+    {
+        ThrowIfDisposed();
+        ThrowPendingFailure();
+        var watched = new List<(int Fd, BackgroundProcess? Process, PersistentConnection? Connection)>();
+        foreach (var process in computing)
+        {
+            watched.Add((process.StatusDescriptor, process, null));
+        }
+        foreach (var connection in connections.Values)
+        {
+            watched.Add((connection.Channel.FileDescriptor, null, connection));
+        }
+        if (watched.Count > 0)
+        {
+            var fds = watched.Select(w => new Pollfd { fd = w.Fd, events = PollEvents.POLLIN }).ToArray();
+            if (Poller.Wait(fds, timeout) > 0)
+            {
+                for (int i = 0; i < fds.Length; i++)
+                {
+                    if (fds[i].revents == 0)
+                    {
+                        continue;
+                    }
+                    if (watched[i].Process is { } process)
+                    {
+                        computing.Remove(process);
+                        if (!process.ReadStatus())
+                        {
+                            failures.Enqueue(process.Died());
+                        }
+                    }
+                    else
+                    {
+                        Serve(watched[i].Connection!);
+                    }
+                }
+            }
+        }
+        StartWaiting();
+        ThrowPendingFailure();
+    }
+
+    /// <summary>Starts every queued job, waiting for earlier ones to finish computing as the limit requires.</summary>
+    public void StartQueued()
+    {
+        ThrowPendingFailure();
+        while (waiting.Count > 0)
+        {
+            Store();
+        }
+    }
+
+    /// <summary>
+    /// Collects everything: starts the queued jobs, connects to every background process this
+    /// exchange started, and runs <see cref="Store"/> until every connection has been confirmed.
+    /// </summary>
+    public void Finish()
+    {
+        ThrowPendingFailure();
+        while (true)
+        {
+            ConnectStarted();
+            if (!Unfinished())
+            {
+                return;
+            }
+            Store();
+        }
+    }
+
+    /// <summary>Receives and keeps one result from a background process's channel. Override it; the default throws.</summary>
+    protected virtual void StoreData(Channel channel) =>
+        throw new InvalidOperationException(
+            $"{GetType().Name}.StoreData is not overridden: subclass PersistentExchange and override StoreData(Channel), or use PersistentQueue<T>.");
+
+    /// <summary>Connects to the background processes started here that are not connected or collected yet.</summary>
+    private protected void ConnectStarted()
+    {
+        foreach (var process in started)
+        {
+            if (!collected.Contains(process.Address) && !connections.ContainsKey(process.Address))
+            {
+                collected.Add(process.Address);
+                Connect(process.Address);
+            }
+        }
+    }
+
+    private void Serve(PersistentConnection connection)
+    {
+        try
+        {
+            if (connection.Total < 0)
+            {
+                connection.ReadHeader();
+            }
+            else if (connection.Channel.Probe() == Transports.ProbeResult.EndOfStream)
+            {
+                throw connection.Lost(null);
+            }
+            else
+            {
+                try
+                {
+                    StoreData(connection.Channel);
+                }
+                catch (RemoteException e)
+                {
+                    // A job's exception takes the place of a result.
+                    failures.Enqueue(e);
+                }
+                connection.Consumed();
+            }
+        }
+        catch (Exception e) when (e is PersistentProcessException or ChannelProtocolException or ChannelSerializationException or IOException)
+        {
+            failures.Enqueue(e is PersistentProcessException ? e : connection.Lost(e));
+            heldFrom[connection.Address] = connection.Received;
+            connections.Remove(connection.Address);
+            connection.Dispose();
+            return;
+        }
+        if (connection.Confirmed)
+        {
+            connections.Remove(connection.Address);
+            heldFrom.Remove(connection.Address);
+            collected.Add(connection.Address);
+        }
+    }
+
+    private void Enqueue(string address, Delegate callable, Action<Channel> body, params object?[] args)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        ArgumentNullException.ThrowIfNull(callable);
+        ThrowIfDisposed();
+        // Bad addresses are reported at once, not when a queued job comes to start.
+        var path = UnixSocketAddress.Validate(address);
+        var job = JobNames.Describe(WrappedJob.Of(callable)?.Function ?? callable, args);
+        waiting.AddLast((path, body, job));
+        var node = waiting.Last!;
+        if (!Busy())
+        {
+            waiting.Remove(node);
+            Launch(node.Value);
+        }
+    }
+
+    private void StartWaiting()
+    {
+        while (!Busy() && waiting.First is { } next)
+        {
+            waiting.RemoveFirst();
+            try
+            {
+                Launch(next.Value);
+            }
+            catch (PersistentProcessException e)
+            {
+                failures.Enqueue(e);
+            }
+        }
+    }
+
+    private void Launch((string Address, Action<Channel> Body, string Job) job)
+    {
+        var process = BackgroundProcess.Start(job.Address, job.Body, job.Job, LogPath, Serializer);
+        started.Add(process);
+        computing.Add(process);
+    }
+
+    private void ThrowPendingFailure()
+    {
+        if (failures.TryDequeue(out var failure))
+        {
+            throw failure;
+        }
+    }
+
+    private static string Format(string address, params object?[] args) =>
+        string.Format(CultureInfo.InvariantCulture, address, args);
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
+
+    /// <summary>
+    /// Closes the connections (without confirming: their background processes keep their results)
+    /// and the status channels, and drops queued jobs. Background processes are not stopped.
+    /// </summary>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases the connections; override to release more.</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposed || !disposing)
+        {
+            return;
+        }
+        disposed = true;
+        waiting.Clear();
+        foreach (var connection in connections.Values)
+        {
+            connection.Dispose();
+        }
+        connections.Clear();
+        foreach (var process in started)
+        {
+            process.Dispose();
+        }
+    }
+}
