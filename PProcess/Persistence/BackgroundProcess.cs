@@ -9,8 +9,8 @@ namespace PProcess.Persistence;
 /// A background process as its starter sees it: a daemon listening at <see cref="Address"/>
 /// that runs a job and holds every result until a collector has received them all and
 /// confirmed. It is in a session of its own with no controlling terminal, is not killed when
-/// its starter ends (no PR_SET_PDEATHSIG: the deliberate exception to docs/fork-safety.md rule
-/// 6), has its standard streams on /dev/null or a log file, and holds no other descriptor of its
+/// its starter ends (no PR_SET_PDEATHSIG: the deliberate exception to the rule that children die
+/// with their parent, docs/fork-safety.md), has its standard streams on /dev/null or a log file, and holds no other descriptor of its
 /// starter. Disposing this object only closes the starter's side: the process goes on.
 /// </summary>
 public sealed class BackgroundProcess : IDisposable
