@@ -334,6 +334,40 @@ public class PersistenceTests
     }
 
     [Fact]
+    public void BackgroundProcessKilledBeforeConfirmingIsReportedToStarterAndCollector()
+    {
+        using var daemons = new Daemons();
+        IsolatedProcess.Run(KilledWhileComputingScenario, daemons.Environment).AssertSucceeded();
+    }
+
+    private static void KilledWhileComputingScenario()
+    {
+        var address = Path.Combine(Daemons.FromEnvironment(), "killed.sock");
+        using var exchange = new PersistentQueue<int>(limit: 1);
+        exchange.Start(address, channel =>
+        {
+            channel.Send(1);
+            Thread.Sleep(Timeout.Infinite);
+        });
+        // Connected while the job runs: the connection waits in the listen backlog.
+        exchange.Connect(address);
+        var process = exchange.Started.Single();
+        process.Kill();
+        Assert.True(Daemons.WaitGone(process.Pid, TimeSpan.FromSeconds(10)));
+        // Two failures, one per call: the starter's status channel and the collector's connection ended.
+        var messages = new List<string>();
+        for (int k = 0; k < 2; k++)
+        {
+            var error = Assert.Throws<PersistentProcessException>(() => exchange.Store(TimeSpan.FromSeconds(10)));
+            Assert.Equal(address, error.Address);
+            messages.Add(error.Message);
+        }
+        Assert.Contains(messages, m => m.Contains("ended before its job finished"));
+        Assert.Contains(messages, m => m.Contains("closed the connection after 0 of its results"));
+        Assert.False(exchange.Unfinished());
+    }
+
+    [Fact]
     public void BadAddressesGiveClearErrors()
     {
         using var daemons = new Daemons();
