@@ -32,7 +32,8 @@ public class PersistenceTests
         var lines = Lines(ExampleRunner.Passes(example, "--delay", "0.005", "--socket-dir", daemons.Directory, "--reconnect"));
         Assert.Equal(Table, lines[..10]);
         Assert.Matches(@"^Time taken: \d+\.\d{3}$", lines[10]);
-        // Collected and confirmed: every background process removed its socket file and exited.
+        // Collected and confirmed: every background process removed its socket file (before the
+        // collector returned) and exits.
         Assert.Empty(Directory.GetFileSystemEntries(daemons.Directory));
         Assert.All(daemons.Running(), pid => Assert.True(Daemons.WaitGone(pid, TimeSpan.FromSeconds(10)), $"background process {pid} still runs"));
     }
@@ -150,8 +151,9 @@ public class PersistenceTests
         {
             Assert.Equal(Enumerable.Range(0, 10), second.ToArray());
         }
-        Assert.True(Daemons.WaitGone(pid, TimeSpan.FromSeconds(10)));
+        // Confirmed: the socket file was removed before the collection returned; the process exits.
         Assert.False(File.Exists(address));
+        Assert.True(Daemons.WaitGone(pid, TimeSpan.FromSeconds(10)));
         var gone = Assert.Throws<PersistentProcessException>(() => new BackgroundQueue<int>(address));
         Assert.Contains("no socket file", gone.Message);
     }
@@ -402,8 +404,8 @@ public class PersistenceTests
         var error = Assert.Throws<RemoteException>(() => results.MoveNext());
         Assert.Equal("System.InvalidOperationException", error.RemoteType);
         Assert.Contains(address, error.Message);
-        // The failure counted as the last result: the collection is complete and confirmed.
-        Assert.False(results.MoveNext());
+        // The failure counted as the last result: the collection was complete and confirmed, so
+        // the socket file is gone (removed before the collector saw the connection close).
         Assert.False(File.Exists(address));
     }
 

@@ -16,7 +16,9 @@ namespace PProcess.Persistence;
 /// of results it already holds (a long, 0 for a new collector); the daemon answers with the
 /// total number of results, then sends the ones from that position on (values as values, a
 /// job's exception as an error frame); the collector answers the last with a control frame,
-/// the confirmation. A collector that disconnects before confirming leaves everything in place.
+/// the confirmation; the daemon removes its socket file, then closes the connection, and the
+/// collector waits for that end of stream. A collector that disconnects before confirming
+/// leaves everything in place.
 /// Only synchronous calls: the process is a forked child, with no thread pool.
 /// </remarks>
 internal static class Daemon
@@ -118,12 +120,15 @@ internal static class Daemon
             {
                 confirmed = false;
             }
-            collector.Close();
             if (confirmed)
             {
+                // The socket file goes before the connection closes: a collector that has seen the
+                // end of the stream can start a new background process at the same address at once.
                 Syscall.unlink(path);
+                collector.Close();
                 return;
             }
+            collector.Close();
         }
     }
 

@@ -20,6 +20,9 @@ internal sealed class PersistentConnection : IDisposable
 
     internal string Address { get; }
 
+    /// <summary>How long a collector waits, after confirming, for the background process to close.</summary>
+    internal static TimeSpan ConfirmationTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The channel results arrive on.</summary>
     internal Channel Channel { get; }
 
@@ -101,8 +104,14 @@ internal sealed class PersistentConnection : IDisposable
             try
             {
                 Channel.SendQuit();
+                // The daemon removes its socket file, then closes: once this end of stream is
+                // seen, the address is free again. Bounded, in case the peer misbehaves.
+                if (Channel.Poll(ConfirmationTimeout))
+                {
+                    Channel.TryReceive(out _);
+                }
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or ChannelProtocolException)
             {
                 throw Lost(e);
             }
