@@ -370,6 +370,33 @@ public class PersistenceTests
     }
 
     [Fact]
+    public void AnAddressOf107BytesWorksAndOneOf108DoesNot()
+    {
+        using var daemons = new Daemons();
+        IsolatedProcess.Run(LongestAddressScenario, daemons.Environment).AssertSucceeded();
+    }
+
+    private static void LongestAddressScenario()
+    {
+        var dir = Daemons.FromEnvironment() + "/";
+        var longest = dir + new string('a', 107 - dir.Length);
+        Assert.Equal(107, System.Text.Encoding.UTF8.GetByteCount(longest));
+        var process = new BackgroundCallable(longest, channel => channel.Send("fits")).Start();
+        try
+        {
+            Assert.True(File.Exists(longest));
+            using var queue = new BackgroundQueue<string>(longest);
+            Assert.Equal(["fits"], queue.ToArray());
+        }
+        finally
+        {
+            process.Kill();
+        }
+        var error = Assert.Throws<PersistentProcessException>(() => new BackgroundCallable(longest + "a", _ => { }));
+        Assert.Contains("108 bytes long", error.Message);
+    }
+
+    [Fact]
     public void BadAddressesGiveClearErrors()
     {
         using var daemons = new Daemons();
