@@ -48,7 +48,8 @@ public class ExampleTests
     public void ListNamesEveryExample()
     {
         var output = ExampleRunner.Passes("list");
-        foreach (var name in new[] { "simple_pmap", "simple_managed_map_reusable", "simple_continuous_queue", "simple_mutation_queue" })
+        foreach (var name in new[] { "simple_pmap", "simple_managed_map_reusable", "simple_continuous_queue", "simple_mutation_queue",
+            "simple_persistent_managed", "simple_background_queue", "simple_persistent_queue" })
         {
             Assert.Contains(name, output);
         }
