@@ -22,6 +22,12 @@ public static class ForkCost
         }
         Console.WriteLine($"first fork (compiles the child path in the parent): {first.Elapsed.TotalMilliseconds:F1} ms");
 
+        if (options.Rest.Contains("pool"))
+        {
+            ComparePool(count);
+            return;
+        }
+
         long jitted = 0;
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < count; i++)
@@ -35,6 +41,30 @@ public static class ForkCost
         }
         Console.WriteLine($"{(childCompiles ? "with a method compiled in each child, " : "")}Fork.Start round trip: {clock.Elapsed.TotalMilliseconds * 1000 / count:F0} us over {count} forks; " +
                           $"methods compiled per child before sending: {(double)jitted / count:F2}");
+    }
+
+    /// <summary>
+    /// "pool": round trips before and after the parent starts its thread pool, in one run. After,
+    /// each child also starts the thread-pool watcher of docs/fork-safety.md rule 4.
+    /// </summary>
+    private static void ComparePool(int count)
+    {
+        double RoundTrip()
+        {
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < count; i++)
+            {
+                using var channel = Fork.Start(c => c.Send(0));
+                channel.Receive<int>();
+                channel.Wait();
+            }
+            return clock.Elapsed.TotalMilliseconds * 1000 / count;
+        }
+        double before = RoundTrip();
+        Task.Run(() => 0).Wait();
+        double after = RoundTrip();
+        Console.WriteLine($"Fork.Start round trip over {count} forks: {before:F0} us before the parent used the thread pool (no watcher), " +
+                          $"{after:F0} us after (a watcher thread in each child): ratio {after / before:F2}");
     }
 
     /// <summary>Never called in the parent: each child compiles it.</summary>

@@ -405,6 +405,7 @@ public sealed class Channel : IDisposable
     {
         ExitCodes.UnhandledException => " (an exception escaped the child's code; see its standard error)",
         ExitCodes.ParentGone => " (its parent died before the child could start)",
+        ExitCodes.ThreadPoolUnavailable => ": " + ThreadPoolWatch.Message,
         _ => "",
     };
 

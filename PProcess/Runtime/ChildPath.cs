@@ -46,7 +46,7 @@ internal static class ChildPath
     [
         typeof(ChildRuntime), typeof(Fork), typeof(DescriptorRegistry), typeof(ProcessIdentity), typeof(Channel),
         typeof(Channels.Frame), typeof(Transports.SocketTransport), typeof(Serialization.DefaultChannelSerializer),
-        typeof(Serialization.TypeNames), typeof(RemoteError), typeof(Native.Signals), typeof(Native.LibC),
+        typeof(Serialization.TypeNames), typeof(RemoteError), typeof(Native.Signals), typeof(Native.LibC), typeof(ThreadPoolWatch),
     ];
 
     private static void PrepareAll(Type type)

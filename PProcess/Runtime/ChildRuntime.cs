@@ -42,6 +42,7 @@ internal static class ChildRuntime
         DescriptorRegistry.CloseAllInChild();
         InstallExitGuards();
         ForgetInheritedSymbolReaders();
+        ThreadPoolWatch.StartInChild();
     }
 
     private static readonly FieldInfo? StackTraceSymbolsCache =
@@ -146,4 +147,6 @@ internal static class ExitCodes
     internal const int UnhandledException = 70;
     /// <summary>The parent died before the child could register for its death.</summary>
     internal const int ParentGone = 71;
+    /// <summary>The child queued work to a thread pool that has no threads in a child (<see cref="ThreadPoolWatch"/>).</summary>
+    internal const int ThreadPoolUnavailable = 72;
 }
