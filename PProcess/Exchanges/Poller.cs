@@ -85,8 +85,14 @@ internal sealed class Poller
             {
                 throw NativeErrors.Error("poll", errno);
             }
+            Interlocked.Increment(ref interruptions);
         }
     }
+
+    private static long interruptions;
+
+    /// <summary>How many times a poll of this process returned EINTR and was retried (for tests).</summary>
+    internal static long Interruptions => Interlocked.Read(ref interruptions);
 
     /// <summary>null: -1 (wait for ever); otherwise whole milliseconds, rounded up.</summary>
     internal static long ToMilliseconds(TimeSpan? timeout)
