@@ -277,4 +277,85 @@ public partial class FailureTests
         Assert.True(ProcFs.NoChildrenLeft());
         Assert.Equal(before, ProcFs.OpenDescriptors());
     }
+
+    private const int RLIMIT_NPROC = 6;
+
+    /// <summary>A uid no other test uses, so that the process limit counts only this test's processes.</summary>
+    private const uint LimitedUid = 54_321;
+
+    [Fact]
+    public void ReachingTheProcessLimitQueuesJobsUntilChildrenEndOrGivesAClearError() => IsolatedProcess.Passes(ProcessLimitScenario);
+
+    /// <summary>
+    /// Root is exempt from RLIMIT_NPROC, so a child drops to a uid of its own, sets the limit to
+    /// itself plus two, and runs an exchange there: fork fails with EAGAIN from the third child on.
+    /// </summary>
+    private static void ProcessLimitScenario()
+    {
+        using var limited = Fork.Start(UnderAProcessLimit);
+        Assert.Equal("ok", limited.Receive<string>());
+        limited.Wait();
+        Assert.True(ProcFs.NoChildrenLeft());
+    }
+
+    private static void UnderAProcessLimit(Channel report)
+    {
+        Assert.Equal(0, Syscall.setgid(LimitedUid));
+        Assert.Equal(0, Syscall.setuid(LimitedUid));
+        var limit = new RLimit { Current = 3, Maximum = 3 };
+        Assert.Equal(0, SetRLimit(RLIMIT_NPROC, ref limit));
+
+        // Children started while two run (the limit) stay queued and start as each one ends.
+        int peak = 0;
+        var pids = new List<int>();
+        using (var queue = new ResultQueue<int>(limit: 6))
+        {
+            for (int i = 0; i < 6; i++)
+            {
+                queue.Start(c =>
+                {
+                    c.Receive<string>();
+                    c.Send(Environment.ProcessId);
+                });
+            }
+            var released = new HashSet<int>();
+            while (pids.Count < 6)
+            {
+                peak = Math.Max(peak, queue.Active().Count);
+                foreach (var channel in queue.Active())
+                {
+                    if (released.Add(channel.Pid))
+                    {
+                        channel.Send("go");
+                    }
+                }
+                if (queue.TryTake(out int pid))
+                {
+                    pids.Add(pid);
+                }
+                else
+                {
+                    queue.Store();
+                }
+            }
+            queue.Finish();
+        }
+        Assert.Equal(2, peak);
+        Assert.Equal(6, pids.Distinct().Count());
+
+        // With two children alive outside any exchange, a third fork fails at once with a clear error.
+        using var first = Fork.Start(c => c.Receive<string>());
+        using var second = Fork.Start(c => c.Receive<string>());
+        using var map = new Map<int>(limit: 2);
+        var error = Assert.Throws<ForkException>(() => map.Start(c => c.Send(1)));
+        Assert.True(error.IsResourceShortage);
+        Assert.Equal((int)Mono.Unix.Native.NativeConvert.FromErrno(Mono.Unix.Native.Errno.EAGAIN), error.Errno);
+        Assert.Contains("process limit", error.Message);
+        Assert.Empty(map);
+        first.Send("end");
+        second.Send("end");
+        first.Wait();
+        second.Wait();
+        report.Send("ok");
+    }
 }
