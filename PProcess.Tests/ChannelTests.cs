@@ -240,6 +240,65 @@ public class ChannelTests
         Assert.Contains(channel.Pid.ToString(), error.Message);
     }
 
+    private static unsafe void WriteRaw(Channel channel, ReadOnlySpan<byte> bytes)
+    {
+        fixed (byte* p = bytes)
+        {
+            Assert.Equal(bytes.Length, (int)Syscall.write(channel.FileDescriptor, p, (ulong)bytes.Length));
+        }
+    }
+
+    /// <summary>A valid header announcing 1000 bytes, then 10 of them, then the child ends.</summary>
+    private static void SendsATruncatedPayload(Channel channel)
+    {
+        var frame = new byte[Channels.Frame.HeaderSize + 10];
+        Channels.Frame.WriteHeader(frame, Channels.FrameKind.Value, 0, 1000);
+        WriteRaw(channel, frame);
+    }
+
+    /// <summary>Five bytes of a sixteen-byte header, then the child ends.</summary>
+    private static void SendsATruncatedHeader(Channel channel)
+    {
+        var header = new byte[Channels.Frame.HeaderSize];
+        Channels.Frame.WriteHeader(header, Channels.FrameKind.Value, 0, 1000);
+        WriteRaw(channel, header.AsSpan(0, 5));
+    }
+
+    [Fact]
+    public void ATruncatedFrameIsReportedNamingTheChildAndTheOtherResultsAreKept() => IsolatedProcess.Passes(TruncatedScenario);
+
+    private static void TruncatedScenario()
+    {
+        using var exchange = new Collecting(limit: 3);
+        exchange.Start(c => c.Send("fine"));
+        exchange.Start(SendsATruncatedPayload);
+        exchange.Start(SendsATruncatedHeader);
+        var errors = new List<Exception>();
+        while (exchange.Unfinished())
+        {
+            try
+            {
+                exchange.Finish();
+            }
+            catch (Exception e) when (e is ChildProcessException or ChannelProtocolException)
+            {
+                errors.Add(e);
+            }
+        }
+        Assert.Equal(["fine"], exchange.Results);
+        Assert.Equal(2, errors.Count);
+        var payload = Assert.Single(errors, e => e.Message.Contains("SendsATruncatedPayload"));
+        Assert.Contains("the payload was cut off after 10 of 1000 bytes", payload.Message);
+        var header = Assert.Single(errors, e => e.Message.Contains("SendsATruncatedHeader"));
+        Assert.Contains($"the frame header was cut off after 5 of {Channels.Frame.HeaderSize} bytes", header.Message);
+        foreach (var e in errors)
+        {
+            Assert.Matches(@"child process \d+ \(job #\d", e.Message);
+            Assert.Contains("in the middle of a message", e.Message);
+        }
+        Assert.True(ProcFs.NoChildrenLeft());
+    }
+
     [Fact]
     public void AGrandchildHoldsNoEndOfItsParentsChannelToTheTop() => IsolatedProcess.Passes(GrandchildScenario);
 
