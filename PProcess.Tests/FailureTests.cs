@@ -210,6 +210,48 @@ public partial class FailureTests
         }
     }
 
+    /// <summary>
+    /// Starts <paramref name="count"/> jobs that each wait for the parent's go (so every child started
+    /// so far is alive), then releases them and collects their pids. Returns the pids and the largest
+    /// number of children seen alive at once.
+    /// </summary>
+    private static (List<int> Pids, int Peak) RunHeldJobs(int count, int limit)
+    {
+        int peak = 0;
+        var pids = new List<int>();
+        using var queue = new ResultQueue<int>(limit: limit);
+        for (int i = 0; i < count; i++)
+        {
+            queue.Start(c =>
+            {
+                c.Receive<string>();
+                c.Send(Environment.ProcessId);
+            });
+        }
+        var released = new HashSet<int>();
+        while (pids.Count < count)
+        {
+            peak = Math.Max(peak, queue.Active().Count);
+            foreach (var channel in queue.Active())
+            {
+                if (released.Add(channel.Pid))
+                {
+                    channel.Send("go");
+                }
+            }
+            if (queue.TryTake(out int pid))
+            {
+                pids.Add(pid);
+            }
+            else
+            {
+                queue.Store();
+            }
+        }
+        queue.Finish();
+        return (pids, peak);
+    }
+
     private static void DescriptorLimitScenario()
     {
         using (var warmUp = new Map<int>(limit: 1))
@@ -225,41 +267,9 @@ public partial class FailureTests
         Assert.Equal(0, SetRLimit(RLIMIT_NOFILE, ref tight));
         try
         {
-            using (var queue = new ResultQueue<int>(limit: 20))
-            {
-                for (int i = 0; i < 20; i++)
-                {
-                    // Each child waits for the parent's go, so the children started so far are all alive.
-                    queue.Start(c =>
-                    {
-                        c.Receive<string>();
-                        c.Send(Environment.ProcessId);
-                    });
-                }
-                Assert.InRange(queue.Active().Count, 1, 19);
-                var released = new HashSet<int>();
-                var pids = new List<int>();
-                while (pids.Count < 20)
-                {
-                    foreach (var channel in queue.Active())
-                    {
-                        if (released.Add(channel.Pid))
-                        {
-                            channel.Send("go");
-                        }
-                    }
-                    if (queue.TryTake(out int pid))
-                    {
-                        pids.Add(pid);
-                    }
-                    else
-                    {
-                        queue.Store();
-                    }
-                }
-                Assert.Equal(20, pids.Distinct().Count());
-                queue.Finish();
-            }
+            var (pids, peak) = RunHeldJobs(count: 20, limit: 20);
+            Assert.InRange(peak, 1, 19);
+            Assert.Equal(20, pids.Distinct().Count());
 
             // With no child to wait for, the shortage is raised at once, and the job is not kept.
             var none = new RLimit { Current = LimitLeavingFree(before.Keys, 1), Maximum = original.Maximum };
@@ -306,40 +316,7 @@ public partial class FailureTests
         Assert.Equal(0, SetRLimit(RLIMIT_NPROC, ref limit));
 
         // Children started while two run (the limit) stay queued and start as each one ends.
-        int peak = 0;
-        var pids = new List<int>();
-        using (var queue = new ResultQueue<int>(limit: 6))
-        {
-            for (int i = 0; i < 6; i++)
-            {
-                queue.Start(c =>
-                {
-                    c.Receive<string>();
-                    c.Send(Environment.ProcessId);
-                });
-            }
-            var released = new HashSet<int>();
-            while (pids.Count < 6)
-            {
-                peak = Math.Max(peak, queue.Active().Count);
-                foreach (var channel in queue.Active())
-                {
-                    if (released.Add(channel.Pid))
-                    {
-                        channel.Send("go");
-                    }
-                }
-                if (queue.TryTake(out int pid))
-                {
-                    pids.Add(pid);
-                }
-                else
-                {
-                    queue.Store();
-                }
-            }
-            queue.Finish();
-        }
+        var (pids, peak) = RunHeldJobs(count: 6, limit: 6);
         Assert.Equal(2, peak);
         Assert.Equal(6, pids.Distinct().Count());
 
