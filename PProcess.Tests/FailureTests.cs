@@ -5,10 +5,10 @@ using PProcess.Tests.Isolation;
 namespace PProcess.Tests;
 
 /// <summary>Children that fail: each surfaces as a clear exception naming the child, its status and its job.</summary>
-public partial class FailureTests
+public abstract partial class FailureTests : TransportScenarios
 {
     [Fact]
-    public void ChildKilledBySigkillIsReportedWithItsPidSignalAndJob() => IsolatedProcess.Passes(SigkillScenario);
+    public void ChildKilledBySigkillIsReportedWithItsPidSignalAndJob() => Passes(SigkillScenario);
 
     private static void SleepingJob(Channel channel, string name)
     {
@@ -43,7 +43,7 @@ public partial class FailureTests
     private static void SegfaultingJob(Channel channel) => channel.Send((long)StrLen(0));
 
     [Fact]
-    public void ChildThatSegfaultsInNativeCodeIsReported() => IsolatedProcess.Passes(SegfaultScenario);
+    public void ChildThatSegfaultsInNativeCodeIsReported() => Passes(SegfaultScenario);
 
     private static void SegfaultScenario()
     {
@@ -61,7 +61,7 @@ public partial class FailureTests
     }
 
     [Fact]
-    public void ChildThatExitsWithoutSendingOrWithACodeIsReported() => IsolatedProcess.Passes(SilentExitScenario);
+    public void ChildThatExitsWithoutSendingOrWithACodeIsReported() => Passes(SilentExitScenario);
 
     private static void SilentExitScenario()
     {
@@ -87,7 +87,7 @@ public partial class FailureTests
     }
 
     [Fact]
-    public void ChildThatAbortsBeforeSendingPointsAtForkSafetyRule3() => IsolatedProcess.Passes(AbortScenario);
+    public void ChildThatAbortsBeforeSendingPointsAtForkSafetyRule3() => Passes(AbortScenario);
 
     private static void AbortScenario()
     {
@@ -100,7 +100,7 @@ public partial class FailureTests
     }
 
     [Fact]
-    public void ChildThatClosesItsChannelButKeepsRunningIsKilledNotWaitedFor() => IsolatedProcess.Passes(ClosedButRunningScenario);
+    public void ChildThatClosesItsChannelButKeepsRunningIsKilledNotWaitedFor() => Passes(ClosedButRunningScenario);
 
     private static void ClosedButRunningScenario()
     {
@@ -129,7 +129,7 @@ public partial class FailureTests
     }
 
     [Fact]
-    public void DefaultStoreDataExplainsWhatToOverride() => IsolatedProcess.Passes(DefaultStoreDataScenario);
+    public void DefaultStoreDataExplainsWhatToOverride() => Passes(DefaultStoreDataScenario);
 
     private static void DefaultStoreDataScenario()
     {
@@ -171,7 +171,7 @@ public partial class FailureTests
     }
 
     [Fact]
-    public void AChildThatRunsOutOfMemoryIsReportedAndTheOtherResultsAreKept() => IsolatedProcess.Passes(OutOfMemoryScenario);
+    public void AChildThatRunsOutOfMemoryIsReportedAndTheOtherResultsAreKept() => Passes(OutOfMemoryScenario);
 
     private static void OutOfMemoryScenario()
     {
@@ -194,7 +194,7 @@ public partial class FailureTests
     private static partial int GetRLimit(int resource, out RLimit limit);
 
     [Fact]
-    public void RunningOutOfDescriptorsQueuesJobsUntilChildrenEndOrGivesAClearError() => IsolatedProcess.Passes(DescriptorLimitScenario);
+    public void RunningOutOfDescriptorsQueuesJobsUntilChildrenEndOrGivesAClearError() => Passes(DescriptorLimitScenario);
 
     /// <summary>The descriptor limit under which exactly <paramref name="free"/> new descriptors can be opened.</summary>
     private static ulong LimitLeavingFree(IEnumerable<int> open, int free)
@@ -277,4 +277,18 @@ public partial class FailureTests
         Assert.True(ProcFs.NoChildrenLeft());
         Assert.Equal(before, ProcFs.OpenDescriptors());
     }
+}
+
+/// <summary>The failure tests over socketpairs.</summary>
+public sealed class FailureTestsOverSockets : FailureTests
+{
+    /// <inheritdoc />
+    protected override ChannelTransportKind Transport => ChannelTransportKind.Socket;
+}
+
+/// <summary>The failure tests over shared memory.</summary>
+public sealed class FailureTestsOverSharedMemory : FailureTests
+{
+    /// <inheritdoc />
+    protected override ChannelTransportKind Transport => ChannelTransportKind.SharedMemory;
 }

@@ -11,7 +11,7 @@ namespace PProcess;
 
 /// <summary>
 /// One end of a two-way link between a parent and one child process: framed messages over a
-/// socketpair. In the parent, <see cref="Pid"/> is the child's pid; in the child it is 0.
+/// socketpair or shared memory (<see cref="ChannelTransportKind"/>). In the parent, <see cref="Pid"/> is the child's pid; in the child it is 0.
 /// A channel is not thread-safe: one thread at a time sends, one receives.
 /// </summary>
 public sealed class Channel : IDisposable
@@ -45,7 +45,10 @@ public sealed class Channel : IDisposable
     /// <summary>The serializer both ends use.</summary>
     public IChannelSerializer Serializer { get; }
 
-    /// <summary>The descriptor that poll watches for this channel.</summary>
+    /// <summary>
+    /// The descriptor that poll watches for this channel. For a <see cref="ChannelTransportKind.SharedMemory"/>
+    /// channel it is the eventfd that wakes a reader, which is not enough alone: use <see cref="Poll"/>, or an exchange.
+    /// </summary>
     public int FileDescriptor
     {
         get
@@ -205,7 +208,35 @@ public sealed class Channel : IDisposable
     public bool Poll(TimeSpan timeout)
     {
         ThrowIfClosed();
-        return Exchanges.Poller.Wait([new Pollfd { fd = transport.PollDescriptor, events = PollEvents.POLLIN }], timeout) > 0;
+        if (transport.ArmWakeUp())
+        {
+            return true;
+        }
+        var deadline = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (true)
+        {
+            var left = timeout == Timeout.InfiniteTimeSpan ? timeout : timeout - System.Diagnostics.Stopwatch.GetElapsedTime(deadline);
+            if (left != Timeout.InfiniteTimeSpan && left < TimeSpan.Zero)
+            {
+                left = TimeSpan.Zero;
+            }
+            Pollfd[] fds = transport.HangUpDescriptor < 0
+                ? [new Pollfd { fd = transport.PollDescriptor, events = PollEvents.POLLIN }]
+                : [new Pollfd { fd = transport.PollDescriptor, events = PollEvents.POLLIN }, new Pollfd { fd = transport.HangUpDescriptor, events = PollEvents.POLLIN }];
+            if (Exchanges.Poller.Wait(fds, left) == 0)
+            {
+                return false;
+            }
+            // A wake-up can be stale (its data was read before): only data or the end of the stream count.
+            if (transport.HangUpDescriptor < 0 || transport.Probe() != ProbeResult.Empty)
+            {
+                return true;
+            }
+            if (left == TimeSpan.Zero)
+            {
+                return false;
+            }
+        }
     }
 
     /// <summary>
@@ -256,7 +287,10 @@ public sealed class Channel : IDisposable
             // and its number may have been reused since.
             return;
         }
-        DescriptorRegistry.Remove(transport.PollDescriptor);
+        foreach (var fd in transport.Descriptors)
+        {
+            DescriptorRegistry.Remove(fd);
+        }
         transport.Dispose();
     }
 
@@ -292,6 +326,15 @@ public sealed class Channel : IDisposable
     }
 
     internal ProbeResult Probe() => transport.Probe();
+
+    /// <summary>Writes raw bytes, unframed: for tests that send garbage.</summary>
+    internal void WriteRaw(ReadOnlySpan<byte> bytes) => transport.Write(bytes);
+
+    /// <summary>The transport's second descriptor to poll (hang-up), or -1.</summary>
+    internal int HangUpDescriptor => transport.HangUpDescriptor;
+
+    /// <summary>Before blocking in poll: asks the transport for a wake-up; true if data is already there.</summary>
+    internal bool ArmWakeUp() => transport.ArmWakeUp();
 
     /// <summary>How long a child that has closed its end may take to exit before it is killed.</summary>
     internal static TimeSpan ExitGrace { get; set; } = TimeSpan.FromSeconds(5);

@@ -9,6 +9,10 @@ internal sealed class Poller
 {
     private Pollfd[] fds = [];
     private Channel[] channels = [];
+    /// <summary>For each entry of <see cref="fds"/> before the wake descriptor, the index of its channel.</summary>
+    private int[] owners = [];
+    /// <summary>Whether any channel needs <see cref="Channel.ArmWakeUp"/> before each poll (shared memory).</summary>
+    private bool arming;
     private bool dirty = true;
     private int wakeFd = -1;
 
@@ -18,6 +22,8 @@ internal sealed class Poller
     /// <summary>
     /// Waits until at least one channel is readable or hung up, or <paramref name="wakeFd"/> (if
     /// not -1) is readable, or the timeout passes (null: no timeout). Returns those channels.
+    /// A shared-memory channel is asked to arm its wake-up first; one that already holds data
+    /// makes the poll a mere look (timeout zero).
     /// </summary>
     internal List<Channel> Poll(IReadOnlyList<Channel> active, TimeSpan? timeout, int wakeFd)
     {
@@ -32,16 +38,30 @@ internal sealed class Poller
             // Nothing to wait for: a wake descriptor alone would block for the whole timeout.
             return ready;
         }
-        Wait(fds, timeout);
-        for (int i = 0; i < channels.Length; i++)
+        bool[]? already = null;
+        if (arming)
         {
-            if (fds[i].revents != 0)
+            for (int i = 0; i < channels.Length; i++)
             {
-                ready.Add(channels[i]);
-                fds[i].revents = 0;
+                if (channels[i].HangUpDescriptor >= 0 && channels[i].ArmWakeUp())
+                {
+                    already ??= new bool[channels.Length];
+                    already[i] = true;
+                }
             }
         }
-        if (fds.Length > channels.Length)
+        Wait(fds, already is null ? timeout : TimeSpan.Zero);
+        for (int i = 0; i < owners.Length; i++)
+        {
+            // A channel's descriptors are adjacent: add it once.
+            int owner = owners[i];
+            if ((fds[i].revents != 0 || already?[owner] == true) && (ready.Count == 0 || !ReferenceEquals(ready[^1], channels[owner])))
+            {
+                ready.Add(channels[owner]);
+            }
+            fds[i].revents = 0;
+        }
+        if (fds.Length > owners.Length)
         {
             fds[^1].revents = 0;
         }
@@ -50,17 +70,28 @@ internal sealed class Poller
 
     private void Rebuild(IReadOnlyList<Channel> active)
     {
-        fds = new Pollfd[active.Count + (wakeFd >= 0 ? 1 : 0)];
+        var list = new List<Pollfd>(active.Count + 1);
+        var owner = new List<int>(active.Count);
         channels = new Channel[active.Count];
+        arming = false;
         for (int i = 0; i < active.Count; i++)
         {
             channels[i] = active[i];
-            fds[i] = new Pollfd { fd = active[i].FileDescriptor, events = PollEvents.POLLIN };
+            list.Add(new Pollfd { fd = active[i].FileDescriptor, events = PollEvents.POLLIN });
+            owner.Add(i);
+            if (active[i].HangUpDescriptor is int hangUp and >= 0)
+            {
+                list.Add(new Pollfd { fd = hangUp, events = PollEvents.POLLIN });
+                owner.Add(i);
+                arming = true;
+            }
         }
         if (wakeFd >= 0)
         {
-            fds[^1] = new Pollfd { fd = wakeFd, events = PollEvents.POLLIN };
+            list.Add(new Pollfd { fd = wakeFd, events = PollEvents.POLLIN });
         }
+        fds = list.ToArray();
+        owners = owner.ToArray();
         dirty = false;
     }
 

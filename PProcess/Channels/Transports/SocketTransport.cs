@@ -16,6 +16,39 @@ internal sealed unsafe class SocketTransport : IChannelTransport
 
     public int PollDescriptor => fd;
 
+    public int HangUpDescriptor => -1;
+
+    public int[] Descriptors => [fd];
+
+    public bool ArmWakeUp() => false;
+
+    /// <summary>A socketpair made before the fork.</summary>
+    internal sealed class Ends : ChannelEnds
+    {
+        private readonly int parent;
+        private readonly int child;
+
+        internal Ends() => (parent, child) = CreatePair();
+
+        internal override IChannelTransport Parent()
+        {
+            Syscall.close(child);
+            return new SocketTransport(parent);
+        }
+
+        internal override IChannelTransport Child()
+        {
+            Syscall.close(parent);
+            return new SocketTransport(child);
+        }
+
+        internal override void Abandon()
+        {
+            Syscall.close(parent);
+            Syscall.close(child);
+        }
+    }
+
     /// <summary>Creates a connected pair, close-on-exec, as (parent end, child end).</summary>
     internal static (int Parent, int Child) CreatePair()
     {
