@@ -55,6 +55,13 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "eventfd", SetLastError = true)]
     internal static partial int EventFd(uint initial, int flags);
 
+    /// <summary>syscall(2), for pidfd_open, which glibc wraps only from 2.36 on.</summary>
+    [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
+    internal static partial int Syscall(nint number, int arg1, uint arg2);
+
+    /// <summary>pidfd_open's number, the same on every Linux architecture (from the common syscall table).</summary>
+    internal const int SYS_pidfd_open = 434;
+
     internal const int PROT_READ = 1;
     internal const int PROT_WRITE = 2;
     internal const int MAP_SHARED = 0x01;
