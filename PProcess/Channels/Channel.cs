@@ -208,7 +208,8 @@ public sealed class Channel : IDisposable
     public bool Poll(TimeSpan timeout)
     {
         ThrowIfClosed();
-        if (transport.ArmWakeUp())
+        if (transport.ArmWakeUp() || (timeout != TimeSpan.Zero && transport.HangUpDescriptor >= 0
+            && Transports.SharedMemoryTransport.SpinUntil(transport, t => t.DataWaiting)))
         {
             return true;
         }
@@ -335,6 +336,9 @@ public sealed class Channel : IDisposable
 
     /// <summary>Before blocking in poll: asks the transport for a wake-up; true if data is already there.</summary>
     internal bool ArmWakeUp() => transport.ArmWakeUp();
+
+    /// <summary>True when data is buffered for this end in shared memory; see <see cref="Transports.IChannelTransport.DataWaiting"/>.</summary>
+    internal bool DataWaiting => transport.DataWaiting;
 
     /// <summary>How long a child that has closed its end may take to exit before it is killed.</summary>
     internal static TimeSpan ExitGrace { get; set; } = TimeSpan.FromSeconds(5);

@@ -41,6 +41,12 @@ internal sealed class Poller
         bool[]? already = null;
         if (arming)
         {
+            if (timeout != TimeSpan.Zero)
+            {
+                // A reply over shared memory usually comes within microseconds: watch the rings
+                // briefly before paying for a wake-up through the kernel.
+                Transports.SharedMemoryTransport.SpinUntil(channels, AnyDataWaiting);
+            }
             for (int i = 0; i < channels.Length; i++)
             {
                 if (channels[i].HangUpDescriptor >= 0 && channels[i].ArmWakeUp())
@@ -67,6 +73,18 @@ internal sealed class Poller
         }
         return ready;
     }
+
+    private static readonly Func<Channel[], bool> AnyDataWaiting = channels =>
+    {
+        foreach (var channel in channels)
+        {
+            if (channel.DataWaiting)
+            {
+                return true;
+            }
+        }
+        return false;
+    };
 
     private void Rebuild(IReadOnlyList<Channel> active)
     {

@@ -67,7 +67,9 @@ internal static unsafe partial class LibC
     internal const int MAP_SHARED = 0x01;
     internal const int MAP_ANONYMOUS = 0x20;
     internal static readonly nint MAP_FAILED = -1;
+    internal const int MADV_DONTNEED = 4;
     internal const int MADV_DONTFORK = 10;
+    internal const int MADV_HUGEPAGE = 14;
     internal const int EFD_NONBLOCK = 0x800;
     internal const int EFD_CLOEXEC = 0x80000;
 }

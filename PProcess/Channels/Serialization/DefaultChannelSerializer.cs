@@ -81,6 +81,7 @@ public sealed class DefaultChannelSerializer : IChannelSerializer
             case Formats.Bytes:
             {
                 var bytes = GC.AllocateUninitializedArray<byte>(checked((int)length));
+                AdviseHugePages(bytes, length);
                 reader.ReadExactly(bytes);
                 return bytes;
             }
@@ -159,8 +160,41 @@ public sealed class DefaultChannelSerializer : IChannelSerializer
     /// <summary>Chunks of at most 1 GiB, so spans over arrays larger than 2 GiB stay valid.</summary>
     private const int Chunk = 1 << 30;
 
+    /// <summary>Arrays from this size on are received into transparent huge pages where the kernel allows.</summary>
+    private const long HugePageThreshold = 8 << 20;
+
+    /// <summary>
+    /// Asks for transparent huge pages for a large array about to be filled. A fresh array's memory
+    /// is faulted in page by page as it is first written; with 4 KiB pages that cost more than the
+    /// copy itself (256 MiB: 221 ms against 34 ms with the advice, measured on the 2-core development
+    /// machine, THP in "madvise" mode; docs/performance.md). Only advice: it is ignored where THP is off.
+    /// </summary>
+    private static unsafe void AdviseHugePages(Array array, long byteLength)
+    {
+        if (byteLength < HugePageThreshold)
+        {
+            return;
+        }
+        const long huge = 2 << 20;
+        long start = (long)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
+        long from = (start + huge - 1) & ~(huge - 1);
+        long to = (start + byteLength) & ~(huge - 1);
+        if (to > from)
+        {
+            // A large array is not moved (the large object heap is not compacted unless asked), and
+            // the advice is about the address range, not the object: a move would only waste it.
+            // MADV_DONTNEED first: memory the heap reuses may be shared copy-on-write with a child
+            // forked since, and each write would copy a page; dropped, it comes back as fresh zero
+            // pages, which is what a new array holds anyway (perf showed copy_mc and page faults
+            // ahead of the copy itself when a second 512 MiB result reused the first one's memory).
+            Native.LibC.Madvise((nint)from, (nuint)(to - from), Native.LibC.MADV_DONTNEED);
+            Native.LibC.Madvise((nint)from, (nuint)(to - from), Native.LibC.MADV_HUGEPAGE);
+        }
+    }
+
     private static void ReadInto(Array array, long byteLength, IPayloadReader reader)
     {
+        AdviseHugePages(array, byteLength);
         ref byte start = ref MemoryMarshal.GetArrayDataReference(array);
         for (long offset = 0; offset < byteLength; offset += Chunk)
         {

@@ -33,6 +33,12 @@ internal interface IChannelTransport : IDisposable
     /// </summary>
     bool ArmWakeUp();
 
+    /// <summary>
+    /// True when data is buffered for this end and can be read without a system call (shared memory);
+    /// a socket returns false. A poll loop may spin on it briefly before it blocks.
+    /// </summary>
+    bool DataWaiting { get; }
+
     /// <summary>Reads at least one byte, blocking; returns 0 at end of stream.</summary>
     int Read(Span<byte> buffer);
 

@@ -20,6 +20,48 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     /// <summary>The capacity of each ring: a power of two.</summary>
     internal static int RingCapacity { get; set; } = 1 << 20;
 
+    /// <summary>
+    /// How long a reader (or a writer facing a full ring) spins, watching the ring, before it asks for
+    /// an eventfd wake-up and blocks in poll: a wake-up through the kernel costs microseconds, and a
+    /// short reply usually arrives sooner (docs/performance.md). Zero: never spin.
+    /// </summary>
+    internal static TimeSpan SpinLimit { get; set; } = TimeSpan.FromMicroseconds(50);
+
+    /// <summary>Spins until <paramref name="ready"/> holds or <see cref="SpinLimit"/> passes; true if it holds.</summary>
+    internal static bool SpinUntil<TState>(TState state, Func<TState, bool> ready)
+    {
+        long limit = (long)(SpinLimit.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        if (limit <= 0)
+        {
+            return false;
+        }
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        for (int i = 0; ; i++)
+        {
+            if (ready(state))
+            {
+                return true;
+            }
+            // A few pauses first (the peer may be running on the other core), then yields (it may be
+            // waiting for this core: on a loaded machine, pausing alone made round trips slower).
+            if (i < 32)
+            {
+                Thread.SpinWait(1);
+            }
+            else
+            {
+                Thread.Yield();
+            }
+            if ((i & 7) == 7 && System.Diagnostics.Stopwatch.GetTimestamp() - start > limit)
+            {
+                return ready(state);
+            }
+        }
+    }
+
+    private static readonly Func<SharedMemoryTransport, bool> HasDataOrGone = t => t.HasData() || t.peerGone;
+    private static readonly Func<SharedMemoryTransport, bool> HasSpace = t => t.tx.Capacity - (t.tx.Head - Volatile.Read(ref t.tx.Tail)) > 0;
+
     private readonly nint region;
     private readonly nuint length;
     private readonly SharedRing tx;
@@ -60,6 +102,8 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     public int HangUpDescriptor => liveness;
 
     public int[] Descriptors { get; }
+
+    public bool DataWaiting => HasData();
 
     public bool ArmWakeUp()
     {
@@ -102,6 +146,10 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
                 }
                 return 0;
             }
+            if (SpinUntil(this, HasDataOrGone))
+            {
+                continue;
+            }
             Interlocked.Exchange(ref rx.ReaderWaiting, 1);
             if (HasData())
             {
@@ -126,6 +174,10 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
                 if (peerGone)
                 {
                     throw PeerClosed();
+                }
+                if (SpinUntil(this, HasSpace))
+                {
+                    continue;
                 }
                 Interlocked.Exchange(ref tx.WriterWaiting, 1);
                 if (tx.Capacity - (head - Volatile.Read(ref tx.Tail)) == 0)

@@ -22,6 +22,8 @@ internal sealed unsafe class SocketTransport : IChannelTransport
 
     public bool ArmWakeUp() => false;
 
+    public bool DataWaiting => false;
+
     /// <summary>A socketpair made before the fork.</summary>
     internal sealed class Ends : ChannelEnds
     {
