@@ -34,6 +34,47 @@ public abstract partial class FailureTests : TransportScenarios
         Assert.True(ProcFs.NoChildrenLeft());
     }
 
+    [Fact]
+    public void AChildThatDiesMidMessageIsReportedWithItsSignalAndOneThatExitsIsAProtocolError() => Passes(MidMessageScenario);
+
+    /// <summary>
+    /// In the child: announces an 8 MiB byte array and sends only 3 MiB of it (more than a
+    /// shared-memory ring holds, so the bytes stream while the parent reads), then ends.
+    /// </summary>
+    private static void DieMidMessage(Channel channel, bool kill)
+    {
+        Span<byte> header = stackalloc byte[PProcess.Channels.Frame.HeaderSize];
+        PProcess.Channels.Frame.WriteHeader(header, PProcess.Channels.FrameKind.Value, 2 /* bytes */, 8 << 20);
+        channel.WriteRaw(header);
+        channel.WriteRaw(new byte[3 << 20]);
+        if (kill)
+        {
+            Syscall.kill(Syscall.getpid(), Signum.SIGKILL);
+        }
+        Fork.Exit(channel);
+    }
+
+    private static void MidMessageScenario()
+    {
+        using (var exchange = new Collecting(limit: 1))
+        {
+            exchange.Start(DieMidMessage, true);
+            var killed = Assert.Throws<ChildExitedException>(() => exchange.Finish());
+            Assert.Equal(9, killed.Signal);
+            Assert.Contains("in the middle of a message", killed.Message);
+            Assert.Contains($"after {3 << 20} of {8 << 20} bytes", killed.Message);
+            Assert.Contains("DieMidMessage", killed.Job);
+            Assert.Empty(exchange.Results);
+        }
+        using var channel = Fork.Start(c => DieMidMessage(c, kill: false));
+        var cut = Assert.Throws<ChannelProtocolException>(() => channel.Receive());
+        Assert.Contains("exited with code 0 in the middle of a message", cut.Message);
+        // The channel is unusable afterwards, and says why.
+        var again = Assert.Throws<ChannelProtocolException>(() => channel.Receive());
+        Assert.Contains("truncated", again.Message);
+        Assert.True(ProcFs.NoChildrenLeft());
+    }
+
     [LibraryImport("libc", EntryPoint = "strlen")]
     private static partial nuint StrLen(nint s);
 

@@ -62,8 +62,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     private static readonly Func<SharedMemoryTransport, bool> HasDataOrGone = t => t.HasData() || t.peerGone;
     private static readonly Func<SharedMemoryTransport, bool> HasSpace = t => t.tx.Capacity - (t.tx.Head - Volatile.Read(ref t.tx.Tail)) > 0;
 
-    private readonly nint region;
-    private readonly nuint length;
+    private readonly Mapping mapping;
     private readonly SharedRing tx;
     private readonly SharedRing rx;
     private readonly int txData;
@@ -73,15 +72,16 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     private readonly int liveness;
     private readonly Pollfd[] dataWait;
     private readonly Pollfd[] spaceWait;
-    private readonly bool ownsRegion;
     private bool peerGone;
     private int disposed;
 
-    private SharedMemoryTransport(nint region, nuint length, long capacity, bool parentSide, int[] bells, int liveness, bool ownsRegion = true)
+    /// <summary>1 for this end while it is open, plus one per call in progress: the last to leave releases the end.</summary>
+    private int users = 1;
+
+    private SharedMemoryTransport(Mapping mapping, long capacity, bool parentSide, int[] bells, int liveness)
     {
-        this.ownsRegion = ownsRegion;
-        this.region = region;
-        this.length = length;
+        this.mapping = mapping;
+        nint region = mapping.Address;
         this.liveness = liveness;
         var toChild = new SharedRing((byte*)region, capacity);
         var toParent = new SharedRing((byte*)region + SharedRing.HeaderSize + capacity, capacity);
@@ -94,7 +94,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         dataWait = [new Pollfd { fd = rxData, events = PollEvents.POLLIN }, new Pollfd { fd = liveness, events = PollEvents.POLLIN }];
         spaceWait = [new Pollfd { fd = txSpace, events = PollEvents.POLLIN }, new Pollfd { fd = liveness, events = PollEvents.POLLIN }];
         // Only this end's own child inherits the region: siblings forked later do not.
-        LibC.Madvise(region, length, LibC.MADV_DONTFORK);
+        LibC.Madvise(region, mapping.Length, LibC.MADV_DONTFORK);
     }
 
     public int PollDescriptor => rxData;
@@ -103,9 +103,104 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
 
     public int[] Descriptors { get; }
 
-    public bool DataWaiting => HasData();
+    public bool DataWaiting => Volatile.Read(ref disposed) == 0 && HasData();
 
     public bool ArmWakeUp()
+    {
+        Enter();
+        try
+        {
+            return ArmWakeUpCore();
+        }
+        finally
+        {
+            Leave();
+        }
+    }
+
+    public int Read(Span<byte> buffer)
+    {
+        Enter();
+        try
+        {
+            return ReadCore(buffer);
+        }
+        finally
+        {
+            Leave();
+        }
+    }
+
+    public void Write(ReadOnlySpan<byte> data)
+    {
+        Enter();
+        try
+        {
+            WriteCore(data);
+        }
+        finally
+        {
+            Leave();
+        }
+    }
+
+    public ProbeResult Probe()
+    {
+        Enter();
+        try
+        {
+            return ProbeCore();
+        }
+        finally
+        {
+            Leave();
+        }
+    }
+
+    /// <summary>
+    /// Closes this end: the peer's writes fail from now on. The descriptors are closed and the
+    /// region released once no call of another thread is still inside this end (the memory must
+    /// not be unmapped under a reader).
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
+        {
+            return;
+        }
+        Volatile.Write(ref rx.ReaderClosed, 1);
+        Leave();
+    }
+
+    private void Enter()
+    {
+        while (true)
+        {
+            int now = Volatile.Read(ref users);
+            if (now == 0 || Volatile.Read(ref disposed) != 0)
+            {
+                throw new ObjectDisposedException(nameof(SharedMemoryTransport), "This end of the shared-memory channel is closed.");
+            }
+            if (Interlocked.CompareExchange(ref users, now + 1, now) == now)
+            {
+                return;
+            }
+        }
+    }
+
+    private void Leave()
+    {
+        if (Interlocked.Decrement(ref users) == 0)
+        {
+            foreach (var fd in Descriptors)
+            {
+                Syscall.close(fd);
+            }
+            mapping.Release();
+        }
+    }
+
+    private bool ArmWakeUpCore()
     {
         if (HasData() || peerGone)
         {
@@ -115,7 +210,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         return HasData();
     }
 
-    public int Read(Span<byte> buffer)
+    private int ReadCore(Span<byte> buffer)
     {
         if (buffer.IsEmpty)
         {
@@ -159,7 +254,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         }
     }
 
-    public void Write(ReadOnlySpan<byte> data)
+    private void WriteCore(ReadOnlySpan<byte> data)
     {
         while (!data.IsEmpty)
         {
@@ -198,7 +293,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         }
     }
 
-    public ProbeResult Probe()
+    private ProbeResult ProbeCore()
     {
         if (HasData())
         {
@@ -217,23 +312,6 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             return HasData() ? ProbeResult.Data : ProbeResult.EndOfStream;
         }
         return ProbeResult.Empty;
-    }
-
-    public void Dispose()
-    {
-        if (Interlocked.Exchange(ref disposed, 1) != 0)
-        {
-            return;
-        }
-        Volatile.Write(ref rx.ReaderClosed, 1);
-        foreach (var fd in Descriptors)
-        {
-            Syscall.close(fd);
-        }
-        if (ownsRegion)
-        {
-            LibC.Munmap(region, length);
-        }
     }
 
     private bool HasData() => Volatile.Read(ref rx.Head) != rx.Tail;
@@ -296,27 +374,28 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     /// <summary>The region, four eventfds and the liveness socketpair, made before the fork.</summary>
     internal sealed class Ends : ChannelEnds
     {
-        private readonly nint region;
-        private readonly nuint length;
+        private readonly Mapping mapping;
         private readonly long capacity;
         private readonly int[] bells = [-1, -1, -1, -1];
         private readonly int parentLiveness;
         private readonly int childLiveness;
 
-        internal Ends()
+        /// <param name="ringCapacity">Each ring's capacity; by default <see cref="RingCapacity"/>.</param>
+        internal Ends(long? ringCapacity = null)
         {
-            capacity = RingCapacity;
+            capacity = ringCapacity ?? RingCapacity;
             if (capacity < 4096 || (capacity & (capacity - 1)) != 0)
             {
                 throw new InvalidOperationException($"The ring capacity must be a power of two of at least 4096 bytes, not {capacity}.");
             }
             long bytes = 2 * (SharedRing.HeaderSize + capacity);
-            length = (nuint)((bytes + 4095) & ~4095L);
-            region = LibC.Mmap(0, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED | LibC.MAP_ANONYMOUS, -1, 0);
+            var length = (nuint)((bytes + 4095) & ~4095L);
+            var region = LibC.Mmap(0, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED | LibC.MAP_ANONYMOUS, -1, 0);
             if (region == LibC.MAP_FAILED)
             {
                 throw Shortage("mmap of a shared-memory channel", NativeErrors.FromLastPInvoke());
             }
+            mapping = new Mapping(region, length);
             try
             {
                 for (int i = 0; i < bells.Length; i++)
@@ -332,7 +411,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             catch (Exception)
             {
                 CloseBells();
-                LibC.Munmap(region, length);
+                mapping.Release();
                 throw;
             }
         }
@@ -340,24 +419,25 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         internal override IChannelTransport Parent()
         {
             Syscall.close(childLiveness);
-            return new SharedMemoryTransport(region, length, capacity, parentSide: true, bells, parentLiveness);
+            return new SharedMemoryTransport(mapping, capacity, parentSide: true, bells, parentLiveness);
         }
 
         internal override IChannelTransport Child()
         {
             Syscall.close(parentLiveness);
-            return new SharedMemoryTransport(region, length, capacity, parentSide: false, bells, childLiveness);
+            return new SharedMemoryTransport(mapping, capacity, parentSide: false, bells, childLiveness);
         }
 
         /// <summary>
-        /// Both ends in this process (to run the channel's code once before forking): the child's end
-        /// gets its own copies of the eventfds and does not unmap the region; dispose it first.
+        /// Both ends in this process (to run the channel's code once before forking, and for tests):
+        /// the child's end gets its own copies of the eventfds, and the region is unmapped when both are closed.
         /// </summary>
         internal (IChannelTransport Parent, IChannelTransport Child) Loopback()
         {
             int[] copies = [.. bells.Select(fd => Syscall.dup(fd))];
-            return (new SharedMemoryTransport(region, length, capacity, parentSide: true, bells, parentLiveness),
-                new SharedMemoryTransport(region, length, capacity, parentSide: false, copies, childLiveness, ownsRegion: false));
+            mapping.AddReference();
+            return (new SharedMemoryTransport(mapping, capacity, parentSide: true, bells, parentLiveness),
+                new SharedMemoryTransport(mapping, capacity, parentSide: false, copies, childLiveness));
         }
 
         internal override void Abandon()
@@ -365,7 +445,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             CloseBells();
             Syscall.close(parentLiveness);
             Syscall.close(childLiveness);
-            LibC.Munmap(region, length);
+            mapping.Release();
         }
 
         private void CloseBells()
@@ -382,5 +462,25 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         private static ForkException Shortage(string call, Errno errno) =>
             new($"{call} failed: {errno}{(errno is Errno.EMFILE or Errno.ENFILE ? " (too many open files)" : errno == Errno.ENOMEM ? " (out of memory)" : "")}",
                 (int)NativeConvert.FromErrno(errno));
+    }
+
+    /// <summary>The mapped region, unmapped when the last end of this process that uses it is released.</summary>
+    private sealed class Mapping(nint address, nuint length)
+    {
+        private int references = 1;
+
+        internal nint Address { get; } = address;
+
+        internal nuint Length { get; } = length;
+
+        internal void AddReference() => Interlocked.Increment(ref references);
+
+        internal void Release()
+        {
+            if (Interlocked.Decrement(ref references) == 0)
+            {
+                LibC.Munmap(Address, Length);
+            }
+        }
     }
 }
