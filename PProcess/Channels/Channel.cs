@@ -46,8 +46,10 @@ public sealed class Channel : IDisposable
     public IChannelSerializer Serializer { get; }
 
     /// <summary>
-    /// The descriptor that poll watches for this channel. For a <see cref="ChannelTransportKind.SharedMemory"/>
-    /// channel it is the eventfd that wakes a reader, which is not enough alone: use <see cref="Poll"/>, or an exchange.
+    /// The descriptor that poll watches for this channel: the socket, or for a
+    /// <see cref="ChannelTransportKind.SharedMemory"/> channel the eventfd that wakes a reader. It is not
+    /// enough alone (bytes already read into the channel's buffer, or waiting in a ring, do not make it
+    /// readable): wait with <see cref="Poll"/>, or an exchange.
     /// </summary>
     public int FileDescriptor
     {
@@ -213,10 +215,10 @@ public sealed class Channel : IDisposable
         {
             return true;
         }
-        var deadline = System.Diagnostics.Stopwatch.GetTimestamp();
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         while (true)
         {
-            var left = timeout == Timeout.InfiniteTimeSpan ? timeout : timeout - System.Diagnostics.Stopwatch.GetElapsedTime(deadline);
+            var left = timeout == Timeout.InfiniteTimeSpan ? timeout : timeout - System.Diagnostics.Stopwatch.GetElapsedTime(started);
             if (left != Timeout.InfiniteTimeSpan && left < TimeSpan.Zero)
             {
                 left = TimeSpan.Zero;
@@ -229,7 +231,7 @@ public sealed class Channel : IDisposable
                 return false;
             }
             // A wake-up can be stale (its data was read before): only data or the end of the stream count.
-            if (transport.HangUpDescriptor < 0 || transport.Probe() != ProbeResult.Empty)
+            if (transport.Probe() != ProbeResult.Empty)
             {
                 return true;
             }

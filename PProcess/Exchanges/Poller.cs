@@ -11,8 +11,8 @@ internal sealed class Poller
     private Channel[] channels = [];
     /// <summary>For each entry of <see cref="fds"/> before the wake descriptor, the index of its channel.</summary>
     private int[] owners = [];
-    /// <summary>Whether any channel needs <see cref="Channel.ArmWakeUp"/> before each poll (shared memory).</summary>
-    private bool arming;
+    /// <summary>Whether any channel is over shared memory, whose ring is worth watching briefly before a poll.</summary>
+    private bool spinning;
     private bool dirty = true;
     private int wakeFd = -1;
 
@@ -22,8 +22,8 @@ internal sealed class Poller
     /// <summary>
     /// Waits until at least one channel is readable or hung up, or <paramref name="wakeFd"/> (if
     /// not -1) is readable, or the timeout passes (null: no timeout). Returns those channels.
-    /// A shared-memory channel is asked to arm its wake-up first; one that already holds data
-    /// makes the poll a mere look (timeout zero).
+    /// Each channel is asked first whether data is already buffered for it (and a shared-memory
+    /// channel to arm its wake-up); one that has data makes the poll a mere look (timeout zero).
     /// </summary>
     internal List<Channel> Poll(IReadOnlyList<Channel> active, TimeSpan? timeout, int wakeFd)
     {
@@ -39,21 +39,20 @@ internal sealed class Poller
             return ready;
         }
         bool[]? already = null;
-        if (arming)
+        if (spinning && timeout != TimeSpan.Zero)
         {
-            if (timeout != TimeSpan.Zero)
+            // A reply over shared memory usually comes within microseconds: watch the rings
+            // briefly before paying for a wake-up through the kernel.
+            Transports.SharedMemoryTransport.SpinUntil(channels, AnyDataWaiting);
+        }
+        for (int i = 0; i < channels.Length; i++)
+        {
+            // Data already buffered in user space (a socket's read buffer, a shared ring) is
+            // invisible to poll; a shared-memory channel also asks for its wake-up here.
+            if (channels[i].ArmWakeUp())
             {
-                // A reply over shared memory usually comes within microseconds: watch the rings
-                // briefly before paying for a wake-up through the kernel.
-                Transports.SharedMemoryTransport.SpinUntil(channels, AnyDataWaiting);
-            }
-            for (int i = 0; i < channels.Length; i++)
-            {
-                if (channels[i].HangUpDescriptor >= 0 && channels[i].ArmWakeUp())
-                {
-                    already ??= new bool[channels.Length];
-                    already[i] = true;
-                }
+                already ??= new bool[channels.Length];
+                already[i] = true;
             }
         }
         Wait(fds, already is null ? timeout : TimeSpan.Zero);
@@ -91,7 +90,7 @@ internal sealed class Poller
         var list = new List<Pollfd>(active.Count + 1);
         var owner = new List<int>(active.Count);
         channels = new Channel[active.Count];
-        arming = false;
+        spinning = false;
         for (int i = 0; i < active.Count; i++)
         {
             channels[i] = active[i];
@@ -101,7 +100,7 @@ internal sealed class Poller
             {
                 list.Add(new Pollfd { fd = hangUp, events = PollEvents.POLLIN });
                 owner.Add(i);
-                arming = true;
+                spinning = true;
             }
         }
         if (wakeFd >= 0)
