@@ -6,6 +6,7 @@ using PProcess;
 using PProcess.Benchmarks;
 
 // Side-by-side benchmarks of PProcess against its peers, all measured in one run (docs/performance.md).
+// Figures are the best of several rounds (2 with --quick, 3 otherwise).
 // dotnet run --project PProcess.Benchmarks -c Release [-- --quick] [--json FILE] [--only 1,2,3,4,5]
 bool quick = args.Contains("--quick");
 int jsonAt = Array.IndexOf(args, "--json");
@@ -14,8 +15,9 @@ int onlyAt = Array.IndexOf(args, "--only");
 var only = onlyAt >= 0 && onlyAt + 1 < args.Length ? args[onlyAt + 1].Split(',').Select(int.Parse).ToHashSet() : null;
 bool Section(int n) => only is null || only.Contains(n);
 int cores = Cores.Usable;
-int forks = quick ? 300 : 3000;
-int trips = quick ? 5_000 : 50_000;
+int rounds = quick ? 2 : 3;
+int forks = quick ? 200 : 1000;
+int trips = quick ? 5_000 : 20_000;
 long bytes = quick ? 128L << 20 : 1L << 30;
 int w = quick ? 800 : 1600, h = quick ? 600 : 1200;
 var figures = new Dictionary<string, double?>();
@@ -28,14 +30,26 @@ double Time(Action action)
     return clock.Elapsed.TotalSeconds;
 }
 
+// Each section runs once per round, the rounds one after another, so that both sides of a
+// comparison meet the same load on this shared machine; a figure is its best round (the least
+// disturbed one): the shortest time, or the highest rate.
+var samples = new Dictionary<string, List<double>>();
 void Record(string name, double? value, string note = "")
 {
-    figures[name] = value;
+    if (value is { } v)
+    {
+        (samples.TryGetValue(name, out var list) ? list : samples[name] = []).Add(v);
+        figures[name] = name.EndsWith("_per_s", StringComparison.Ordinal) ? samples[name].Max() : samples[name].Min();
+    }
+    else
+    {
+        figures.TryAdd(name, null);
+    }
     if (note.Length > 0)
     {
         notes[name] = note;
     }
-    Console.Error.WriteLine($"  {name}: {(value is { } v ? v.ToString("0.###", CultureInfo.InvariantCulture) : "-")} {note}");
+    Console.Error.WriteLine($"  {name}: {(value is { } x ? x.ToString("0.###", CultureInfo.InvariantCulture) : "-")} {note}");
 }
 
 Console.Error.WriteLine($"PProcess benchmarks ({(quick ? "quick" : "full")}), {cores} usable cores, {Environment.ProcessorCount} processors");
@@ -44,112 +58,6 @@ Console.Error.WriteLine($"PProcess benchmarks ({(quick ? "quick" : "full")}), {c
 _ = Enumerable.Range(0, 4).PMap(x => x + 1).ToList();
 _ = Enumerable.Range(0, 4).PMap(x => x + 1, transport: ChannelTransportKind.SharedMemory).ToList();
 
-// 1. Fork per task.
-if (Section(1))
-{
-    Console.Error.WriteLine("1. fork per task");
-    Record("pmap_fork_per_job_limit1_us", Time(() => Enumerable.Range(0, forks).PMap(x => x + 1, limit: 1).Sum()) / forks * 1e6);
-    Record("pmap_fork_per_job_us", Time(() => Enumerable.Range(0, forks).PMap(x => x + 1).Sum()) / forks * 1e6, $"limit {cores}");
-    Record("bare_fork_loop_us", Time(() =>
-    {
-        for (int i = 0; i < forks; i++)
-        {
-            int pid = Native.Fork();
-            if (pid == 0)
-            {
-                Native.Exit(0);
-            }
-            Native.WaitPid(pid, out _, 0);
-        }
-    }) / forks * 1e6);
-}
-
-// 2. Reusable workers and channel round trips.
-if (Section(2))
-{
-    Console.Error.WriteLine("2. round trips");
-    foreach (var kind in new[] { ChannelTransportKind.Socket, ChannelTransportKind.SharedMemory })
-    {
-        string k = kind == ChannelTransportKind.Socket ? "socket" : "shm";
-        using (var echo = Fork.Start(c =>
-        {
-            while (c.TryReceive(out var value))
-            {
-                c.Send(value);
-            }
-        }, transport: kind))
-        {
-            for (int i = 0; i < 1000; i++)
-            {
-                echo.Send(i);
-                echo.Receive();
-            }
-            Record($"channel_round_trip_{k}_us", Time(() =>
-            {
-                for (int i = 0; i < trips; i++)
-                {
-                    echo.Send(i);
-                    echo.Receive<int>();
-                }
-            }) / trips * 1e6);
-            echo.Close();
-            echo.Wait();
-        }
-        var twice = Exchange.MakeReusable((int x) => x * 2);
-        int jobs = trips / 5;
-        Record($"reusable_job_round_trip_{k}_us", Time(() =>
-        {
-            using var map = new Map<int>(limit: 1, reuse: true, transport: kind);
-            for (int i = 0; i < jobs; i++)
-            {
-                map.Start(twice, i);
-            }
-            if (map.Sum(x => (long)x) != (long)jobs * (jobs - 1))
-            {
-                throw new InvalidOperationException("wrong results");
-            }
-        }) / jobs * 1e6, "Map(limit: 1, reuse: true), MakeReusable, one child");
-    }
-}
-
-// 3. Throughput: one large result.
-if (Section(3))
-{
-    Console.Error.WriteLine($"3. throughput, {bytes >> 20} MiB");
-    var big = GC.AllocateUninitializedArray<byte>((int)bytes);
-    new Random(1).NextBytes(big.AsSpan(0, 1 << 20));
-    for (long at = 1 << 20; at < bytes; at += 1 << 20)
-    {
-        big.AsSpan(0, 1 << 20).CopyTo(big.AsSpan((int)at));
-    }
-    var target = new byte[bytes];
-    target.AsSpan().Fill(1);
-    Record("memcpy_gib_per_s", bytes / Time(() => big.AsSpan().CopyTo(target)) / (1 << 30), "into a touched array");
-    target = null;
-    foreach (var kind in new[] { ChannelTransportKind.Socket, ChannelTransportKind.SharedMemory })
-    {
-        string k = kind == ChannelTransportKind.Socket ? "socket" : "shm";
-        byte[]? received = null;
-        double seconds = Time(() =>
-        {
-            using var channel = Fork.Start(c => c.Send(big), transport: kind);
-            received = channel.Receive<byte[]>();
-        });
-        if (received!.Length != bytes || received[12345] != big[12345] || received[^1] != big[^1])
-        {
-            throw new InvalidOperationException("the large result arrived damaged");
-        }
-        received = null;
-        GC.Collect();
-        Record($"transfer_{k}_gib_per_s", bytes / seconds / (1 << 30), "child to parent, fork and allocation included");
-    }
-    big = null;
-    GC.Collect();
-}
-
-// 5. Child speed (before PLINQ starts the thread pool).
-Console.Error.WriteLine("5. child speed");
-int rounds = quick ? 2 : 5;
 long Block(int from, int count)
 {
     long s = 0;
@@ -160,58 +68,171 @@ long Block(int from, int count)
     return s;
 }
 Block(0, 2);
-if (Section(5))
-{
-    double parentBest = double.MaxValue, childBest = double.MaxValue;
-    for (int r = 0; r < rounds; r++)
-    {
-        parentBest = Math.Min(parentBest, Time(() => Block(h / 4, h / 4)));
-        using var child = Fork.Start(c =>
-        {
-            var clock = Stopwatch.StartNew();
-            Block(h / 4, h / 4);
-            c.Send(clock.Elapsed.TotalSeconds);
-        });
-        childBest = Math.Min(childBest, child.Receive<double>());
-    }
-    Record("compute_parent_s", parentBest, $"best of {rounds}");
-    Record("compute_child_s", childBest, $"best of {rounds}");
-}
-
-// 4. CPU-bound work on all cores: PMap against PLINQ and a sequential loop.
-Console.Error.WriteLine($"4. CPU-bound: Mandelbrot {w}x{h}, {Mandelbrot.MaxIterations} iterations");
 var rows = Enumerable.Range(0, h);
 long expected = 0, pmapSum = 0, pmapReuseSum = 0, pmapShmSum = 0, plinqSum = 0;
 int batch = Math.Max(1, h / (cores * 16));
-if (Section(4))
+
+for (int round = 1; round <= rounds; round++)
 {
-    Record("mandelbrot_sequential_s", Time(() => expected = Mandelbrot.Checksum(rows.Select(y => Mandelbrot.Row(y, w, h)).ToList())));
-    Record("mandelbrot_pmap_s", Time(() => pmapSum = Mandelbrot.Checksum(rows.PMap(y => Mandelbrot.Row(y, w, h), batchSize: batch).ToList())),
-        $"batchSize {batch}, limit {cores}, a fork per batch");
-    Record("mandelbrot_pmap_reuse_s", Time(() => pmapReuseSum = Mandelbrot.Checksum(
-        rows.PMap(y => Mandelbrot.Row(y, w, h), batchSize: batch, reuse: true).ToList())), $"batchSize {batch}, limit {cores}, reused children");
-    Record("mandelbrot_pmap_reuse_shm_s", Time(() => pmapShmSum = Mandelbrot.Checksum(
-        rows.PMap(y => Mandelbrot.Row(y, w, h), batchSize: batch, reuse: true, transport: ChannelTransportKind.SharedMemory).ToList())),
-        "reused children, shared memory");
+    Console.Error.WriteLine($"round {round} of {rounds}");
+    // 1. Fork per task.
+    if (Section(1))
+    {
+        Console.Error.WriteLine("1. fork per task");
+        Record("pmap_fork_per_job_limit1_us", Time(() => Enumerable.Range(0, forks).PMap(x => x + 1, limit: 1).Sum()) / forks * 1e6);
+        Record("pmap_fork_per_job_us", Time(() => Enumerable.Range(0, forks).PMap(x => x + 1).Sum()) / forks * 1e6, $"limit {cores}");
+        Record("bare_fork_loop_us", Time(() =>
+        {
+            for (int i = 0; i < forks; i++)
+            {
+                int pid = Native.Fork();
+                if (pid == 0)
+                {
+                    Native.Exit(0);
+                }
+                Native.WaitPid(pid, out _, 0);
+            }
+        }) / forks * 1e6);
+    }
+
+    // 2. Reusable workers and channel round trips.
+    if (Section(2))
+    {
+        Console.Error.WriteLine("2. round trips");
+        foreach (var kind in new[] { ChannelTransportKind.Socket, ChannelTransportKind.SharedMemory })
+        {
+            string k = kind == ChannelTransportKind.Socket ? "socket" : "shm";
+            using (var echo = Fork.Start(c =>
+            {
+                while (c.TryReceive(out var value))
+                {
+                    c.Send(value);
+                }
+            }, transport: kind))
+            {
+                for (int i = 0; i < 1000; i++)
+                {
+                    echo.Send(i);
+                    echo.Receive();
+                }
+                Record($"channel_round_trip_{k}_us", Time(() =>
+                {
+                    for (int i = 0; i < trips; i++)
+                    {
+                        echo.Send(i);
+                        echo.Receive<int>();
+                    }
+                }) / trips * 1e6);
+                echo.Close();
+                echo.Wait();
+            }
+            var twice = Exchange.MakeReusable((int x) => x * 2);
+            int jobs = trips / 5;
+            Record($"reusable_job_round_trip_{k}_us", Time(() =>
+            {
+                using var map = new Map<int>(limit: 1, reuse: true, transport: kind);
+                for (int i = 0; i < jobs; i++)
+                {
+                    map.Start(twice, i);
+                }
+                if (map.Sum(x => (long)x) != (long)jobs * (jobs - 1))
+                {
+                    throw new InvalidOperationException("wrong results");
+                }
+            }) / jobs * 1e6, "Map(limit: 1, reuse: true), MakeReusable, one child");
+        }
+    }
+
+    // 3. Throughput: one large result.
+    if (Section(3))
+    {
+        Console.Error.WriteLine($"3. throughput, {bytes >> 20} MiB");
+        var big = GC.AllocateUninitializedArray<byte>((int)bytes);
+        new Random(1).NextBytes(big.AsSpan(0, 1 << 20));
+        for (long at = 1 << 20; at < bytes; at += 1 << 20)
+        {
+            big.AsSpan(0, 1 << 20).CopyTo(big.AsSpan((int)at));
+        }
+        var target = new byte[bytes];
+        target.AsSpan().Fill(1);
+        Record("memcpy_gib_per_s", bytes / Time(() => big.AsSpan().CopyTo(target)) / (1 << 30), "into a touched array");
+        target = null;
+        foreach (var kind in new[] { ChannelTransportKind.Socket, ChannelTransportKind.SharedMemory })
+        {
+            string k = kind == ChannelTransportKind.Socket ? "socket" : "shm";
+            byte[]? received = null;
+            double seconds = Time(() =>
+            {
+                using var channel = Fork.Start(c => c.Send(big), transport: kind);
+                received = channel.Receive<byte[]>();
+            });
+            if (received!.Length != bytes || received[12345] != big[12345] || received[^1] != big[^1])
+            {
+                throw new InvalidOperationException("the large result arrived damaged");
+            }
+            received = null;
+            GC.Collect();
+            Record($"transfer_{k}_gib_per_s", bytes / seconds / (1 << 30), "child to parent, fork and allocation included");
+        }
+        big = null;
+        GC.Collect();
+    }
+
+    // 5. Child speed (before PLINQ starts the thread pool).
+    Console.Error.WriteLine("5. child speed");
+    if (Section(5))
+    {
+        double parentBest = double.MaxValue, childBest = double.MaxValue;
+        for (int r = 0; r < 2; r++)
+        {
+            parentBest = Math.Min(parentBest, Time(() => Block(h / 4, h / 4)));
+            using var child = Fork.Start(c =>
+            {
+                var clock = Stopwatch.StartNew();
+                Block(h / 4, h / 4);
+                c.Send(clock.Elapsed.TotalSeconds);
+            });
+            childBest = Math.Min(childBest, child.Receive<double>());
+        }
+        Record("compute_parent_s", parentBest);
+        Record("compute_child_s", childBest);
+    }
+
+    // 4. CPU-bound work on all cores: PMap against PLINQ and a sequential loop.
+    Console.Error.WriteLine($"4. CPU-bound: Mandelbrot {w}x{h}, {Mandelbrot.MaxIterations} iterations");
+    if (Section(4))
+    {
+        Record("mandelbrot_sequential_s", Time(() => expected = Mandelbrot.Checksum(rows.Select(y => Mandelbrot.Row(y, w, h)).ToList())));
+        Record("mandelbrot_pmap_s", Time(() => pmapSum = Mandelbrot.Checksum(rows.PMap(y => Mandelbrot.Row(y, w, h), batchSize: batch).ToList())),
+            $"batchSize {batch}, limit {cores}, a fork per batch");
+        Record("mandelbrot_pmap_reuse_s", Time(() => pmapReuseSum = Mandelbrot.Checksum(
+            rows.PMap(y => Mandelbrot.Row(y, w, h), batchSize: batch, reuse: true).ToList())), $"batchSize {batch}, limit {cores}, reused children");
+        Record("mandelbrot_pmap_reuse_shm_s", Time(() => pmapShmSum = Mandelbrot.Checksum(
+            rows.PMap(y => Mandelbrot.Row(y, w, h), batchSize: batch, reuse: true, transport: ChannelTransportKind.SharedMemory).ToList())),
+            "reused children, shared memory");
+    }
 }
 
 // The peers, after every fork of this process's own (Process.Start registers runtime signal handling).
 Console.Error.WriteLine("peers");
-if (Section(1))
+for (int round = 1; round <= rounds; round++)
 {
-    var (pyFork, pyForkNote) = Peers.PythonForkLoop(forks);
-    Record("python_fork_loop_us", pyFork, pyForkNote);
-    var (pyPool, pyPoolNote) = Peers.PythonPoolMap(forks, cores);
-    Record("python_pool_map_us", pyPool, pyPoolNote);
-}
-if (Section(2))
-{
-    var (cPing, cPingNote) = Peers.CPingPong(trips * 2);
-    Record("c_socketpair_round_trip_us", cPing, cPingNote);
+    if (Section(1))
+    {
+        var (pyFork, pyForkNote) = Peers.PythonForkLoop(forks);
+        Record("python_fork_loop_us", pyFork, pyForkNote);
+        var (pyPool, pyPoolNote) = Peers.PythonPoolMap(forks, cores);
+        Record("python_pool_map_us", pyPool, pyPoolNote);
+    }
+    if (Section(2))
+    {
+        var (cPing, cPingNote) = Peers.CPingPong(trips * 2);
+        Record("c_socketpair_round_trip_us", cPing, cPingNote);
+    }
 }
 
 // PLINQ last: it starts the thread pool, and this process forks no more.
-if (Section(4))
+for (int round = 1; round <= rounds && Section(4); round++)
 {
     Record("mandelbrot_plinq_s", Time(() => plinqSum = Mandelbrot.Checksum(
         rows.AsParallel().AsOrdered().WithDegreeOfParallelism(cores).Select(y => Mandelbrot.Row(y, w, h)).ToList())));
@@ -278,8 +299,10 @@ var report = new
 {
     machine = new { processors = Environment.ProcessorCount, usableCores = cores, os = RuntimeInformation.OSDescription, runtime = RuntimeInformation.FrameworkDescription },
     quick,
+    rounds,
     sizes = new { forks, trips, bytes, mandelbrot = new { width = w, height = h, Mandelbrot.MaxIterations } },
     figures,
+    samples,
     notes,
     ratios = lines.Select(l => new { comparison = l.What, ratio = l.Ratio, goal = l.Goal, met = l.Met }),
 };
