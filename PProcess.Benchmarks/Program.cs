@@ -33,13 +33,21 @@ double Time(Action action)
 // Each section runs once per round, the rounds one after another, so that both sides of a
 // comparison meet the same load on this shared machine; a figure is its best round (the least
 // disturbed one): the shortest time, or the highest rate.
+// The 1-minute load average when each figure's best round was taken says how contended it was.
 var samples = new Dictionary<string, List<double>>();
+var loads = new Dictionary<string, double>();
+double LoadAverage() => double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture);
 void Record(string name, double? value, string note = "")
 {
     if (value is { } v)
     {
         (samples.TryGetValue(name, out var list) ? list : samples[name] = []).Add(v);
-        figures[name] = name.EndsWith("_per_s", StringComparison.Ordinal) ? samples[name].Max() : samples[name].Min();
+        var best = name.EndsWith("_per_s", StringComparison.Ordinal) ? samples[name].Max() : samples[name].Min();
+        if (best == v)
+        {
+            loads[name] = LoadAverage();
+        }
+        figures[name] = best;
     }
     else
     {
@@ -256,9 +264,10 @@ double? Ratio(double? a, double? b) => a is { } x && b is { } y && y != 0 ? x / 
 var lines = new List<(string What, string Ours, string Theirs, double? Ratio, string Goal, bool? Met)>();
 void Line(string what, string ours, string theirs, double? ratio, string goal, Func<double, bool>? met) =>
     lines.Add((what, ours, theirs, ratio, goal, ratio is { } r && met is not null ? met(r) : null));
-string Us(string name) => F(name) is { } v ? $"{v:0.##} µs" : "skipped";
-string Gib(string name) => F(name) is { } v ? $"{v:0.##} GiB/s" : "skipped";
-string Sec(string name) => F(name) is { } v ? $"{v * 1000:0.#} ms" : "skipped";
+string Load(string name) => loads.TryGetValue(name, out var l) ? $" (load {l:0.0})" : "";
+string Us(string name) => F(name) is { } v ? $"{v:0.##} µs{Load(name)}" : "skipped";
+string Gib(string name) => F(name) is { } v ? $"{v:0.##} GiB/s{Load(name)}" : "skipped";
+string Sec(string name) => F(name) is { } v ? $"{v * 1000:0.#} ms{Load(name)}" : "skipped";
 
 Line("PMap fork per job, limit 1 / bare fork+_exit+waitpid (.NET)", Us("pmap_fork_per_job_limit1_us"), Us("bare_fork_loop_us"),
     Ratio(F("pmap_fork_per_job_limit1_us"), F("bare_fork_loop_us")), "≤ 1.3", r => r <= 1.3);
@@ -298,6 +307,7 @@ foreach (var l in lines)
 {
     Console.WriteLine($"| {l.What} | {l.Ours} | {l.Theirs} | {(l.Ratio is { } r ? r.ToString("0.00", CultureInfo.InvariantCulture) : "-")} | {l.Goal} | {(l.Met is { } m ? (m ? "yes" : "no") : "")} |");
 }
+Console.WriteLine($"\n(load N): the 1-minute load average when that figure's best round was taken ({cores} cores; {cores} means all busy).");
 foreach (var (name, note) in notes.Where(n => n.Value.StartsWith("skipped", StringComparison.Ordinal)))
 {
     Console.WriteLine($"\n{name}: {note}");
@@ -311,6 +321,7 @@ var report = new
     sizes = new { forks, trips, bytes, mandelbrot = new { width = w, height = h, Mandelbrot.MaxIterations } },
     figures,
     samples,
+    loadAverageAtBest = loads,
     notes,
     ratios = lines.Select(l => new { comparison = l.What, ratio = l.Ratio, goal = l.Goal, met = l.Met }),
 };
