@@ -86,6 +86,7 @@ public abstract class ChannelTests : TransportScenarios
             null, "", "héllo wörld ✓", new byte[] { 0, 255, 7 }, 42, -7L, 3.25, 1.5f, true, 'x', 12.5m,
             Guid.Parse("01234567-89ab-cdef-0123-456789abcdef"), DayOfWeek.Friday, new DateTime(2026, 11, 21),
             new[] { 1, 2, 3 }, new[] { new Pixel { R = 1, G = 2, B = 3, Depth = 0.5f } }, (3, "tuple"),
+            new int[]?[] { [1, 2], null, [] }, new double[][] { [1.5], [double.NaN, -0.0] }, Array.Empty<long[]>(),
             new Point(5, "five", [double.NaN, 1]), new List<string> { "a", "b" },
             new Dictionary<string, int> { ["one"] = 1 },
         ];
