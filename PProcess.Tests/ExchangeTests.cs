@@ -35,6 +35,7 @@ public abstract class ExchangeTests : TransportScenarios
             warmUp.Finish();
         }
         var before = ProcFs.OpenDescriptors();
+        var mappings = ProcFs.SharedAnonymousMappings();
         var exchange = new SiblingCounter(4);
         for (int job = 0; job < 1000; job++)
         {
@@ -47,6 +48,8 @@ public abstract class ExchangeTests : TransportScenarios
         Assert.Empty(ProcFs.Children(Environment.ProcessId));
         Assert.True(ProcFs.NoChildrenLeft(), "a child was left unreaped");
         Assert.Equal(before, ProcFs.OpenDescriptors());
+        // Over shared memory, each channel's region is unmapped with it.
+        Assert.Equal(mappings, ProcFs.SharedAnonymousMappings());
         exchange.Dispose();
     }
 

@@ -56,6 +56,7 @@ public abstract partial class FailureTests : TransportScenarios
 
     private static void MidMessageScenario()
     {
+        var mappings = ProcFs.SharedAnonymousMappings();
         using (var exchange = new Collecting(limit: 1))
         {
             exchange.Start(DieMidMessage, true);
@@ -72,7 +73,10 @@ public abstract partial class FailureTests : TransportScenarios
         // The channel is unusable afterwards, and says why.
         var again = Assert.Throws<ChannelProtocolException>(() => channel.Receive());
         Assert.Contains("truncated", again.Message);
+        channel.Dispose();
         Assert.True(ProcFs.NoChildrenLeft());
+        // A channel dropped after a broken message releases its region too.
+        Assert.Equal(mappings, ProcFs.SharedAnonymousMappings());
     }
 
     [LibraryImport("libc", EntryPoint = "strlen")]
