@@ -6,10 +6,10 @@ using PProcess.Tests.Isolation;
 namespace PProcess.Tests;
 
 /// <summary>Messages between parent and child: sizes, types, errors and misuse.</summary>
-public class ChannelTests
+public abstract class ChannelTests : TransportScenarios
 {
     [Fact]
-    public void SixtyFourMegabyteByteAndDoubleArraysRoundTripWithChecksums() => IsolatedProcess.Passes(LargeArraysScenario);
+    public void SixtyFourMegabyteByteAndDoubleArraysRoundTripWithChecksums() => Passes(LargeArraysScenario);
 
     private static void LargeArraysScenario()
     {
@@ -46,7 +46,7 @@ public class ChannelTests
     private static string Checksum(ReadOnlySpan<byte> data) => Convert.ToHexString(SHA256.HashData(data));
 
     [Fact]
-    public void AMessageLargerThanTwoGibibytesArrives() => IsolatedProcess.Passes(HugeMessageScenario);
+    public void AMessageLargerThanTwoGibibytesArrives() => Passes(HugeMessageScenario);
 
     private static void HugeMessageScenario()
     {
@@ -69,7 +69,7 @@ public class ChannelTests
     }
 
     [Fact]
-    public void ValuesOfEveryPathRoundTrip() => IsolatedProcess.Passes(ValuesScenario);
+    public void ValuesOfEveryPathRoundTrip() => Passes(ValuesScenario);
 
     public sealed record Point(int X, string Label, double[] Weights);
 
@@ -86,6 +86,7 @@ public class ChannelTests
             null, "", "héllo wörld ✓", new byte[] { 0, 255, 7 }, 42, -7L, 3.25, 1.5f, true, 'x', 12.5m,
             Guid.Parse("01234567-89ab-cdef-0123-456789abcdef"), DayOfWeek.Friday, new DateTime(2026, 11, 21),
             new[] { 1, 2, 3 }, new[] { new Pixel { R = 1, G = 2, B = 3, Depth = 0.5f } }, (3, "tuple"),
+            new int[]?[] { [1, 2], null, [] }, new double[][] { [1.5], [double.NaN, -0.0] }, Array.Empty<long[]>(),
             new Point(5, "five", [double.NaN, 1]), new List<string> { "a", "b" },
             new Dictionary<string, int> { ["one"] = 1 },
         ];
@@ -118,7 +119,7 @@ public class ChannelTests
     }
 
     [Fact]
-    public void ChildExceptionCarriesItsTypeMessageStackAndInnerException() => IsolatedProcess.Passes(ExceptionScenario);
+    public void ChildExceptionCarriesItsTypeMessageStackAndInnerException() => Passes(ExceptionScenario);
 
     private static void ThrowingChildMethod(Channel channel, int value)
     {
@@ -153,7 +154,7 @@ public class ChannelTests
     }
 
     [Fact]
-    public void AnExceptionSentAsAValueIsReturnedNotRaised() => IsolatedProcess.Passes(ExceptionValueScenario);
+    public void AnExceptionSentAsAValueIsReturnedNotRaised() => Passes(ExceptionValueScenario);
 
     private static void ExceptionValueScenario()
     {
@@ -166,7 +167,7 @@ public class ChannelTests
     }
 
     [Fact]
-    public void BytesInTheSocketOutliveTheWriterSoNoAcknowledgementIsNeeded() => IsolatedProcess.Passes(NoAckScenario);
+    public void BytesInTheSocketOutliveTheWriterSoNoAcknowledgementIsNeeded() => Passes(NoAckScenario);
 
     private static void NoAckScenario()
     {
@@ -186,7 +187,7 @@ public class ChannelTests
     }
 
     [Fact]
-    public void AValueThatCannotBeSerialisedGivesAClearErrorNamingItsType() => IsolatedProcess.Passes(UnserialisableScenario);
+    public void AValueThatCannotBeSerialisedGivesAClearErrorNamingItsType() => Passes(UnserialisableScenario);
 
     public sealed class Cyclic
     {
@@ -207,7 +208,7 @@ public class ChannelTests
     }
 
     [Fact]
-    public void AChannelUsedAfterCloseThrowsObjectDisposed() => IsolatedProcess.Passes(ClosedScenario);
+    public void AChannelUsedAfterCloseThrowsObjectDisposed() => Passes(ClosedScenario);
 
     private static void ClosedScenario()
     {
@@ -220,19 +221,15 @@ public class ChannelTests
     }
 
     [Fact]
-    public void GarbageOnTheChannelIsReportedNotTrusted() => IsolatedProcess.Passes(GarbageScenario);
+    public void GarbageOnTheChannelIsReportedNotTrusted() => Passes(GarbageScenario);
 
-    private static unsafe void GarbageScenario()
+    private static void GarbageScenario()
     {
         using var channel = Fork.Create();
         if (channel.IsChild)
         {
             // Write raw bytes that are not a frame.
-            var junk = "this is not a frame at all"u8.ToArray();
-            fixed (byte* p = junk)
-            {
-                Syscall.write(channel.FileDescriptor, p, (ulong)junk.Length);
-            }
+            channel.WriteRaw("this is not a frame at all"u8);
             Fork.Exit(channel);
         }
         var error = Assert.Throws<ChannelProtocolException>(() => channel.Receive());
@@ -300,19 +297,26 @@ public class ChannelTests
     }
 
     [Fact]
-    public void AGrandchildHoldsNoEndOfItsParentsChannelToTheTop() => IsolatedProcess.Passes(GrandchildScenario);
+    public void AGrandchildHoldsNoEndOfItsParentsChannelToTheTop() => Passes(GrandchildScenario);
 
     private static void GrandchildScenario()
     {
         using var exchange = new Collecting(limit: 1);
         exchange.Start(c =>
         {
-            var mine = File.ResolveLinkTarget($"/proc/self/fd/{c.FileDescriptor}", false)!.ToString();
-            using var inner = Fork.Start(g => g.Send(ProcFs.OpenDescriptors().ContainsValue(mine)));
-            c.Send(inner.Receive<bool>());
+            // A socket's link names its inode; every eventfd's link reads the same, so for shared
+            // memory the grandchild counts them: its own channel's four, and none of its parent's.
+            int socket = c.HangUpDescriptor >= 0 ? c.HangUpDescriptor : c.FileDescriptor;
+            var mine = File.ResolveLinkTarget($"/proc/self/fd/{socket}", false)!.ToString();
+            using var inner = Fork.Start(g =>
+            {
+                var open = ProcFs.OpenDescriptors();
+                g.Send(open.ContainsValue(mine) ? -1 : open.Values.Count(v => v.Contains("eventfd")));
+            });
+            c.Send(inner.Receive<int>());
         });
         exchange.Finish();
-        Assert.Equal([false], exchange.Results);
+        Assert.Equal([Fork.DefaultTransport == ChannelTransportKind.SharedMemory ? 4 : 0], exchange.Results);
     }
 
     /// <summary>Writing to a channel whose other end is closed: EPIPE becomes a clear IOException, not SIGPIPE.</summary>
@@ -320,11 +324,49 @@ public class ChannelTests
     public void SendingToAClosedPeerIsAClearIOException()
     {
         // A loopback pair in the test process itself: no fork is needed to close the other end.
-        var (a, b) = PProcess.Transports.SocketTransport.CreatePair();
-        using var sender = new Channel(new PProcess.Transports.SocketTransport(a), 0, null, PProcess.Serialization.DefaultChannelSerializer.Instance);
-        new PProcess.Transports.SocketTransport(b).Dispose();
+        PProcess.Transports.IChannelTransport mine, theirs;
+        if (Transport == ChannelTransportKind.Socket)
+        {
+            var (a, b) = PProcess.Transports.SocketTransport.CreatePair();
+            (mine, theirs) = (new PProcess.Transports.SocketTransport(a), new PProcess.Transports.SocketTransport(b));
+        }
+        else
+        {
+            (mine, theirs) = new PProcess.Transports.SharedMemoryTransport.Ends().Loopback();
+        }
+        using var sender = new Channel(mine, 0, null, PProcess.Serialization.DefaultChannelSerializer.Instance);
+        theirs.Dispose();
         var error = Assert.Throws<IOException>(() => sender.Send(new byte[1 << 20]));
         Assert.Contains("EPIPE", error.Message);
         Assert.Contains("closed", error.Message);
     }
+
+    [Fact]
+    public void AChannelUsesTheTransportItWasGiven() => Passes(TransportScenario);
+
+    private static void TransportScenario()
+    {
+        // Shared memory: four eventfds and a liveness socket in the child, and the region mapped;
+        // a socket channel: one socket and no eventfd.
+        using var channel = Fork.Start(c => c.Send(ProcFs.OpenDescriptors().Values.Count(v => v.Contains("eventfd"))));
+        int eventfds = channel.Receive<int>();
+        Assert.Equal(Fork.DefaultTransport == ChannelTransportKind.SharedMemory ? 4 : 0, eventfds);
+        using var explicitly = Fork.Start(c => c.Send(ProcFs.OpenDescriptors().Values.Count(v => v.Contains("eventfd"))),
+            transport: ChannelTransportKind.SharedMemory);
+        Assert.Equal(4, explicitly.Receive<int>());
+    }
+}
+
+/// <summary>The channel tests over socketpairs.</summary>
+public sealed class ChannelTestsOverSockets : ChannelTests
+{
+    /// <inheritdoc />
+    protected override ChannelTransportKind Transport => ChannelTransportKind.Socket;
+}
+
+/// <summary>The channel tests over shared memory.</summary>
+public sealed class ChannelTestsOverSharedMemory : ChannelTests
+{
+    /// <inheritdoc />
+    protected override ChannelTransportKind Transport => ChannelTransportKind.SharedMemory;
 }

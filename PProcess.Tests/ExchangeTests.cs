@@ -4,7 +4,7 @@ using PProcess.Tests.Isolation;
 namespace PProcess.Tests;
 
 /// <summary>The exchange's poll loop: limits, queueing, reaping, descriptors.</summary>
-public class ExchangeTests
+public abstract class ExchangeTests : TransportScenarios
 {
     /// <summary>Each child reports how many children its parent has at that moment (itself included).</summary>
     private static void CountSiblings(Channel channel, int job) =>
@@ -25,7 +25,7 @@ public class ExchangeTests
 
     [Fact]
     public void AThousandChildrenWithLimitFourLeaveNoZombieNoDescriptorAndNeverExceedTheLimit() =>
-        IsolatedProcess.Passes(ThousandChildrenScenario);
+        Passes(ThousandChildrenScenario);
 
     private static void ThousandChildrenScenario()
     {
@@ -35,6 +35,7 @@ public class ExchangeTests
             warmUp.Finish();
         }
         var before = ProcFs.OpenDescriptors();
+        var mappings = ProcFs.SharedAnonymousMappings();
         var exchange = new SiblingCounter(4);
         for (int job = 0; job < 1000; job++)
         {
@@ -47,11 +48,13 @@ public class ExchangeTests
         Assert.Empty(ProcFs.Children(Environment.ProcessId));
         Assert.True(ProcFs.NoChildrenLeft(), "a child was left unreaped");
         Assert.Equal(before, ProcFs.OpenDescriptors());
+        // Over shared memory, each channel's region is unmapped with it.
+        Assert.Equal(mappings, ProcFs.SharedAnonymousMappings());
         exchange.Dispose();
     }
 
     [Fact]
-    public void StartReturnsAtOnceWhenBusyAndQueuesTheJob() => IsolatedProcess.Passes(QueueingScenario);
+    public void StartReturnsAtOnceWhenBusyAndQueuesTheJob() => Passes(QueueingScenario);
 
     private static void QueueingScenario()
     {
@@ -73,7 +76,7 @@ public class ExchangeTests
     }
 
     [Fact]
-    public void CreateNeverRunsMoreChildrenThanTheLimit() => IsolatedProcess.Passes(CreateLimitScenario);
+    public void CreateNeverRunsMoreChildrenThanTheLimit() => Passes(CreateLimitScenario);
 
     private static void CreateLimitScenario()
     {
@@ -94,7 +97,7 @@ public class ExchangeTests
     }
 
     [Fact]
-    public void ReadyReturnsChannelsWithDataAndRemovedListsEndedChildren() => IsolatedProcess.Passes(ReadyScenario);
+    public void ReadyReturnsChannelsWithDataAndRemovedListsEndedChildren() => Passes(ReadyScenario);
 
     private static void ReadyScenario()
     {
@@ -114,7 +117,7 @@ public class ExchangeTests
     }
 
     [Fact]
-    public void ManageStartsTheCallableOnEachCall() => IsolatedProcess.Passes(ManageScenario);
+    public void ManageStartsTheCallableOnEachCall() => Passes(ManageScenario);
 
     private static void Square(Channel channel, int x) => channel.Send(x * x);
 
@@ -131,7 +134,7 @@ public class ExchangeTests
     }
 
     [Fact]
-    public void DisposingAnExchangeKillsAndReapsItsChildren() => IsolatedProcess.Passes(DisposeScenario);
+    public void DisposingAnExchangeKillsAndReapsItsChildren() => Passes(DisposeScenario);
 
     private static void DisposeScenario()
     {
@@ -145,4 +148,18 @@ public class ExchangeTests
         Assert.True(ProcFs.NoChildrenLeft());
         Assert.Throws<ObjectDisposedException>(() => exchange.Start(c => { }));
     }
+}
+
+/// <summary>The exchange tests over socketpairs.</summary>
+public sealed class ExchangeTestsOverSockets : ExchangeTests
+{
+    /// <inheritdoc />
+    protected override ChannelTransportKind Transport => ChannelTransportKind.Socket;
+}
+
+/// <summary>The exchange tests over shared memory.</summary>
+public sealed class ExchangeTestsOverSharedMemory : ExchangeTests
+{
+    /// <inheritdoc />
+    protected override ChannelTransportKind Transport => ChannelTransportKind.SharedMemory;
 }

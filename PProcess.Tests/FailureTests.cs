@@ -5,10 +5,10 @@ using PProcess.Tests.Isolation;
 namespace PProcess.Tests;
 
 /// <summary>Children that fail: each surfaces as a clear exception naming the child, its status and its job.</summary>
-public partial class FailureTests
+public abstract partial class FailureTests : TransportScenarios
 {
     [Fact]
-    public void ChildKilledBySigkillIsReportedWithItsPidSignalAndJob() => IsolatedProcess.Passes(SigkillScenario);
+    public void ChildKilledBySigkillIsReportedWithItsPidSignalAndJob() => Passes(SigkillScenario);
 
     private static void SleepingJob(Channel channel, string name)
     {
@@ -34,6 +34,51 @@ public partial class FailureTests
         Assert.True(ProcFs.NoChildrenLeft());
     }
 
+    [Fact]
+    public void AChildThatDiesMidMessageIsReportedWithItsSignalAndOneThatExitsIsAProtocolError() => Passes(MidMessageScenario);
+
+    /// <summary>
+    /// In the child: announces an 8 MiB byte array and sends only 3 MiB of it (more than a
+    /// shared-memory ring holds, so the bytes stream while the parent reads), then ends.
+    /// </summary>
+    private static void DieMidMessage(Channel channel, bool kill)
+    {
+        Span<byte> header = stackalloc byte[PProcess.Channels.Frame.HeaderSize];
+        PProcess.Channels.Frame.WriteHeader(header, PProcess.Channels.FrameKind.Value, 2 /* bytes */, 8 << 20);
+        channel.WriteRaw(header);
+        channel.WriteRaw(new byte[3 << 20]);
+        if (kill)
+        {
+            Syscall.kill(Syscall.getpid(), Signum.SIGKILL);
+        }
+        Fork.Exit(channel);
+    }
+
+    private static void MidMessageScenario()
+    {
+        var mappings = ProcFs.SharedAnonymousMappings();
+        using (var exchange = new Collecting(limit: 1))
+        {
+            exchange.Start(DieMidMessage, true);
+            var killed = Assert.Throws<ChildExitedException>(() => exchange.Finish());
+            Assert.Equal(9, killed.Signal);
+            Assert.Contains("in the middle of a message", killed.Message);
+            Assert.Contains($"after {3 << 20} of {8 << 20} bytes", killed.Message);
+            Assert.Contains("DieMidMessage", killed.Job);
+            Assert.Empty(exchange.Results);
+        }
+        using var channel = Fork.Start(c => DieMidMessage(c, kill: false));
+        var cut = Assert.Throws<ChannelProtocolException>(() => channel.Receive());
+        Assert.Contains("exited with code 0 in the middle of a message", cut.Message);
+        // The channel is unusable afterwards, and says why.
+        var again = Assert.Throws<ChannelProtocolException>(() => channel.Receive());
+        Assert.Contains("truncated", again.Message);
+        channel.Dispose();
+        Assert.True(ProcFs.NoChildrenLeft());
+        // A channel dropped after a broken message releases its region too.
+        Assert.Equal(mappings, ProcFs.SharedAnonymousMappings());
+    }
+
     [LibraryImport("libc", EntryPoint = "strlen")]
     private static partial nuint StrLen(nint s);
 
@@ -43,7 +88,7 @@ public partial class FailureTests
     private static void SegfaultingJob(Channel channel) => channel.Send((long)StrLen(0));
 
     [Fact]
-    public void ChildThatSegfaultsInNativeCodeIsReported() => IsolatedProcess.Passes(SegfaultScenario);
+    public void ChildThatSegfaultsInNativeCodeIsReported() => Passes(SegfaultScenario);
 
     private static void SegfaultScenario()
     {
@@ -61,7 +106,7 @@ public partial class FailureTests
     }
 
     [Fact]
-    public void ChildThatExitsWithoutSendingOrWithACodeIsReported() => IsolatedProcess.Passes(SilentExitScenario);
+    public void ChildThatExitsWithoutSendingOrWithACodeIsReported() => Passes(SilentExitScenario);
 
     private static void SilentExitScenario()
     {
@@ -87,7 +132,7 @@ public partial class FailureTests
     }
 
     [Fact]
-    public void ChildThatAbortsBeforeSendingPointsAtForkSafetyRule3() => IsolatedProcess.Passes(AbortScenario);
+    public void ChildThatAbortsBeforeSendingPointsAtForkSafetyRule3() => Passes(AbortScenario);
 
     private static void AbortScenario()
     {
@@ -100,7 +145,7 @@ public partial class FailureTests
     }
 
     [Fact]
-    public void ChildThatClosesItsChannelButKeepsRunningIsKilledNotWaitedFor() => IsolatedProcess.Passes(ClosedButRunningScenario);
+    public void ChildThatClosesItsChannelButKeepsRunningIsKilledNotWaitedFor() => Passes(ClosedButRunningScenario);
 
     private static void ClosedButRunningScenario()
     {
@@ -129,7 +174,7 @@ public partial class FailureTests
     }
 
     [Fact]
-    public void DefaultStoreDataExplainsWhatToOverride() => IsolatedProcess.Passes(DefaultStoreDataScenario);
+    public void DefaultStoreDataExplainsWhatToOverride() => Passes(DefaultStoreDataScenario);
 
     private static void DefaultStoreDataScenario()
     {
@@ -171,7 +216,7 @@ public partial class FailureTests
     }
 
     [Fact]
-    public void AChildThatRunsOutOfMemoryIsReportedAndTheOtherResultsAreKept() => IsolatedProcess.Passes(OutOfMemoryScenario);
+    public void AChildThatRunsOutOfMemoryIsReportedAndTheOtherResultsAreKept() => Passes(OutOfMemoryScenario);
 
     private static void OutOfMemoryScenario()
     {
@@ -194,7 +239,7 @@ public partial class FailureTests
     private static partial int GetRLimit(int resource, out RLimit limit);
 
     [Fact]
-    public void RunningOutOfDescriptorsQueuesJobsUntilChildrenEndOrGivesAClearError() => IsolatedProcess.Passes(DescriptorLimitScenario);
+    public void RunningOutOfDescriptorsQueuesJobsUntilChildrenEndOrGivesAClearError() => Passes(DescriptorLimitScenario);
 
     /// <summary>The descriptor limit under which exactly <paramref name="free"/> new descriptors can be opened.</summary>
     private static ulong LimitLeavingFree(IEnumerable<int> open, int free)
@@ -335,4 +380,18 @@ public partial class FailureTests
         second.Wait();
         report.Send("ok");
     }
+}
+
+/// <summary>The failure tests over socketpairs.</summary>
+public sealed class FailureTestsOverSockets : FailureTests
+{
+    /// <inheritdoc />
+    protected override ChannelTransportKind Transport => ChannelTransportKind.Socket;
+}
+
+/// <summary>The failure tests over shared memory.</summary>
+public sealed class FailureTestsOverSharedMemory : FailureTests
+{
+    /// <inheritdoc />
+    protected override ChannelTransportKind Transport => ChannelTransportKind.SharedMemory;
 }

@@ -286,4 +286,30 @@ public class ForkSafetyTests
         // The first two forks are the warm-up: the parent prepares the child path then.
         Assert.Equal([0L, 0L, 0L, 0L], map[2..6]);
     }
+
+    [Fact]
+    public void ChildrenOverSharedMemoryCompileNoMethodsWhileTheyWait() => IsolatedProcess.Passes(SharedMemoryCompiledMethodsScenario);
+
+    private static void SharedMemoryCompiledMethodsScenario()
+    {
+        var counts = new List<long>();
+        for (int i = 0; i < 3; i++)
+        {
+            // The child waits for the parent's word: its reader spins on the ring (a generic method
+            // that the parent's warm-up must have compiled), then may block on the eventfd.
+            using var channel = Fork.Start(c =>
+            {
+                long before = CompiledMethods();
+                c.Send("ready");
+                c.Receive();
+                c.Send(CompiledMethods() - before);
+            }, transport: ChannelTransportKind.SharedMemory);
+            Assert.Equal("ready", channel.Receive());
+            channel.Send("go");
+            counts.Add(channel.Receive<long>());
+            Assert.True(channel.Wait().Succeeded);
+        }
+        // Even the first child: the parent prepared the shared-memory path before that fork.
+        Assert.Equal([0L, 0L, 0L], counts);
+    }
 }

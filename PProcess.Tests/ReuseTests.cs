@@ -3,14 +3,14 @@ using PProcess.Tests.Isolation;
 namespace PProcess.Tests;
 
 /// <summary>Reuse mode: MakeReusable children serve many jobs, receiving arguments over their channel.</summary>
-public class ReuseTests
+public abstract class ReuseTests : TransportScenarios
 {
     private sealed record Work(string Text, int Times);
 
     private static (string, int) Repeat(Work work) => (string.Concat(Enumerable.Repeat(work.Text, work.Times)), Environment.ProcessId);
 
     [Fact]
-    public void TheSameChildrenServeManyJobsWithArgumentsSentOverTheChannel() => IsolatedProcess.Passes(ReuseScenario);
+    public void TheSameChildrenServeManyJobsWithArgumentsSentOverTheChannel() => Passes(ReuseScenario);
 
     private static void ReuseScenario()
     {
@@ -33,7 +33,7 @@ public class ReuseTests
     private static int Checked(int x) => x % 5 == 4 ? throw new InvalidDataException($"bad {x}") : Environment.ProcessId;
 
     [Fact]
-    public void AReusedChildThatThrowsFailsThatJobAndServesOn() => IsolatedProcess.Passes(ThrowingScenario);
+    public void AReusedChildThatThrowsFailsThatJobAndServesOn() => Passes(ThrowingScenario);
 
     private static void ThrowingScenario()
     {
@@ -52,7 +52,7 @@ public class ReuseTests
     }
 
     [Fact]
-    public void TwoReusableFunctionsShareOneSlotWithoutDeadlock() => IsolatedProcess.Passes(TwoFunctionsScenario);
+    public void TwoReusableFunctionsShareOneSlotWithoutDeadlock() => Passes(TwoFunctionsScenario);
 
     private static void TwoFunctionsScenario()
     {
@@ -68,7 +68,7 @@ public class ReuseTests
     }
 
     [Fact]
-    public void AReusableJobInAnExchangeWithoutReuseGetsAChildPerJob() => IsolatedProcess.Passes(NoReuseScenario);
+    public void AReusableJobInAnExchangeWithoutReuseGetsAChildPerJob() => Passes(NoReuseScenario);
 
     private static void NoReuseScenario()
     {
@@ -89,4 +89,18 @@ public class ReuseTests
         var error = Assert.Throws<ArgumentException>(() => new Exchange(reuse: true, continuous: true));
         Assert.Contains("reuse", error.Message);
     }
+}
+
+/// <summary>The reuse tests over socketpairs.</summary>
+public sealed class ReuseTestsOverSockets : ReuseTests
+{
+    /// <inheritdoc />
+    protected override ChannelTransportKind Transport => ChannelTransportKind.Socket;
+}
+
+/// <summary>The reuse tests over shared memory.</summary>
+public sealed class ReuseTestsOverSharedMemory : ReuseTests
+{
+    /// <inheritdoc />
+    protected override ChannelTransportKind Transport => ChannelTransportKind.SharedMemory;
 }

@@ -70,6 +70,7 @@ public static class IsolatedProcess
         var type = typeof(IsolatedProcess).Assembly.GetType(args[1], throwOnError: true)!;
         var method = type.GetMethod(args[2], BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic)
             ?? throw new MissingMethodException(args[1], args[2]);
+        TransportScenarios.ApplyFromEnvironment();
         try
         {
             method.Invoke(null, null);

@@ -33,6 +33,13 @@ public static class ProcFs
         return result;
     }
 
+    /// <summary>
+    /// The shared anonymous mappings of this process (a shared-memory channel's region shows as
+    /// "/dev/zero (deleted)" in /proc/self/maps), as their address ranges.
+    /// </summary>
+    public static string[] SharedAnonymousMappings() =>
+        File.ReadAllLines("/proc/self/maps").Where(line => line.Contains("/dev/zero")).Select(line => line.Split(' ')[0]).ToArray();
+
     /// <summary>True when this process has no child left to reap (waitpid says ECHILD).</summary>
     public static bool NoChildrenLeft()
     {

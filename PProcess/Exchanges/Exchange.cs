@@ -48,10 +48,19 @@ public partial class Exchange : IDisposable
     /// Cancels the exchange: a blocked wait wakes at once, every child is killed and reaped, queued
     /// jobs are dropped, and the call raises <see cref="OperationCanceledException"/>.
     /// </param>
+    /// <param name="transport">
+    /// How the channels this exchange creates carry their bytes: a socketpair (null, the default) or shared
+    /// memory, whose round trip is shorter (docs/performance.md). Results, errors and crash reports are the same.
+    /// </param>
     public Exchange(int? limit = null, bool reuse = false, bool continuous = false, bool autoclose = true,
         IEnumerable<Channel>? channels = null, IChannelSerializer? serializer = null, TimeSpan? jobTimeout = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, ChannelTransportKind? transport = null)
     {
+        if (transport is { } kind && !Enum.IsDefined(kind))
+        {
+            throw new ArgumentOutOfRangeException(nameof(transport), transport, "Unknown channel transport kind.");
+        }
+        Transport = transport ?? Fork.DefaultTransport;
         if (jobTimeout is { } t && (t <= TimeSpan.Zero && t != Timeout.InfiniteTimeSpan))
         {
             throw new ArgumentOutOfRangeException(nameof(jobTimeout), t, "A job timeout must be positive (or null for none).");
@@ -101,6 +110,9 @@ public partial class Exchange : IDisposable
 
     /// <summary>The serializer of the channels this exchange creates.</summary>
     public IChannelSerializer Serializer { get; }
+
+    /// <summary>How the channels this exchange creates carry their bytes.</summary>
+    public ChannelTransportKind Transport { get; }
 
     /// <summary>How long one job may run before its child is killed, or null.</summary>
     public TimeSpan? JobTimeout { get; }
@@ -265,7 +277,7 @@ public partial class Exchange : IDisposable
         ThrowIfCanceled();
         Wait();
         long ticket = jobs;
-        var channel = Fork.Spawn(null, $"#{ticket} Exchange.Create()", Serializer);
+        var channel = Fork.Spawn(null, $"#{ticket} Exchange.Create()", Serializer, transport: Transport);
         if (channel.IsChild)
         {
             return channel;
@@ -347,7 +359,7 @@ public partial class Exchange : IDisposable
     }
 
     private void Launch(PendingJob job) =>
-        Watch(new Worker(Fork.Spawn(job.Body, job.Name, Serializer, job.Callable), job.Ticket, job.ReuseKey) { Deadline = NewDeadline() });
+        Watch(new Worker(Fork.Spawn(job.Body, job.Name, Serializer, job.Callable, transport: Transport), job.Ticket, job.ReuseKey) { Deadline = NewDeadline() });
 
     /// <summary>
     /// Gives queued jobs to idle reusable children of the same function, or to new children while

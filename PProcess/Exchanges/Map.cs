@@ -23,10 +23,11 @@ public class Map<TResult> : Exchange, IReadOnlyList<TResult>
     /// <param name="serializer">The serializer for results (and for arguments handed to reused children).</param>
     /// <param name="jobTimeout">How long one job may run; see <see cref="Exchange.JobTimeout"/>. The job fails at its index.</param>
     /// <param name="cancellationToken">Cancels waiting: children are killed and <see cref="OperationCanceledException"/> is raised.</param>
+    /// <param name="transport">How the channels carry their bytes: a socketpair (null, the default) or shared memory.</param>
     public Map(int? limit = null, bool reuse = false, IChannelSerializer? serializer = null, TimeSpan? jobTimeout = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, ChannelTransportKind? transport = null)
         : base(limit, reuse, continuous: false, autoclose: true, channels: null, serializer: serializer, jobTimeout: jobTimeout,
-            cancellationToken: cancellationToken)
+            cancellationToken: cancellationToken, transport: transport)
     {
     }
 

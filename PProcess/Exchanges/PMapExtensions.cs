@@ -33,11 +33,16 @@ public static class PMapExtensions
     /// <param name="cancellationToken">
     /// Cancels the enumeration: the children are killed and reaped and <see cref="OperationCanceledException"/> is raised.
     /// </param>
+    /// <param name="transport">How results (and, with reuse, batches) travel: a socketpair (null, the default) or shared memory.</param>
     public static IEnumerable<TResult> PMap<T, TResult>(this IEnumerable<T> source, Func<T, TResult> selector, int? limit = null,
         int batchSize = 1, bool reuse = false, IChannelSerializer? serializer = null, TimeSpan? timeout = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, ChannelTransportKind? transport = null)
     {
         ArgumentNullException.ThrowIfNull(source);
+        if (transport is { } kind && !Enum.IsDefined(kind))
+        {
+            throw new ArgumentOutOfRangeException(nameof(transport), transport, "Unknown channel transport kind.");
+        }
         ArgumentNullException.ThrowIfNull(selector);
         if (limit is < 1)
         {
@@ -48,13 +53,14 @@ public static class PMapExtensions
         {
             throw new ArgumentOutOfRangeException(nameof(timeout), t, "PMap's timeout must be positive (or null for none).");
         }
-        return Iterate(source, selector, limit ?? Cores.Usable, batchSize, reuse, serializer, timeout, cancellationToken);
+        return Iterate(source, selector, limit ?? Cores.Usable, batchSize, reuse, serializer, timeout, cancellationToken, transport);
     }
 
     private static IEnumerable<TResult> Iterate<T, TResult>(IEnumerable<T> source, Func<T, TResult> selector, int limit,
-        int batchSize, bool reuse, IChannelSerializer? serializer, TimeSpan? timeout, CancellationToken cancellationToken)
+        int batchSize, bool reuse, IChannelSerializer? serializer, TimeSpan? timeout, CancellationToken cancellationToken,
+        ChannelTransportKind? transport)
     {
-        using var exchange = new BatchExchange<TResult>(limit, reuse, serializer, timeout, cancellationToken);
+        using var exchange = new BatchExchange<TResult>(limit, reuse, serializer, timeout, cancellationToken, transport);
         Action<Channel, T[]> job = reuse
             ? WrappedJob.Register<Action<Channel, T[]>>((c, first) => ReusableChild.Serve(c, first, (ch, items) => SendBatch(ch, items, selector)),
                 selector, reusable: true)
@@ -124,8 +130,8 @@ public static class PMapExtensions
 
     /// <summary>The exchange behind PMap: one batch per job, results kept by batch until taken.</summary>
     private sealed class BatchExchange<TResult>(int limit, bool reuse, IChannelSerializer? serializer, TimeSpan? timeout,
-        CancellationToken cancellationToken)
-        : Exchange(limit, reuse, serializer: serializer, jobTimeout: timeout, cancellationToken: cancellationToken)
+        CancellationToken cancellationToken, ChannelTransportKind? transport)
+        : Exchange(limit, reuse, serializer: serializer, jobTimeout: timeout, cancellationToken: cancellationToken, transport: transport)
     {
         private readonly Dictionary<long, int> sizes = [];
         private readonly Dictionary<long, (TResult[] Results, Exception? Failure)> done = [];

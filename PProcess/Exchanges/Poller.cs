@@ -9,6 +9,10 @@ internal sealed class Poller
 {
     private Pollfd[] fds = [];
     private Channel[] channels = [];
+    /// <summary>For each entry of <see cref="fds"/> before the wake descriptor, the index of its channel.</summary>
+    private int[] owners = [];
+    /// <summary>Whether any channel is over shared memory, whose ring is worth watching briefly before a poll.</summary>
+    private bool spinning;
     private bool dirty = true;
     private int wakeFd = -1;
 
@@ -18,6 +22,8 @@ internal sealed class Poller
     /// <summary>
     /// Waits until at least one channel is readable or hung up, or <paramref name="wakeFd"/> (if
     /// not -1) is readable, or the timeout passes (null: no timeout). Returns those channels.
+    /// Each channel is asked first whether data is already buffered for it (and a shared-memory
+    /// channel to arm its wake-up); one that has data makes the poll a mere look (timeout zero).
     /// </summary>
     internal List<Channel> Poll(IReadOnlyList<Channel> active, TimeSpan? timeout, int wakeFd)
     {
@@ -32,35 +38,77 @@ internal sealed class Poller
             // Nothing to wait for: a wake descriptor alone would block for the whole timeout.
             return ready;
         }
-        Wait(fds, timeout);
+        bool[]? already = null;
+        if (spinning && timeout != TimeSpan.Zero)
+        {
+            // A reply over shared memory usually comes within microseconds: watch the rings
+            // briefly before paying for a wake-up through the kernel.
+            Transports.SharedMemoryTransport.SpinUntil(channels, AnyDataWaiting);
+        }
         for (int i = 0; i < channels.Length; i++)
         {
-            if (fds[i].revents != 0)
+            // Data already buffered in user space (a socket's read buffer, a shared ring) is
+            // invisible to poll; a shared-memory channel also asks for its wake-up here.
+            if (channels[i].ArmWakeUp())
             {
-                ready.Add(channels[i]);
-                fds[i].revents = 0;
+                already ??= new bool[channels.Length];
+                already[i] = true;
             }
         }
-        if (fds.Length > channels.Length)
+        Wait(fds, already is null ? timeout : TimeSpan.Zero);
+        for (int i = 0; i < owners.Length; i++)
+        {
+            // A channel's descriptors are adjacent: add it once.
+            int owner = owners[i];
+            if ((fds[i].revents != 0 || already?[owner] == true) && (ready.Count == 0 || !ReferenceEquals(ready[^1], channels[owner])))
+            {
+                ready.Add(channels[owner]);
+            }
+            fds[i].revents = 0;
+        }
+        if (fds.Length > owners.Length)
         {
             fds[^1].revents = 0;
         }
         return ready;
     }
 
+    private static readonly Func<Channel[], bool> AnyDataWaiting = channels =>
+    {
+        foreach (var channel in channels)
+        {
+            if (channel.DataWaiting)
+            {
+                return true;
+            }
+        }
+        return false;
+    };
+
     private void Rebuild(IReadOnlyList<Channel> active)
     {
-        fds = new Pollfd[active.Count + (wakeFd >= 0 ? 1 : 0)];
+        var list = new List<Pollfd>(active.Count + 1);
+        var owner = new List<int>(active.Count);
         channels = new Channel[active.Count];
+        spinning = false;
         for (int i = 0; i < active.Count; i++)
         {
             channels[i] = active[i];
-            fds[i] = new Pollfd { fd = active[i].FileDescriptor, events = PollEvents.POLLIN };
+            list.Add(new Pollfd { fd = active[i].FileDescriptor, events = PollEvents.POLLIN });
+            owner.Add(i);
+            if (active[i].HangUpDescriptor is int hangUp and >= 0)
+            {
+                list.Add(new Pollfd { fd = hangUp, events = PollEvents.POLLIN });
+                owner.Add(i);
+                spinning = true;
+            }
         }
         if (wakeFd >= 0)
         {
-            fds[^1] = new Pollfd { fd = wakeFd, events = PollEvents.POLLIN };
+            list.Add(new Pollfd { fd = wakeFd, events = PollEvents.POLLIN });
         }
+        fds = list.ToArray();
+        owners = owner.ToArray();
         dirty = false;
     }
 

@@ -23,10 +23,12 @@ public class ResultQueue<TResult> : Exchange, IEnumerable<TResult>
     /// <param name="serializer">The serializer for results (and for arguments handed to reused children).</param>
     /// <param name="jobTimeout">How long one job may run; see <see cref="Exchange.JobTimeout"/>. The failure is queued where it happened.</param>
     /// <param name="cancellationToken">Cancels waiting: children are killed and <see cref="OperationCanceledException"/> is raised.</param>
+    /// <param name="transport">How the channels carry their bytes: a socketpair (null, the default) or shared memory.</param>
     public ResultQueue(int? limit = null, bool reuse = false, bool continuous = false, IChannelSerializer? serializer = null,
-        TimeSpan? jobTimeout = null, CancellationToken cancellationToken = default)
+        TimeSpan? jobTimeout = null, CancellationToken cancellationToken = default,
+        ChannelTransportKind? transport = null)
         : base(limit, reuse, continuous, autoclose: true, channels: null, serializer: serializer, jobTimeout: jobTimeout,
-            cancellationToken: cancellationToken)
+            cancellationToken: cancellationToken, transport: transport)
     {
     }
 

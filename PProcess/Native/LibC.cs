@@ -55,4 +55,40 @@ internal static unsafe partial class LibC
         internal uint Uid;
         internal uint Gid;
     }
+
+    /// <summary>
+    /// mmap(2). Called directly, not through MemoryMappedFile, whose views .NET marks
+    /// MADV_DONTFORK (docs/fork-safety.md, rule 12): a shared-memory channel must be in both processes.
+    /// </summary>
+    [LibraryImport(Library, EntryPoint = "mmap", SetLastError = true)]
+    internal static partial nint Mmap(nint address, nuint length, int protection, int flags, int fd, nint offset);
+
+    [LibraryImport(Library, EntryPoint = "munmap", SetLastError = true)]
+    internal static partial int Munmap(nint address, nuint length);
+
+    /// <summary>madvise(2); Mono.Posix's binding maps the advice through its own table, which lacks MADV_DONTFORK.</summary>
+    [LibraryImport(Library, EntryPoint = "madvise", SetLastError = true)]
+    internal static partial int Madvise(nint address, nuint length, int advice);
+
+    /// <summary>eventfd(2), which Mono.Posix does not bind.</summary>
+    [LibraryImport(Library, EntryPoint = "eventfd", SetLastError = true)]
+    internal static partial int EventFd(uint initial, int flags);
+
+    /// <summary>syscall(2), for pidfd_open, which glibc wraps only from 2.36 on.</summary>
+    [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
+    internal static partial int Syscall(nint number, int arg1, uint arg2);
+
+    /// <summary>pidfd_open's number, the same on every Linux architecture (from the common syscall table).</summary>
+    internal const int SYS_pidfd_open = 434;
+
+    internal const int PROT_READ = 1;
+    internal const int PROT_WRITE = 2;
+    internal const int MAP_SHARED = 0x01;
+    internal const int MAP_ANONYMOUS = 0x20;
+    internal static readonly nint MAP_FAILED = -1;
+    internal const int MADV_DONTNEED = 4;
+    internal const int MADV_DONTFORK = 10;
+    internal const int MADV_HUGEPAGE = 14;
+    internal const int EFD_NONBLOCK = 0x800;
+    internal const int EFD_CLOEXEC = 0x80000;
 }

@@ -41,6 +41,9 @@ public sealed class BackgroundProcess : IDisposable
 
     internal bool StatusOpen => !status.IsClosed;
 
+    /// <summary>True when the status channel holds bytes already read, which poll cannot see.</summary>
+    internal bool StatusBuffered => !status.IsClosed && status.ArmWakeUp();
+
     /// <summary>
     /// Blocks until the job has ended and its results are held. Throws
     /// <see cref="PersistentProcessException"/> if the process died first.
@@ -128,7 +131,10 @@ public sealed class BackgroundProcess : IDisposable
             // controlling terminal, and its starter has no zombie to reap.
             starter = Fork.Spawn(
                 channel => Detach(channel, listenFd, logFd, path, body, description, serializer),
-                $"starter of the {description}", serializer, dieWithParent: false);
+                $"starter of the {description}", serializer, dieWithParent: false,
+                // The daemon, a grandchild, writes to this channel: a shared-memory region is not
+                // inherited past the first fork (it is marked MADV_DONTFORK), a socket is.
+                transport: ChannelTransportKind.Socket);
         }
         catch
         {

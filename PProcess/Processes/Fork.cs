@@ -15,6 +15,12 @@ namespace PProcess;
 /// </summary>
 public static class Fork
 {
+    /// <summary>
+    /// The transport of a channel whose creator passes none (null): the socket transport. Only the
+    /// test suite changes it, to run the same scenarios over shared memory.
+    /// </summary>
+    internal static ChannelTransportKind DefaultTransport { get; set; } = ChannelTransportKind.Socket;
+
     /// <summary>True in a process that this library forked.</summary>
     public static bool IsChild => ChildRuntime.IsChild;
 
@@ -23,25 +29,31 @@ public static class Fork
     /// (<see cref="Channel.Pid"/> is the child's pid); in the child it leads to the parent
     /// (<see cref="Channel.IsChild"/> is true). The child must end with <see cref="Exit"/>.
     /// </summary>
-    public static Channel Create(IChannelSerializer? serializer = null) =>
-        Spawn(null, "Fork.Create()", serializer ?? DefaultChannelSerializer.Instance);
+    /// <param name="serializer">The channel's serializer; by default <see cref="DefaultChannelSerializer"/>.</param>
+    /// <param name="transport">How the channel's bytes travel: a socketpair (null, the default) or shared memory.</param>
+    public static Channel Create(IChannelSerializer? serializer = null, ChannelTransportKind? transport = null) =>
+        Spawn(null, "Fork.Create()", serializer ?? DefaultChannelSerializer.Instance, transport: transport);
 
     /// <summary>
     /// Forks a child that runs <paramref name="callable"/> with its channel, sends the parent any
     /// exception it throws, and exits. Returns the parent's channel to the child.
     /// </summary>
-    public static Channel Start(Action<Channel> callable, IChannelSerializer? serializer = null) =>
-        Spawn(callable, JobNames.Describe(callable), serializer ?? DefaultChannelSerializer.Instance);
+    /// <param name="callable">The child's work.</param>
+    /// <param name="serializer">The channel's serializer; by default <see cref="DefaultChannelSerializer"/>.</param>
+    /// <param name="transport">How the channel's bytes travel: a socketpair (null, the default) or shared memory.</param>
+    public static Channel Start(Action<Channel> callable, IChannelSerializer? serializer = null,
+        ChannelTransportKind? transport = null) =>
+        Spawn(callable, JobNames.Describe(callable), serializer ?? DefaultChannelSerializer.Instance, transport: transport);
 
-    /// <summary>Like <see cref="Start(Action{Channel}, IChannelSerializer?)"/>, passing one argument.</summary>
+    /// <summary>Like <see cref="Start(Action{Channel}, IChannelSerializer?, ChannelTransportKind?)"/>, passing one argument.</summary>
     public static Channel Start<T1>(Action<Channel, T1> callable, T1 arg1) =>
         Spawn(c => callable(c, arg1), JobNames.Describe(callable, arg1), DefaultChannelSerializer.Instance);
 
-    /// <summary>Like <see cref="Start(Action{Channel}, IChannelSerializer?)"/>, passing two arguments.</summary>
+    /// <summary>Like <see cref="Start(Action{Channel}, IChannelSerializer?, ChannelTransportKind?)"/>, passing two arguments.</summary>
     public static Channel Start<T1, T2>(Action<Channel, T1, T2> callable, T1 arg1, T2 arg2) =>
         Spawn(c => callable(c, arg1, arg2), JobNames.Describe(callable, arg1, arg2), DefaultChannelSerializer.Instance);
 
-    /// <summary>Like <see cref="Start(Action{Channel}, IChannelSerializer?)"/>, passing three arguments.</summary>
+    /// <summary>Like <see cref="Start(Action{Channel}, IChannelSerializer?, ChannelTransportKind?)"/>, passing three arguments.</summary>
     public static Channel Start<T1, T2, T3>(Action<Channel, T1, T2, T3> callable, T1 arg1, T2 arg2, T3 arg3) =>
         Spawn(c => callable(c, arg1, arg2, arg3), JobNames.Describe(callable, arg1, arg2, arg3), DefaultChannelSerializer.Instance);
 
@@ -68,22 +80,21 @@ public static class Fork
     /// <paramref name="dieWithParent"/> is false only for a background process (Persistence/), which
     /// must outlive the process that starts it.
     internal static Channel Spawn(Action<Channel>? body, string? job, IChannelSerializer serializer, Delegate? callable = null,
-        bool dieWithParent = true)
+        bool dieWithParent = true, ChannelTransportKind? transport = null)
     {
         ForkGuard.ThrowIfUnsafe();
         ChildPath.Prepare(body);
         ChildPath.Prepare(callable);
         // A MakeParallel/MakeReusable job: the plain function its wrapper calls.
         ChildPath.Prepare(callable is null ? null : Exchanges.WrappedJob.Of(callable)?.Function);
-        var (parentFd, childFd) = SocketTransport.CreatePair();
+        var ends = ChannelEnds.Create(transport ?? DefaultTransport);
         try
         {
             Quiescence.WaitForOtherThreads();
         }
         catch (Exception e)
         {
-            Syscall.close(parentFd);
-            Syscall.close(childFd);
+            ends.Abandon();
             if (e is IOException { HResult: > 0 } io and not ForkException)
             {
                 // Reading /proc/self/task needs a descriptor too: at the descriptor limit this is
@@ -97,8 +108,7 @@ public static class Fork
         if (pid < 0)
         {
             var errno = NativeErrors.FromLastPInvoke();
-            Syscall.close(parentFd);
-            Syscall.close(childFd);
+            ends.Abandon();
             throw new ForkException(
                 $"fork failed: {errno}{(errno == Mono.Unix.Native.Errno.EAGAIN ? " (the process limit was reached)" : errno == Mono.Unix.Native.Errno.ENOMEM ? " (out of memory)" : "")}",
                 (int)NativeConvert.FromErrno(errno));
@@ -106,20 +116,29 @@ public static class Fork
         if (pid == 0)
         {
             ChildRuntime.Enter(parentPid, dieWithParent);
-            Syscall.close(parentFd);
+            var childEnd = ends.Child();
             // A grandchild closes this end too: otherwise it would keep the channel to this
             // child's parent open after this child ends.
-            DescriptorRegistry.Add(childFd);
-            var channel = new Channel(new SocketTransport(childFd), 0, job, serializer);
+            Register(childEnd);
+            var channel = new Channel(childEnd, 0, job, serializer);
             if (body is null)
             {
                 return channel;
             }
             RunAndExit(body, channel);
         }
-        Syscall.close(childFd);
-        DescriptorRegistry.Add(parentFd);
-        return new Channel(new SocketTransport(parentFd), pid, job, serializer);
+        var parentEnd = ends.Parent();
+        Register(parentEnd);
+        return new Channel(parentEnd, pid, job, serializer);
+    }
+
+    private static void Register(IChannelTransport transport)
+    {
+        var fds = transport.Descriptors;
+        for (int i = 0; i < fds.Length; i++)
+        {
+            DescriptorRegistry.Add(fds[i]);
+        }
     }
 
     [DoesNotReturn]

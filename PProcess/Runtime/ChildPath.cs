@@ -45,7 +45,8 @@ internal static class ChildPath
     private static readonly Type[] ChildSideTypes =
     [
         typeof(ChildRuntime), typeof(Fork), typeof(DescriptorRegistry), typeof(ProcessIdentity), typeof(Channel),
-        typeof(Channels.Frame), typeof(Transports.SocketTransport), typeof(Serialization.DefaultChannelSerializer),
+        typeof(Channels.Frame), typeof(Transports.SocketTransport), typeof(Transports.SharedMemoryTransport),
+        typeof(Transports.SharedRing), typeof(Transports.ChannelEnds), typeof(Exchanges.Poller), typeof(Serialization.DefaultChannelSerializer),
         typeof(Serialization.TypeNames), typeof(RemoteError), typeof(Native.Signals), typeof(Native.LibC), typeof(ThreadPoolWatch),
     ];
 
@@ -77,12 +78,23 @@ internal static class ChildPath
     private static void WarmUpChannel()
     {
         var (a, b) = Transports.SocketTransport.CreatePair();
-        using var sender = new Channel(new Transports.SocketTransport(a), 0, null, Serialization.DefaultChannelSerializer.Instance);
-        using var receiver = new Channel(new Transports.SocketTransport(b), 0, null, Serialization.DefaultChannelSerializer.Instance);
+        WarmUp(new Transports.SocketTransport(a), new Transports.SocketTransport(b));
+        var ends = new Transports.SharedMemoryTransport.Ends();
+        var (parent, child) = ends.Loopback();
+        // A shared-memory reader spins before it blocks; the spin is generic, so PrepareAll skips it.
+        Transports.SharedMemoryTransport.SpinUntil(parent, static t => t.DataWaiting || true);
+        WarmUp(child, parent);
+    }
+
+    private static void WarmUp(Transports.IChannelTransport from, Transports.IChannelTransport to)
+    {
+        using var receiver = new Channel(to, 0, null, Serialization.DefaultChannelSerializer.Instance);
+        using var sender = new Channel(from, 0, null, Serialization.DefaultChannelSerializer.Instance);
         object?[] samples = [null, "s", new byte[] { 1 }, 1, 1L, 1.0, true, new double[] { 1 }, new int[] { 1 }, new List<int> { 1 }, new InvalidOperationException("x")];
         foreach (var sample in samples)
         {
             sender.Send(sample);
+            receiver.ArmWakeUp();
             receiver.Probe();
             receiver.Receive();
         }
@@ -95,6 +107,12 @@ internal static class ChildPath
         {
             // Expected: this exercised the error path.
         }
+        receiver.Probe();
+        // Nothing is pending: this runs the poll path (Poller.Wait, Mono.Posix's poll and its
+        // converters), which a shared-memory child takes whenever it blocks for a message. Without
+        // it, each such child compiled those 9 methods itself
+        // (ForkSafetyTests.ChildrenOverSharedMemoryCompileNoMethodsWhileTheyWait).
+        receiver.Poll(TimeSpan.Zero);
     }
 
     private static void PrepareMethod(MethodBase method)

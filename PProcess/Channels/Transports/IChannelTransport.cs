@@ -12,13 +12,32 @@ internal enum ProbeResult
 }
 
 /// <summary>
-/// A byte stream between the two ends of a channel, with a descriptor that poll can watch.
+/// A byte stream between the two ends of a channel, with descriptors that poll can watch.
 /// The channel frames messages on top of it.
 /// </summary>
 internal interface IChannelTransport : IDisposable
 {
-    /// <summary>The descriptor poll watches for POLLIN / POLLHUP.</summary>
+    /// <summary>The descriptor poll watches for POLLIN (data, or a wake-up that may mean data).</summary>
     int PollDescriptor { get; }
+
+    /// <summary>A second descriptor to poll for POLLIN, which becomes readable when the peer hangs up; -1 if <see cref="PollDescriptor"/> shows that too.</summary>
+    int HangUpDescriptor { get; }
+
+    /// <summary>Every descriptor this end holds: registered so that other children close them (DescriptorRegistry).</summary>
+    int[] Descriptors { get; }
+
+    /// <summary>
+    /// Called before blocking in poll on <see cref="PollDescriptor"/>: asks for a wake-up when data
+    /// arrives, and returns true if data is already there (then do not block). A socket is level-triggered
+    /// and returns false.
+    /// </summary>
+    bool ArmWakeUp();
+
+    /// <summary>
+    /// True when data is buffered for this end and can be read without a system call (shared memory);
+    /// a socket returns false. A poll loop may spin on it briefly before it blocks.
+    /// </summary>
+    bool DataWaiting { get; }
 
     /// <summary>Reads at least one byte, blocking; returns 0 at end of stream.</summary>
     int Read(Span<byte> buffer);

@@ -1,0 +1,26 @@
+namespace PProcess.Transports;
+
+/// <summary>
+/// Both ends of a channel, made before the fork. After it, the parent takes its end with
+/// <see cref="Parent"/> and the child its own with <see cref="Child"/> (each closes what belongs
+/// only to the other); if no fork happens, <see cref="Abandon"/> releases everything.
+/// </summary>
+internal abstract class ChannelEnds
+{
+    /// <summary>Makes the resources of a channel of the given kind; a shortage raises <see cref="ForkException"/>.</summary>
+    internal static ChannelEnds Create(ChannelTransportKind kind) => kind switch
+    {
+        ChannelTransportKind.Socket => new SocketTransport.Ends(),
+        ChannelTransportKind.SharedMemory => new SharedMemoryTransport.Ends(),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown channel transport kind."),
+    };
+
+    /// <summary>In the parent, after the fork: its end.</summary>
+    internal abstract IChannelTransport Parent();
+
+    /// <summary>In the child, after the fork: its end.</summary>
+    internal abstract IChannelTransport Child();
+
+    /// <summary>No fork happened: releases both ends.</summary>
+    internal abstract void Abandon();
+}
