@@ -169,11 +169,16 @@ public class PersistentExchange : IDisposable
         if (watched.Count > 0)
         {
             var fds = watched.Select(w => new Pollfd { fd = w.Fd, events = PollEvents.POLLIN }).ToArray();
-            if (Poller.Wait(fds, timeout) > 0)
+            // Bytes a channel has already read into its buffer do not make its descriptor readable:
+            // such a channel is ready now, and the poll only looks (found when the socket transport
+            // gained its read buffer: a collector waited for ever on frames it had already read).
+            var buffered = watched.Select(w => w.Connection?.Channel.ArmWakeUp() ?? w.Process!.StatusBuffered).ToArray();
+            bool anyBuffered = buffered.Contains(true);
+            if (Poller.Wait(fds, anyBuffered ? TimeSpan.Zero : timeout) > 0 || anyBuffered)
             {
                 for (int i = 0; i < fds.Length; i++)
                 {
-                    if (fds[i].revents == 0)
+                    if (fds[i].revents == 0 && !buffered[i])
                     {
                         continue;
                     }
