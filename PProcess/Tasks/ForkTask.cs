@@ -33,18 +33,20 @@ public static class ForkTask
         var channel = Fork.Spawn(c => c.Send(function()), JobNames.Describe(function), Serialization.DefaultChannelSerializer.Instance, function);
         ForkTaskCompleter.ForThisProcess().Watch(channel, c =>
         {
+            // The child is reaped before the task completes: a continuation never sees a zombie.
+            TResult result;
             try
             {
-                done.TrySetResult(c.Receive<TResult>());
+                result = c.Receive<TResult>();
             }
             catch (Exception e)
             {
-                done.TrySetException(e);
-            }
-            finally
-            {
                 c.Dispose();
+                done.TrySetException(e);
+                return;
             }
+            c.Dispose();
+            done.TrySetResult(result);
         });
         return done.Task;
     }
