@@ -13,7 +13,7 @@ public class WebExampleTests
     public async Task TheListEndpointRenderedThroughThePoolEqualsTheSequentialRendering()
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        foreach (var arg in new[] { Assembly, "serve", "--urls", "http://127.0.0.1:0", "--rows", "150", "--cost", "3", "--workers", "2" })
+        foreach (var arg in new[] { Assembly, "serve", "--urls", "http://127.0.0.1:0", "--rows", "150", "--cost", "3", "--workers", "2", "--stdin-lifetime" })
         {
             start.ArgumentList.Add(arg);
         }

@@ -164,6 +164,9 @@ public class WorkerPoolTests
         Assert.True(LoadAverage.Allows(null));
         Assert.True(LoadAverage.Allows(1e9));
         Assert.Throws<ArgumentOutOfRangeException>(() => LoadAverage.Allows(-1));
+        // multicore's threshold is per core: a load of 3 on 4 cores passes 0.75 and fails 0.7.
+        Assert.True(LoadAverage.Allows(0.75, 3.0, 4));
+        Assert.False(LoadAverage.Allows(0.7, 3.0, 4));
     }
 
     [Fact]

@@ -6,7 +6,7 @@ using PProcess.WebExample;
 
 // django-multicore's list view in ASP.NET Core: GET /users rendered through a pre-forked worker
 // pool whose workers each keep a SQLite connection.
-//   serve [--urls http://127.0.0.1:0] [--rows N] [--cost N] [--workers N] [--max-load X]
+//   serve [--urls http://127.0.0.1:0] [--rows N] [--cost N] [--workers N] [--max-load X] [--stdin-lifetime]
 //   bench [--rows N] [--cost N] [--workers N] [--requests N]   latency with and without the pool, side by side
 var mode = args.Length > 0 ? args[0] : "serve";
 string Option(string name, string fallback)
@@ -41,6 +41,15 @@ try
     Console.WriteLine($"listening on {address} (workers {string.Join(' ', pool.WorkerPids)})");
     if (mode == "serve")
     {
+        if (args.Contains("--stdin-lifetime"))
+        {
+            // Stop when standard input closes: a test that starts the server and dies takes the server with it.
+            new Thread(() =>
+            {
+                Console.In.ReadToEnd();
+                app.Lifetime.StopApplication();
+            }) { IsBackground = true }.Start();
+        }
         await app.WaitForShutdownAsync();
         return 0;
     }

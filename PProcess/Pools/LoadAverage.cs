@@ -41,6 +41,9 @@ public static class LoadAverage
             return true;
         }
         ArgumentOutOfRangeException.ThrowIfNegative(max, nameof(maxPerCore));
-        return PerCore(cores) <= max;
+        return Allows(max, Read().One, cores ?? Cores.Usable);
     }
+
+    /// <summary>The guard's decision for a given reading: load per core at most the threshold.</summary>
+    internal static bool Allows(double maxPerCore, double oneMinute, int cores) => oneMinute / cores <= maxPerCore;
 }
