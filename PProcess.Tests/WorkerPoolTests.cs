@@ -142,6 +142,44 @@ public class WorkerPoolTests
     }
 
     [Fact]
+    public void AReplacementWaitsWhileAnotherThreadComputesWithoutPauseAndTheOtherWorkersServeMeanwhile() =>
+        IsolatedProcess.Passes(SpinningScenario);
+
+    private static void SpinningScenario()
+    {
+        using var pool = new WorkerPool(new WorkerPoolOptions { Workers = 2 });
+        var stop = 0;
+        var spinner = new Thread(() =>
+        {
+            long x = 0;
+            while (Volatile.Read(ref stop) == 0)
+            {
+                x++;
+            }
+            GC.KeepAlive(x);
+        });
+        spinner.Start();
+        Assert.Throws<ChildExitedException>(() => pool.Run(KillSelf, (int)Signum.SIGKILL));
+        // A thread that never sleeps is never quiescent: the pool refuses to fork (rule 3) and keeps serving with one worker.
+        while (pool.FailedReplacements == 0)
+        {
+            Assert.Equal(25, pool.Run(Square, 5));
+        }
+        Assert.Equal(0, pool.Replacements);
+        Assert.Single(pool.WorkerPids);
+        Assert.IsType<ForkSafetyException>(pool.LastReplacementError);
+        Volatile.Write(ref stop, 1);
+        spinner.Join();
+        // Once it stops, the next attempt (after the back-off) forks the replacement.
+        while (pool.Replacements == 0)
+        {
+            Assert.Equal(36, pool.Run(Square, 6));
+            Thread.Sleep(1);
+        }
+        Assert.Equal(2, pool.WorkerPids.Count);
+    }
+
+    [Fact]
     public void AJobMustBeSendable()
     {
         int captured = 5;

@@ -88,6 +88,54 @@ public static class WorkerPoolExample
         {
             KillAndReplace(pool);
         }
+        if (options.Rest.Contains("--kill-while-spinning"))
+        {
+            KillWhileSpinning(pool);
+        }
+    }
+
+    /// <summary>
+    /// Two threads compute without pause (never asleep, so never quiescent) while a job kills its
+    /// worker: the pool cannot fork a replacement until they stop. Measures both halves.
+    /// </summary>
+    private static void KillWhileSpinning(WorkerPool<Memo> pool)
+    {
+        int before = pool.Replacements;
+        using var stop = new CancellationTokenSource();
+        var spinners = Enumerable.Range(0, 2).Select(_ => new Thread(() =>
+        {
+            long x = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                x++;
+            }
+            GC.KeepAlive(x);
+        })).ToList();
+        spinners.ForEach(t => t.Start());
+        try
+        {
+            pool.Run(Die, (int)Signum.SIGKILL);
+        }
+        catch (ChildExitedException)
+        {
+        }
+        var clock = Stopwatch.StartNew();
+        int served = 0;
+        while (clock.Elapsed < TimeSpan.FromSeconds(2))
+        {
+            pool.Run(Square, 3);      // the surviving workers keep serving meanwhile
+            served++;
+        }
+        Console.WriteLine($"while 2 threads spun for 2 s: replacements {pool.Replacements - before}, refused attempts {pool.FailedReplacements}, " +
+            $"jobs served by the other workers {served}; last refusal: {pool.LastReplacementError?.GetType().Name}");
+        stop.Cancel();
+        spinners.ForEach(t => t.Join());
+        clock.Restart();
+        while (pool.Replacements == before && clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            Thread.Sleep(1);
+        }
+        Console.WriteLine($"after they stopped: replacement {(pool.Replacements > before ? "forked" : "still missing")} {clock.Elapsed.TotalMilliseconds:0.0} ms later");
     }
 
     /// <summary>Four threads submit while a job kills its worker: how long until the pool has its workers back?</summary>

@@ -18,8 +18,10 @@ namespace PProcess;
 /// <remarks>
 /// Create the pool early, while the process is quiescent (before a web host starts its threads;
 /// docs/fork-safety.md rule 2). A replacement is forked from the pool's thread after the library's
-/// wait for every other thread to sleep (refused after 5 s: the pool then runs with fewer workers
-/// and retries; <see cref="LastReplacementError"/> says why).
+/// wait for every other thread to sleep, for 250 ms at first: if other threads keep running, the
+/// pool runs with fewer workers and retries, backing off (doubling the wait up to 5 s);
+/// <see cref="LastReplacementError"/> says why. Threads that block (on a job's result, on I/O)
+/// sleep; threads that compute without pause never do, and then no replacement is made.
 /// </remarks>
 /// <typeparam name="TState">What the initializer makes in each worker.</typeparam>
 public class WorkerPool<TState> : IDisposable
@@ -35,6 +37,7 @@ public class WorkerPool<TState> : IDisposable
     private volatile bool disposing;
     private bool closed;
     private int replacements;
+    private int failedReplacements;
     private volatile Exception? lastReplacementError;
     private volatile int[] pids;
 
@@ -90,6 +93,9 @@ public class WorkerPool<TState> : IDisposable
 
     /// <summary>How many dead workers have been replaced.</summary>
     public int Replacements => Volatile.Read(ref replacements);
+
+    /// <summary>How many attempts to fork a replacement were refused or failed (each is retried, backing off).</summary>
+    public int FailedReplacements => Volatile.Read(ref failedReplacements);
 
     /// <summary>Why the last attempt to replace a dead worker failed, or null.</summary>
     public Exception? LastReplacementError => lastReplacementError;
@@ -274,11 +280,23 @@ public class WorkerPool<TState> : IDisposable
         worker.Channel.Dispose();
     }
 
+    /// <summary>How long the pool's thread waits for quiescence per replacement attempt; doubles after each refusal, up to 5 s.</summary>
+    private TimeSpan replacementPatience = InitialReplacementPatience;
+
+    private static readonly TimeSpan InitialReplacementPatience = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Not before this <see cref="Environment.TickCount64"/>: the next attempt after a refusal.</summary>
+    private long nextReplacementAttempt;
+
     private void Replace()
     {
         if (!Options.ReplaceDeadWorkers)
         {
             FailQueuedIfNoWorkers();
+            return;
+        }
+        if (Environment.TickCount64 < nextReplacementAttempt)
+        {
             return;
         }
         for (int i = 0; i < workers.Length && !disposing; i++)
@@ -287,15 +305,28 @@ public class WorkerPool<TState> : IDisposable
             {
                 continue;
             }
+            // Forking here needs every other thread asleep (fork-safety rule 3). A short wait, so
+            // that dispatching to the live workers pauses briefly; after a refusal, back off.
+            Runtime.Quiescence.ThreadPatience = replacementPatience;
             try
             {
                 workers[i] = SpawnWorker(i);
                 pids = workers.Where(w => w is not null).Select(w => w!.Channel.Pid).ToArray();
                 Interlocked.Increment(ref replacements);
+                replacementPatience = InitialReplacementPatience;
+                nextReplacementAttempt = 0;
             }
             catch (Exception e) when (e is ForkSafetyException or ForkException or RemoteException or ChildProcessException or ChannelProtocolException or IOException)
             {
                 lastReplacementError = e;
+                Interlocked.Increment(ref failedReplacements);
+                nextReplacementAttempt = Environment.TickCount64 + (long)replacementPatience.TotalMilliseconds;
+                replacementPatience = TimeSpan.FromTicks(Math.Min(replacementPatience.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                break;
+            }
+            finally
+            {
+                Runtime.Quiescence.ThreadPatience = null;
             }
         }
         FailQueuedIfNoWorkers();
