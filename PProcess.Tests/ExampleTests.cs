@@ -50,7 +50,7 @@ public class ExampleTests
     {
         var output = ExampleRunner.Passes("list");
         foreach (var name in new[] { "simple_pmap", "simple_managed_map_reusable", "simple_continuous_queue", "simple_mutation_queue",
-            "simple_persistent_managed", "simple_background_queue", "simple_persistent_queue", "ordered_pipeline", "worker_pool", "fork_task" })
+            "simple_persistent_managed", "simple_background_queue", "simple_persistent_queue", "ordered_pipeline", "pipeline_busy", "worker_pool", "fork_task" })
         {
             Assert.Contains(name, output);
         }

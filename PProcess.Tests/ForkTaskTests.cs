@@ -60,6 +60,77 @@ public class ForkTaskTests
         Assert.Equal("disk gone", io.Message);
     }
 
+    private static unsafe void WriteByte(int fd)
+    {
+        byte one = 1;
+        Assert.Equal(1, Syscall.write(fd, &one, 1));
+    }
+
+    private static unsafe void ReadByte(int fd)
+    {
+        byte b;
+        Assert.Equal(1, Syscall.read(fd, &b, 1));
+    }
+
+    [Fact]
+    public void AForkedTaskOutlivesTheThreadThatStartedIt() => IsolatedProcess.Passes(ThreadExitScenario);
+
+    /// <summary>
+    /// PR_SET_PDEATHSIG fires when the thread that forked a child ends (fork-safety fact 15). A
+    /// task started on a thread that ends (a retiring thread-pool thread, say) must still complete.
+    /// </summary>
+    private static void ThreadExitScenario()
+    {
+        var go = new int[2];
+        var started = new int[2];
+        Assert.Equal(0, Syscall.pipe(go));
+        Assert.Equal(0, Syscall.pipe(started));
+        Task<int>? task = null;
+        var starter = new Thread(() =>
+        {
+            task = ForkTask.Run(() =>
+            {
+                WriteByte(started[1]);   // the child is past its start-up (and its prctl)
+                ReadByte(go[0]);         // and waits until the starter thread has ended
+                return 42;
+            });
+            ReadByte(started[0]);
+        });
+        starter.Start();
+        starter.Join();
+        WriteByte(go[1]);
+        Assert.Equal(42, task!.GetAwaiter().GetResult());
+        foreach (var fd in go.Concat(started))
+        {
+            Syscall.close(fd);
+        }
+    }
+
+    [Fact]
+    public void AChildOfFork_StartDiesWithTheThreadThatForkedIt() => IsolatedProcess.Passes(PDeathSigScenario);
+
+    /// <summary>The measured fact behind ForkTask forking on its own thread (docs/fork-safety.md fact 15).</summary>
+    private static void PDeathSigScenario()
+    {
+        Channel? channel = null;
+        var starter = new Thread(() =>
+        {
+            channel = Fork.Start(c =>
+            {
+                c.Send("ready");
+                c.Receive();             // the parent never sends: only a signal ends this child
+            });
+            Assert.Equal("ready", channel.Receive<string>());
+        });
+        starter.Start();
+        starter.Join();
+        // A guard against a hang, not a synchronisation: the kill follows the thread's exit at once.
+        Assert.True(channel!.Poll(TimeSpan.FromSeconds(30)), "the child outlived the thread that forked it");
+        var e = Assert.Throws<ChildExitedException>(() => channel.Receive());
+        Assert.Equal(9, e.Signal);
+        channel.Dispose();
+    }
+
     [Fact]
     public void InAChildBothVariantsCompleteWithoutAThreadPool() => IsolatedProcess.Passes(ChildScenario);
 

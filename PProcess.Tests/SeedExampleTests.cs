@@ -34,4 +34,12 @@ public class SeedExampleTests
         Assert.Contains("raises System.DivideByZeroException with the child's stack", output);
         Assert.Contains("ForkTaskExample", output);
     }
+
+    [Fact]
+    public void PipelineBusyExampleKeepsTheOrderInBothDesigns()
+    {
+        var output = ExampleRunner.Passes("pipeline_busy");
+        Assert.Matches(@"pre-forked pipeline: first result \d+\.\d ms, all \d+\.\d ms, in order: True", output);
+        Assert.Matches(@"fork per job: +first result \d+\.\d ms, all \d+\.\d ms, in order: True; fork waited median", output);
+    }
 }

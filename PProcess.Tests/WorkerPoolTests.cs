@@ -27,6 +27,8 @@ public class WorkerPoolTests
 
     private static int Square(int x) => x * x;
 
+    private static int Length(string s) => s.Length;
+
     private static int ThrowOnThree(int x) => x == 3 ? throw new InvalidOperationException($"three is not allowed ({x})") : Environment.ProcessId;
 
     private static int KillSelf(int signal)
@@ -180,6 +182,30 @@ public class WorkerPoolTests
     }
 
     [Fact]
+    public void APoolMadeOnAThreadThatEndsKeepsItsWorkers() => IsolatedProcess.Passes(ThreadEndsScenario);
+
+    /// <summary>A child dies with the thread that forked it (fork-safety fact 15): the pool forks on its own thread.</summary>
+    private static void ThreadEndsScenario()
+    {
+        WorkerPool? pool = null;
+        var maker = new Thread(() => pool = new WorkerPool(new WorkerPoolOptions { Workers = 2 }));
+        maker.Start();
+        maker.Join();
+        using (pool)
+        {
+            var initial = pool!.WorkerPids.ToArray();
+            // Had the workers been forked on the ended thread, they would have been killed by now or during these jobs.
+            for (int round = 0; round < 5; round++)
+            {
+                Assert.Equal(Enumerable.Range(0, 20).Select(x => x * x), pool.Map(Square, Enumerable.Range(0, 20)));
+            }
+            Assert.Equal(0, pool.Replacements);
+            Assert.Equal(initial, pool.WorkerPids);
+            Assert.All(initial, pid => Assert.Equal(0, Syscall.kill(pid, 0)));
+        }
+    }
+
+    [Fact]
     public void AJobMustBeSendable()
     {
         int captured = 5;
@@ -188,6 +214,8 @@ public class WorkerPoolTests
         // A static method and a lambda that captures nothing are both found again by id, as a worker does.
         var stat = PoolJob.Of((Func<int, int>)Square, "job");
         Assert.Same(stat.Method, PoolJob.Resolve(stat.Id).Method);
+        var bound = Delegate.CreateDelegate(typeof(Func<int>), "abc", typeof(WorkerPoolTests).GetMethod(nameof(Length), System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!);
+        Assert.Throws<ArgumentException>(() => PoolJob.Of(bound, "job"));
         var lambda = PoolJob.Of((Func<int, int>)(x => x + 1), "job");
         Assert.Equal(4, lambda.Invoke([3]));
     }

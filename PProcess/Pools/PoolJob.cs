@@ -51,6 +51,11 @@ internal sealed class PoolJob
             throw new ArgumentException($"A pool job cannot be a generic method or a method of a generic type ({method.DeclaringType?.Name}.{method.Name}).", parameterName);
         }
         object? target = null;
+        if (method.IsStatic && function.Target is not null)
+        {
+            throw new ArgumentException(
+                $"A pool job cannot be a static method bound to a first argument ({method.DeclaringType.Name}.{method.Name}): pass that value as an argument.", parameterName);
+        }
         if (!method.IsStatic)
         {
             target = Singleton(method.DeclaringType);

@@ -60,26 +60,46 @@ public class WorkerPool<TState> : IDisposable
         serializer = options.Serializer ?? DefaultChannelSerializer.Instance;
         ownerPid = ProcessIdentity.Current;
         workers = new PoolWorker?[count];
-        try
-        {
-            for (int i = 0; i < count; i++)
-            {
-                workers[i] = SpawnWorker(i);
-            }
-        }
-        catch
-        {
-            foreach (var w in workers)
-            {
-                w?.Channel.Dispose();
-            }
-            throw;
-        }
-        pids = workers.Select(w => w!.Channel.Pid).ToArray();
-        // Made after the forks, so that no child inherits it running; its descriptors are registered.
+        pids = [];
+        // Every child closes these (they are registered).
         wake = new WakePipe();
-        dispatcher = new Thread(Dispatch) { IsBackground = true, Name = "PProcess pool" };
+        // The workers are forked on the pool's own thread, not the caller's: a child's
+        // PR_SET_PDEATHSIG fires when the thread that forked it ends (docs/fork-safety.md fact 15),
+        // and the pool's thread lives as long as the pool. The caller sleeps meanwhile (no spinning),
+        // so the process is as quiescent as it was.
+        using var started = new ManualResetEventSlim(false, 0);
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
+        dispatcher = new Thread(() =>
+        {
+            try
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    workers[i] = SpawnWorker(i);
+                }
+                pids = workers.Select(w => w!.Channel.Pid).ToArray();
+            }
+            catch (Exception e)
+            {
+                foreach (var w in workers)
+                {
+                    w?.Channel.Dispose();
+                }
+                failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+                started.Set();
+                return;
+            }
+            started.Set();
+            Dispatch();
+        }) { IsBackground = true, Name = "PProcess pool" };
         dispatcher.Start();
+        started.Wait();
+        if (failure is not null)
+        {
+            dispatcher.Join();
+            wake.Dispose();
+            failure.Throw();
+        }
     }
 
     /// <summary>The settings the pool was made with.</summary>
@@ -203,6 +223,38 @@ public class WorkerPool<TState> : IDisposable
     /// <summary>The pool's thread: poll the workers and the wake pipe, collect results, replace the dead, hand out jobs.</summary>
     private void Dispatch()
     {
+        try
+        {
+            DispatchLoop();
+        }
+        catch (Exception e)
+        {
+            // A failure of the loop itself (poll failing, say) must not take the host down with an
+            // unhandled exception on this thread: every job fails with it, and the pool is closed.
+            lastReplacementError ??= e;
+            var broken = new InvalidOperationException($"The worker pool's thread failed: {e.Message}", e);
+            lock (gate)
+            {
+                closed = true;
+            }
+            while (queue.TryDequeue(out var request))
+            {
+                request.Fail(broken);
+            }
+            foreach (var worker in workers)
+            {
+                worker?.Current?.Fail(broken);
+                if (worker is not null)
+                {
+                    worker.Current = null;
+                }
+            }
+        }
+        Shutdown();
+    }
+
+    private void DispatchLoop()
+    {
         var fds = new List<Pollfd>();
         var polled = new List<PoolWorker>();
         while (!disposing)
@@ -241,7 +293,6 @@ public class WorkerPool<TState> : IDisposable
             Replace();
             HandOut();
         }
-        Shutdown();
     }
 
     private void Collect(PoolWorker worker)

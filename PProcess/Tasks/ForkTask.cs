@@ -10,9 +10,10 @@ namespace PProcess;
 /// on a dedicated thread instead. Both compose with <c>await</c> and <see cref="Task.WhenAll(Task[])"/>.
 /// </summary>
 /// <remarks>
-/// Rules (docs/tutorial.md, "Awaitable forks"): <see cref="Run{TResult}"/> forks on the calling
-/// thread, at that moment, so call it from a quiescent process (fork-safety rule 2; the library
-/// waits up to 5 s for other threads to sleep). Completion comes from a thread of the library's,
+/// Rules (docs/tutorial.md, "Awaitable forks"): <see cref="Run{TResult}"/> forks at the call, on
+/// the library's completer thread while the caller sleeps (a child is killed when the thread that
+/// forked it ends, and thread-pool threads retire), so call it from a quiescent process
+/// (fork-safety rule 2; the library waits up to 5 s for other threads to sleep). Completion comes from a thread of the library's,
 /// not from the thread pool. In the parent, continuations run asynchronously (on the thread pool);
 /// in a forked child, which has no thread pool, block on the task (<c>GetAwaiter().GetResult()</c>)
 /// instead of awaiting it.
@@ -30,8 +31,10 @@ public static class ForkTask
     {
         ArgumentNullException.ThrowIfNull(function);
         var done = new TaskCompletionSource<TResult>(Options);
-        var channel = Fork.Spawn(c => c.Send(function()), JobNames.Describe(function), Serialization.DefaultChannelSerializer.Instance, function);
-        ForkTaskCompleter.ForThisProcess().Watch(channel, c =>
+        var completer = ForkTaskCompleter.ForThisProcess();
+        // Forked on the completer's long-lived thread: a child dies with the thread that forked it.
+        var channel = completer.Fork(() => Fork.Spawn(c => c.Send(function()), JobNames.Describe(function), Serialization.DefaultChannelSerializer.Instance, function));
+        completer.Watch(channel, c =>
         {
             // The child is reaped before the task completes: a continuation never sees a zombie.
             TResult result;

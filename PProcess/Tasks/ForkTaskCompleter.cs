@@ -39,6 +39,42 @@ internal sealed class ForkTaskCompleter
         }
     }
 
+    /// <summary>Forks requested by callers, made on the completer's thread.</summary>
+    private readonly List<ForkRequest> forks = [];
+
+    /// <summary>A fork to make on the completer's thread, and where its channel or error goes.</summary>
+    private sealed class ForkRequest(Func<Channel> spawn)
+    {
+        internal Func<Channel> Spawn { get; } = spawn;
+
+        internal Channel? Channel { get; set; }
+
+        internal Exception? Error { get; set; }
+
+        /// <summary>No spinning: the caller sleeps at once, so it does not delay the quiescence wait of its own fork.</summary>
+        internal ManualResetEventSlim Done { get; } = new(false, 0);
+    }
+
+    /// <summary>
+    /// Forks on the completer's thread and returns the channel (or throws what the fork threw).
+    /// A child's PR_SET_PDEATHSIG fires when the <em>thread</em> that forked it ends, not the
+    /// process (measured: docs/fork-safety.md fact 15). A fork made on a thread-pool thread,
+    /// which retires when idle, would have its child killed; the completer's thread lives as long
+    /// as the process. The caller sleeps meanwhile, so it is quiescent.
+    /// </summary>
+    internal Channel Fork(Func<Channel> spawn)
+    {
+        var request = new ForkRequest(spawn);
+        lock (addGate)
+        {
+            forks.Add(request);
+        }
+        wake.Signal();
+        request.Done.Wait();
+        request.Done.Dispose();
+        return request.Channel ?? throw request.Error!;
+    }
+
     /// <summary>Watches <paramref name="channel"/>; <paramref name="finish"/> runs on the completer's thread once it is readable.</summary>
     internal void Watch(Channel channel, Action<Channel> finish)
     {
@@ -49,10 +85,37 @@ internal sealed class ForkTaskCompleter
         wake.Signal();
     }
 
+    private void MakeForks()
+    {
+        ForkRequest[] pending;
+        lock (addGate)
+        {
+            if (forks.Count == 0)
+            {
+                return;
+            }
+            pending = [.. forks];
+            forks.Clear();
+        }
+        foreach (var request in pending)
+        {
+            try
+            {
+                request.Channel = request.Spawn();
+            }
+            catch (Exception e)
+            {
+                request.Error = e;
+            }
+            request.Done.Set();
+        }
+    }
+
     private void Loop()
     {
         while (true)
         {
+            MakeForks();
             lock (addGate)
             {
                 waiting.AddRange(added);
