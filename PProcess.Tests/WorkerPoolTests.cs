@@ -60,6 +60,8 @@ public class WorkerPoolTests
             Assert.Equal(Enumerable.Range(1, byPid.Count()), byPid.Select(p => p[3]).Order());
         }
         Assert.Equal(9, pool.Run(Square, 3));
+        var asyncTags = pool.MapAsync(Tag, Enumerable.Range(100, 6)).GetAwaiter().GetResult();
+        Assert.Equal(Enumerable.Range(100, 6), asyncTags.Select(t => int.Parse(t.Split(':')[0])));
         pool.Dispose();
         // Disposing told each worker to end, and each disposed its state (the database connection, say).
         int total = 0;
@@ -68,7 +70,7 @@ public class WorkerPoolTests
             total += int.Parse(File.ReadAllText($"{marker}.{i}"));
             File.Delete($"{marker}.{i}");
         }
-        Assert.Equal(40, total);
+        Assert.Equal(46, total);
         Assert.True(ProcFs.NoChildrenLeft());
         Assert.Throws<ObjectDisposedException>(() => pool.Run(Square, 2));
     }

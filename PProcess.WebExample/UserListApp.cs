@@ -30,7 +30,7 @@ public static class UserListApp
             count = UserTable.Count(db);
         }
         app.MapGet("/", () => Results.Text("see /users\n"));
-        app.MapGet("/users", (HttpContext context) =>
+        app.MapGet("/users", async (HttpContext context) =>
         {
             bool usePool = context.Request.Query["pool"] != "false";
             string page;
@@ -38,7 +38,7 @@ public static class UserListApp
             {
                 // One range per job, a few per worker, rendered in parallel and joined in order.
                 var ranges = UserTable.Ranges(count, pool.Size * 2, cost);
-                page = UserTable.Page(pool.Map(UserTable.RenderInWorker, ranges));
+                page = UserTable.Page(await pool.MapAsync(UserTable.RenderInWorker, ranges));
                 context.Response.Headers["X-Rendered-By"] = "pool";
             }
             else

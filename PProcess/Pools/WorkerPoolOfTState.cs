@@ -159,6 +159,17 @@ public class WorkerPool<TState> : IDisposable
         return Collect(arguments.Select(a => Submit<TResult>(pj, a, withState: false)).ToArray());
     }
 
+    /// <summary>
+    /// As <see cref="Map{TArgs, TResult}(Func{TState, TArgs, TResult}, IEnumerable{TArgs})"/>, without blocking the
+    /// caller: for a request handler that awaits. Results in the order of <paramref name="arguments"/>.
+    /// </summary>
+    public Task<TResult[]> MapAsync<TArgs, TResult>(Func<TState, TArgs, TResult> job, IEnumerable<TArgs> arguments)
+    {
+        var pj = PoolJob.Of(job, nameof(job));
+        ArgumentNullException.ThrowIfNull(arguments);
+        return Task.WhenAll(arguments.Select(a => Submit<TResult>(pj, a, withState: true)).ToArray());
+    }
+
     private static TResult[] Collect<TResult>(Task<TResult>[] tasks)
     {
         var results = new TResult[tasks.Length];
