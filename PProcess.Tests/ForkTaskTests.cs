@@ -132,6 +132,31 @@ public class ForkTaskTests
     }
 
     [Fact]
+    public void CancellingAForkedTaskKillsAndReapsTheChild() => IsolatedProcess.Passes(CancelScenario);
+
+    private static void CancelScenario()
+    {
+        var started = new int[2];
+        Assert.Equal(0, Syscall.pipe(started));
+        using var cancel = new CancellationTokenSource();
+        var task = ForkTask.Run(() =>
+        {
+            WriteByte(started[1]);
+            Thread.Sleep(Timeout.Infinite);      // only a kill ends it
+            return 0;
+        }, cancel.Token);
+        ReadByte(started[0]);
+        cancel.Cancel();
+        var e = Assert.ThrowsAny<OperationCanceledException>(() => task.GetAwaiter().GetResult());
+        Assert.Equal(cancel.Token, e.CancellationToken);
+        Assert.True(task.IsCanceled);
+        Assert.True(ProcFs.NoChildrenLeft());
+        Assert.True(ForkTask.Run(() => 1, cancel.Token).IsCanceled);   // already cancelled: nothing is forked
+        Syscall.close(started[0]);
+        Syscall.close(started[1]);
+    }
+
+    [Fact]
     public void InAChildBothVariantsCompleteWithoutAThreadPool() => IsolatedProcess.Passes(ChildScenario);
 
     private static void ChildScenario()

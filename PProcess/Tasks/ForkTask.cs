@@ -4,13 +4,13 @@ using PProcess.Tasks;
 namespace PProcess;
 
 /// <summary>
-/// xfork's <c>fork</c> as a <see cref="Task{TResult}"/>: <see cref="Run{TResult}"/> forks a child
+/// xfork's <c>fork</c> as a <see cref="Task{TResult}"/>: <see cref="Run{TResult}(Func{TResult})"/> forks a child
 /// that computes the function (CPU-bound work, in parallel with the caller), and the task
 /// completes when the child's result arrives; <see cref="RunOnThread{TResult}"/> runs IO-bound work
 /// on a dedicated thread instead. Both compose with <c>await</c> and <see cref="Task.WhenAll(Task[])"/>.
 /// </summary>
 /// <remarks>
-/// Rules (docs/tutorial.md, "Awaitable forks"): <see cref="Run{TResult}"/> forks at the call, on
+/// Rules (docs/tutorial.md, "Awaitable forks"): <see cref="Run{TResult}(Func{TResult})"/> forks at the call, on
 /// the library's completer thread while the caller sleeps (a child is killed when the thread that
 /// forked it ends, and thread-pool threads retire), so call it from a quiescent process
 /// (fork-safety rule 2; the library waits up to 5 s for other threads to sleep). Completion comes from a thread of the library's,
@@ -27,15 +27,31 @@ public static class ForkTask
     /// died). The child sees the parent's memory as it was at the call (copy-on-write); only the
     /// result crosses back, so it must be serialisable.
     /// </summary>
-    public static Task<TResult> Run<TResult>(Func<TResult> function)
+    public static Task<TResult> Run<TResult>(Func<TResult> function) => Run(function, CancellationToken.None);
+
+    /// <summary>
+    /// As <see cref="Run{TResult}(Func{TResult})"/>; when <paramref name="cancellationToken"/> is
+    /// cancelled, the child is killed (SIGKILL) and reaped, and the task is cancelled. A token
+    /// already cancelled forks nothing.
+    /// </summary>
+    public static Task<TResult> Run<TResult>(Func<TResult> function, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(function);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<TResult>(cancellationToken);
+        }
         var done = new TaskCompletionSource<TResult>(Options);
         var completer = ForkTaskCompleter.ForThisProcess();
         // Forked on the completer's long-lived thread: a child dies with the thread that forked it.
         var channel = completer.Fork(() => Fork.Spawn(c => c.Send(function()), JobNames.Describe(function), Serialization.DefaultChannelSerializer.Instance, function));
+        // kill(2) is safe from any thread; the child's end of stream then wakes the completer.
+        int pid = channel.Pid;
+        var registration = cancellationToken.UnsafeRegister(static state => Mono.Unix.Native.Syscall.kill((int)state!, Mono.Unix.Native.Signum.SIGKILL), pid);
         completer.Watch(channel, c =>
         {
+            // Waits for a kill in progress; after it, none can come, so the pid is reaped safely below.
+            registration.Dispose();
             // The child is reaped before the task completes: a continuation never sees a zombie.
             TResult result;
             try
@@ -45,7 +61,14 @@ public static class ForkTask
             catch (Exception e)
             {
                 c.Dispose();
-                done.TrySetException(e);
+                if (cancellationToken.IsCancellationRequested && e is ChildExitedException)
+                {
+                    done.TrySetCanceled(cancellationToken);
+                }
+                else
+                {
+                    done.TrySetException(e);
+                }
                 return;
             }
             c.Dispose();
