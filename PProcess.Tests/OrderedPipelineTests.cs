@@ -127,6 +127,30 @@ public class OrderedPipelineTests
         Assert.True(pipeline.Join(TimeSpan.FromMinutes(1)));
     }
 
+    private static int KillSelf(int signal)
+    {
+        Syscall.kill(Environment.ProcessId, (Signum)signal);
+        return -1;
+    }
+
+    [Fact]
+    public void AWorkerThatDiesFailsItsJobAtItsPlaceAndThePipelineGoesOn() => IsolatedProcess.Passes(DeathScenario);
+
+    private static void DeathScenario()
+    {
+        using var pipeline = new OrderedPipeline(workers: 2, bufferSize: 10);
+        pipeline.Put(Square, 1);
+        pipeline.Put(KillSelf, (int)Signum.SIGKILL);
+        pipeline.Put(Square, 3);
+        Assert.Equal(1, pipeline.Get());
+        var e = Assert.Throws<ChildExitedException>(() => pipeline.Get());
+        Assert.Equal(9, e.Signal);
+        Assert.Contains(nameof(KillSelf), e.Message);
+        Assert.Equal(9, pipeline.Get());
+        pipeline.Put(Square, 4);
+        Assert.Equal(16, pipeline.Get());
+    }
+
     [Fact]
     public void BadArgumentsAreRefusedBeforeAnyFork()
     {

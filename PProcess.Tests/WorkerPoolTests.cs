@@ -27,6 +27,13 @@ public class WorkerPoolTests
 
     private static int Square(int x) => x * x;
 
+    public sealed class Node
+    {
+        public Node? Next { get; set; }
+    }
+
+    private static int Hops(Node node) => node.Next is null ? 0 : 1;
+
     private static int Length(string s) => s.Length;
 
     private static int ThrowOnThree(int x) => x == 3 ? throw new InvalidOperationException($"three is not allowed ({x})") : Environment.ProcessId;
@@ -87,6 +94,12 @@ public class WorkerPoolTests
         Assert.Contains("three is not allowed (3)", e.RemoteMessage);
         Assert.Contains(nameof(ThrowOnThree), e.RemoteStackTrace);
         Assert.Equal(pid, pool.Run(ThrowOnThree, 4));
+        // Arguments that cannot be serialised fail that job at once, with the type named; nothing reached the worker.
+        var cycle = new Node();
+        cycle.Next = cycle;
+        var bad = Assert.Throws<ChannelSerializationException>(() => pool.Run(Hops, cycle));
+        Assert.Contains(nameof(Node), bad.Message);
+        Assert.Equal(pid, pool.Run(ThrowOnThree, 5));
         Assert.Equal(0, pool.Replacements);
     }
 
