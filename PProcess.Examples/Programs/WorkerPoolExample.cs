@@ -161,12 +161,12 @@ public static class WorkerPoolExample
         {
             Console.WriteLine($"job failed as expected: {e.Message}");
         }
-        while (pool.Replacements == 0 && pool.LastReplacementError is null && clock.Elapsed < TimeSpan.FromSeconds(30))
+        while (pool.Replacements == 0 && clock.Elapsed < TimeSpan.FromSeconds(30))
         {
             Thread.Sleep(1);
         }
         Console.WriteLine($"replacement: {(pool.Replacements > 0 ? "forked" : "failed: " + pool.LastReplacementError?.Message)} " +
-            $"{clock.Elapsed.TotalMilliseconds:0.0} ms after the kill, while 4 threads submitted {Interlocked.Read(ref submitted)} jobs");
+            $"{clock.Elapsed.TotalMilliseconds:0.0} ms after the kill ({pool.FailedReplacements} refused attempts), while 4 threads submitted {Interlocked.Read(ref submitted)} jobs");
         stop.Cancel();
         threads.ForEach(t => t.Join());
         Console.WriteLine($"workers now: {string.Join(" ", pool.WorkerPids)}");
