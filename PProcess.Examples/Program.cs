@@ -30,6 +30,10 @@ var examples = new SortedDictionary<string, (string Description, Action<Options>
     ["raytracer"] = ("PyGmy's 300x200 scene, one job per row, to a PNG: raytracer [--variant NAME] [--output PATH]", Raytracer.Run),
     ["bottles"] = ("nested continuous queues: 3 greps of 3 tail -f followers each: [--lines N] [--dir PATH]", Bottles.Run),
     ["bottles_heartbeat"] = ("bottles driven by Store(timeout), with heartbeats: [--heartbeat MS] [--pause-until-heartbeat]", BottlesHeartbeat.Run),
+    ["ordered_pipeline"] = ("parallel-queue: a producer thread puts cells and row markers, a consumer thread prints rows in put order", OrderedPipelineExample.Run),
+    ["pipeline_busy"] = ("why the ordered pipeline pre-forks: a computing producer, pre-forked pipeline vs fork per job, side by side", PipelineBusyProducer.Run),
+    ["worker_pool"] = ("multicore: a pre-forked pool with per-worker state; ranges sequential vs pool: [--max-load X] [--kill] [--kill-while-spinning]", WorkerPoolExample.Run),
+    ["fork_task"] = ("xfork: await Task.WhenAll(ForkTask.Run(...)) vs sequential; RunOnThread for IO: [--limit IMAGES] [--delay S]", ForkTaskExample.Run),
     ["start_indexer"] = ("a window of parser children index a directory; prefix search: [DIR] [--slice N] [--query P]", StartIndexer.Run),
 };
 

@@ -27,6 +27,7 @@ public class ExampleTests
     [InlineData("simple_managed_map_reusable")]
     [InlineData("simple_continuous_queue")]
     [InlineData("simple_mutation")]
+    [InlineData("ordered_pipeline")]
     public void PrintsTheTableAndTheTimeTaken(string example)
     {
         var lines = Lines(ExampleRunner.Passes(example, "--delay", "0.005", "--limit", "4"));
@@ -49,7 +50,7 @@ public class ExampleTests
     {
         var output = ExampleRunner.Passes("list");
         foreach (var name in new[] { "simple_pmap", "simple_managed_map_reusable", "simple_continuous_queue", "simple_mutation_queue",
-            "simple_persistent_managed", "simple_background_queue", "simple_persistent_queue" })
+            "simple_persistent_managed", "simple_background_queue", "simple_persistent_queue", "ordered_pipeline", "pipeline_busy", "worker_pool", "fork_task" })
         {
             Assert.Contains(name, output);
         }

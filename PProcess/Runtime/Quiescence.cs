@@ -16,6 +16,13 @@ internal static class Quiescence
     /// <summary>How long to wait for other threads to settle before refusing to fork.</summary>
     internal static TimeSpan Patience { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// A shorter patience for the forks of one thread: a worker pool's thread, which must not stop
+    /// dispatching for 5 s while it tries to fork a replacement (Pools/WorkerPoolOfTState.cs).
+    /// </summary>
+    [ThreadStatic]
+    internal static TimeSpan? ThreadPatience;
+
     /// <summary>Returns once every other thread sleeps; throws <see cref="ForkSafetyException"/> after <see cref="Patience"/>.</summary>
     internal static void WaitForOtherThreads()
     {
@@ -31,12 +38,12 @@ internal static class Quiescence
             }
             if (deadline < 0)
             {
-                deadline = Stopwatch.GetTimestamp() + (long)(Patience.TotalSeconds * Stopwatch.Frequency);
+                deadline = Stopwatch.GetTimestamp() + (long)((ThreadPatience ?? Patience).TotalSeconds * Stopwatch.Frequency);
             }
             if (Stopwatch.GetTimestamp() > deadline)
             {
                 throw new ForkSafetyException("threads",
-                    $"Refusing to fork: other threads of this process kept running for {Patience.TotalSeconds:0.#} s ({busy}). " +
+                    $"Refusing to fork: other threads of this process kept running for {(ThreadPatience ?? Patience).TotalSeconds:0.###} s ({busy}). " +
                     "A fork while another thread runs managed code or holds a runtime lock leaves the child aborting or hanging " +
                     "(fork-safety rules 3 and 8). Fork from a quiescent process: start workers before other threads, or stop them first.");
             }

@@ -1,0 +1,77 @@
+using System.Diagnostics;
+using Mono.Unix.Native;
+using PProcess.Tests.Isolation;
+
+namespace PProcess.Tests;
+
+/// <summary>The ASP.NET Core example: the list endpoint rendered through the worker pool equals the sequential rendering.</summary>
+public class WebExampleTests
+{
+    private static string Assembly => Path.Combine(AppContext.BaseDirectory, "PProcess.WebExample.dll");
+
+    [Fact]
+    public async Task TheListEndpointRenderedThroughThePoolEqualsTheSequentialRendering()
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var arg in new[] { Assembly, "serve", "--urls", "http://127.0.0.1:0", "--rows", "150", "--cost", "3", "--workers", "2", "--stdin-lifetime" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+        using var server = Process.Start(start)!;
+        var stderr = server.StandardError.ReadToEndAsync();
+        try
+        {
+            // The first line names the address (port 0: the kernel picked a free one) and the workers.
+            var first = server.StandardOutput.ReadLineAsync();
+            var line = await first.WaitAsync(TimeSpan.FromMinutes(1));
+            if (line is null)
+            {
+                Assert.Fail("the server ended before listening: " + await stderr);
+            }
+            var match = System.Text.RegularExpressions.Regex.Match(line!, @"^listening on (http://127\.0\.0\.1:\d+) \(workers (\d+) (\d+)\)$");
+            Assert.True(match.Success, line);
+            int[] workers = [int.Parse(match.Groups[2].Value), int.Parse(match.Groups[3].Value)];
+            using var http = new HttpClient { BaseAddress = new Uri(match.Groups[1].Value), Timeout = TimeSpan.FromMinutes(1) };
+
+            using var pooled = await http.GetAsync("/users");
+            using var sequential = await http.GetAsync("/users?pool=false");
+            Assert.Equal("pool", pooled.Headers.GetValues("X-Rendered-By").Single());
+            Assert.Equal("sequential", sequential.Headers.GetValues("X-Rendered-By").Single());
+            string a = await pooled.Content.ReadAsStringAsync(), b = await sequential.Content.ReadAsStringAsync();
+            Assert.Equal(b, a);
+            Assert.Equal(150 + 1, a.Split("<tr>").Length - 1);                // a header and 150 rows, in id order
+            Assert.Contains("<tr><td>0</td><td>user00000&lt;&amp;&gt;</td>", a);
+            Assert.Contains("<tr><td>149</td>", a);
+            Assert.True(a.IndexOf("<td>148</td>", StringComparison.Ordinal) < a.IndexOf("<td>149</td>", StringComparison.Ordinal));
+
+            // SIGTERM: the host shuts down, the pool ends and reaps its workers, the database is removed.
+            Assert.Equal(0, Syscall.kill(server.Id, Signum.SIGTERM));
+            Assert.True(server.WaitForExit(TimeSpan.FromMinutes(1)), "the server did not stop on SIGTERM");
+            Assert.Equal(0, server.ExitCode);
+            Assert.All(workers, w => Assert.False(Directory.Exists($"/proc/{w}"), $"worker {w} outlived the server"));
+            Assert.False(File.Exists(Path.Combine(Path.GetTempPath(), $"pprocess-web-{server.Id}.db")));
+        }
+        finally
+        {
+            if (!server.HasExited)
+            {
+                server.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    [Fact]
+    public void TheBenchmarkPrintsBothLatenciesSideBySide()
+    {
+        var start = new ProcessStartInfo("dotnet");
+        foreach (var arg in new[] { Assembly, "bench", "--rows", "60", "--cost", "2", "--workers", "2", "--requests", "2" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+        var output = ChildProcessRunner.Run(start, TimeSpan.FromMinutes(2), "", "web bench").AssertSucceeded().Output;
+        Assert.Contains("same page both ways: True", output);
+        Assert.Matches(@"(?m)^sequential\s+\d+\.\d\s+\d+\.\d\s+\d+\.\d$", output);
+        Assert.Matches(@"(?m)^pool\s+\d+\.\d\s+\d+\.\d\s+\d+\.\d$", output);
+        Assert.Matches(@"(?m)^sequential/pool \(median\): \d+\.\d\dx$", output);
+    }
+}

@@ -1,0 +1,58 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace PProcess.WebExample;
+
+/// <summary>
+/// The web application: <c>GET /users</c> renders the user list, through the worker pool
+/// (<c>?pool=true</c>, the default) or sequentially on the request's thread (<c>?pool=false</c>).
+/// django-multicore's DRF list view, in ASP.NET Core. The pool's workers each hold a SQLite
+/// connection opened once, in the worker, by the pool's initializer.
+/// </summary>
+public static class UserListApp
+{
+    /// <summary>Builds the app; the pool must already exist (it was forked before the host's threads).</summary>
+    public static WebApplication Build(string url, string database, WorkerPool<SqliteConnection> pool, int cost, double? maxLoadPerCore)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.WebHost.UseUrls(url);
+        var app = builder.Build();
+        int count;
+        using (var db = UserTable.Open(database))
+        {
+            count = UserTable.Count(db);
+        }
+        app.MapGet("/", () => Results.Text("see /users\n"));
+        app.MapGet("/users", async (HttpContext context) =>
+        {
+            bool usePool = context.Request.Query["pool"] != "false";
+            string page;
+            if (usePool && pool.IsWorthIt(maxLoadPerCore))
+            {
+                // One range per job, a few per worker, rendered in parallel and joined in order.
+                var ranges = UserTable.Ranges(count, pool.Size * 2, cost);
+                page = UserTable.Page(await pool.MapAsync(UserTable.RenderInWorker, ranges));
+                context.Response.Headers["X-Rendered-By"] = "pool";
+            }
+            else
+            {
+                using var db = UserTable.Open(database);
+                page = UserTable.Page([UserTable.Render(db, new RowRange(0, count, cost))]);
+                context.Response.Headers["X-Rendered-By"] = "sequential";
+            }
+            return Results.Content(page, "text/html; charset=utf-8");
+        });
+        return app;
+    }
+
+    /// <summary>The address the started app listens on (port 0 resolved).</summary>
+    public static string Address(WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+}

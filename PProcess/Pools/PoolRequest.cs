@@ -1,0 +1,16 @@
+namespace PProcess.Pools;
+
+/// <summary>A submitted job waiting for a worker or for its result, with the way to complete its task.</summary>
+internal sealed class PoolRequest(PoolJob job, object? arguments, bool withState, Action<object?, Channel> complete, Action<Exception> fail)
+{
+    internal PoolJob Job { get; } = job;
+
+    internal object? Arguments { get; } = arguments;
+
+    /// <summary>True when the job's first parameter is the worker's state.</summary>
+    internal bool WithState { get; } = withState;
+
+    internal void Complete(object? value, Channel from) => complete(value, from);
+
+    internal void Fail(Exception error) => fail(error);
+}

@@ -1,0 +1,493 @@
+using System.Collections.Concurrent;
+using Mono.Unix.Native;
+using PProcess.Pools;
+using PProcess.Runtime;
+using PProcess.Serialization;
+
+namespace PProcess;
+
+/// <summary>
+/// multicore's persistent pool: a fixed number of workers forked once, when the pool is created,
+/// each with a state made by the initializer in the worker (one database connection per worker,
+/// say) that lives as long as the worker. Afterwards any number of threads may submit jobs
+/// concurrently; submitting never forks. A job names a static method (or a lambda that captures
+/// nothing) and serialisable arguments, because the workers were forked before the job's data
+/// existed. The pool's own thread sends jobs to idle workers and completes their tasks. A worker
+/// that dies fails the job it ran (<see cref="ChildExitedException"/>) and is replaced.
+/// </summary>
+/// <remarks>
+/// Create the pool early, while the process is quiescent (before a web host starts its threads;
+/// docs/fork-safety.md rule 2). A replacement is forked from the pool's thread after the library's
+/// wait for every other thread to sleep, for 250 ms at first: if other threads keep running, the
+/// pool runs with fewer workers and retries, backing off (doubling the wait up to 5 s);
+/// <see cref="LastReplacementError"/> says why. Threads that block (on a job's result, on I/O)
+/// sleep; threads that compute without pause never do, and then no replacement is made.
+/// </remarks>
+/// <typeparam name="TState">What the initializer makes in each worker.</typeparam>
+public class WorkerPool<TState> : IDisposable
+{
+    private readonly Func<int, TState>? initializer;
+    private readonly IChannelSerializer serializer;
+    private readonly PoolWorker?[] workers;
+    private readonly ConcurrentQueue<PoolRequest> queue = new();
+    private readonly WakePipe wake;
+    private readonly Thread dispatcher;
+    private readonly object gate = new();
+    private readonly int ownerPid;
+    private volatile bool disposing;
+    private bool closed;
+    private int replacements;
+    private int failedReplacements;
+    private volatile Exception? lastReplacementError;
+    private volatile int[] pids;
+
+    /// <summary>
+    /// Forks the workers and waits until each has run <paramref name="initializer"/> (with the
+    /// worker's index). An initializer that throws in any worker fails the constructor with the
+    /// worker's <see cref="RemoteException"/>, and the workers already forked are ended.
+    /// </summary>
+    public WorkerPool(Func<int, TState>? initializer, WorkerPoolOptions? options = null)
+    {
+        options ??= new WorkerPoolOptions();
+        int count = options.Workers ?? Cores.Usable;
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1, "options.Workers");
+        if (!Enum.IsDefined(options.Transport))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"Unknown worker transport {options.Transport}.");
+        }
+        this.initializer = initializer;
+        Options = options;
+        serializer = options.Serializer ?? DefaultChannelSerializer.Instance;
+        ownerPid = ProcessIdentity.Current;
+        workers = new PoolWorker?[count];
+        pids = [];
+        // Every child closes these (they are registered).
+        wake = new WakePipe();
+        // The workers are forked on the pool's own thread, not the caller's: a child's
+        // PR_SET_PDEATHSIG fires when the thread that forked it ends (docs/fork-safety.md fact 15),
+        // and the pool's thread lives as long as the pool. The caller sleeps meanwhile (no spinning),
+        // so the process is as quiescent as it was.
+        using var started = new ManualResetEventSlim(false, 0);
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
+        dispatcher = new Thread(() =>
+        {
+            try
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    workers[i] = SpawnWorker(i);
+                }
+                pids = workers.Select(w => w!.Channel.Pid).ToArray();
+            }
+            catch (Exception e)
+            {
+                foreach (var w in workers)
+                {
+                    w?.Channel.Dispose();
+                }
+                failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+                started.Set();
+                return;
+            }
+            started.Set();
+            Dispatch();
+        }) { IsBackground = true, Name = "PProcess pool" };
+        dispatcher.Start();
+        started.Wait();
+        if (failure is not null)
+        {
+            dispatcher.Join();
+            wake.Dispose();
+            failure.Throw();
+        }
+    }
+
+    /// <summary>The settings the pool was made with.</summary>
+    public WorkerPoolOptions Options { get; }
+
+    /// <summary>The number of worker slots.</summary>
+    public int Size => workers.Length;
+
+    /// <summary>The pids of the live workers, in slot order (a slot being refilled is left out).</summary>
+    public IReadOnlyList<int> WorkerPids => pids;
+
+    /// <summary>How many dead workers have been replaced.</summary>
+    public int Replacements => Volatile.Read(ref replacements);
+
+    /// <summary>How many attempts to fork a replacement were refused or failed (each is retried, backing off).</summary>
+    public int FailedReplacements => Volatile.Read(ref failedReplacements);
+
+    /// <summary>Why the last attempt to replace a dead worker failed, or null.</summary>
+    public Exception? LastReplacementError => lastReplacementError;
+
+    /// <summary>
+    /// multicore's load guard: true when the pool has a live worker and the one-minute load
+    /// average per core is at most <paramref name="maxLoadAveragePerCore"/> (null: no limit).
+    /// When false, run your sequential code path instead.
+    /// </summary>
+    public bool IsWorthIt(double? maxLoadAveragePerCore) => !disposing && pids.Length > 0 && LoadAverage.Allows(maxLoadAveragePerCore);
+
+    /// <summary>Queues a job that receives the worker's state; the task completes with its result.</summary>
+    public Task<TResult> SubmitAsync<TArgs, TResult>(Func<TState, TArgs, TResult> job, TArgs arguments) =>
+        Submit<TResult>(PoolJob.Of(job, nameof(job)), arguments, withState: true);
+
+    /// <summary>Queues a job without state; the task completes with its result.</summary>
+    public Task<TResult> SubmitAsync<TArgs, TResult>(Func<TArgs, TResult> job, TArgs arguments) =>
+        Submit<TResult>(PoolJob.Of(job, nameof(job)), arguments, withState: false);
+
+    /// <summary>Runs a job with the worker's state and waits for its result (or its exception, with the worker's stack).</summary>
+    public TResult Run<TArgs, TResult>(Func<TState, TArgs, TResult> job, TArgs arguments) =>
+        SubmitAsync(job, arguments).GetAwaiter().GetResult();
+
+    /// <summary>Runs a job without state and waits for its result.</summary>
+    public TResult Run<TArgs, TResult>(Func<TArgs, TResult> job, TArgs arguments) =>
+        SubmitAsync(job, arguments).GetAwaiter().GetResult();
+
+    /// <summary>Runs the job once per argument, in parallel over the workers; results in the order of <paramref name="arguments"/>.</summary>
+    public TResult[] Map<TArgs, TResult>(Func<TState, TArgs, TResult> job, IEnumerable<TArgs> arguments)
+    {
+        var pj = PoolJob.Of(job, nameof(job));
+        ArgumentNullException.ThrowIfNull(arguments);
+        return Collect(arguments.Select(a => Submit<TResult>(pj, a, withState: true)).ToArray());
+    }
+
+    /// <summary>Runs the job once per argument, without state; results in the order of <paramref name="arguments"/>.</summary>
+    public TResult[] Map<TArgs, TResult>(Func<TArgs, TResult> job, IEnumerable<TArgs> arguments)
+    {
+        var pj = PoolJob.Of(job, nameof(job));
+        ArgumentNullException.ThrowIfNull(arguments);
+        return Collect(arguments.Select(a => Submit<TResult>(pj, a, withState: false)).ToArray());
+    }
+
+    /// <summary>
+    /// As <see cref="Map{TArgs, TResult}(Func{TState, TArgs, TResult}, IEnumerable{TArgs})"/>, without blocking the
+    /// caller: for a request handler that awaits. Results in the order of <paramref name="arguments"/>.
+    /// </summary>
+    public Task<TResult[]> MapAsync<TArgs, TResult>(Func<TState, TArgs, TResult> job, IEnumerable<TArgs> arguments)
+    {
+        var pj = PoolJob.Of(job, nameof(job));
+        ArgumentNullException.ThrowIfNull(arguments);
+        return Task.WhenAll(arguments.Select(a => Submit<TResult>(pj, a, withState: true)).ToArray());
+    }
+
+    private static TResult[] Collect<TResult>(Task<TResult>[] tasks)
+    {
+        var results = new TResult[tasks.Length];
+        for (int i = 0; i < tasks.Length; i++)
+        {
+            results[i] = tasks[i].GetAwaiter().GetResult();
+        }
+        return results;
+    }
+
+    private Task<TResult> Submit<TResult>(PoolJob job, object? arguments, bool withState)
+    {
+        var done = new TaskCompletionSource<TResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var request = new PoolRequest(job, arguments, withState,
+            (value, channel) =>
+            {
+                try
+                {
+                    done.TrySetResult(Channel.Cast<TResult>(value, channel));
+                }
+                catch (InvalidCastException e)
+                {
+                    done.TrySetException(e);
+                }
+            },
+            e => done.TrySetException(e));
+        lock (gate)
+        {
+            ObjectDisposedException.ThrowIf(closed || disposing, this);
+            queue.Enqueue(request);
+        }
+        wake.Signal();
+        return done.Task;
+    }
+
+    /// <summary>Forks the worker for slot <paramref name="index"/> and waits for its "ready".</summary>
+    private PoolWorker SpawnWorker(int index)
+    {
+        var init = initializer;
+        Channel channel = Options.Transport switch
+        {
+            // The extension point: a shared-memory transport adds its case here.
+            WorkerTransport.Socket => Fork.Spawn(c => PoolWorkerLoop.Serve(c, index, init), $"pool worker {index}", serializer, init),
+            _ => throw new ArgumentOutOfRangeException(nameof(Options), $"Unknown worker transport {Options.Transport}."),
+        };
+        try
+        {
+            var hello = channel.Receive();
+            if (hello as string != PoolWorkerLoop.Ready)
+            {
+                throw new ChannelProtocolException($"Pool worker {index} (pid {channel.Pid}) sent {hello ?? "null"} instead of its ready message.");
+            }
+        }
+        catch
+        {
+            channel.Dispose();
+            throw;
+        }
+        return new PoolWorker(index, channel);
+    }
+
+    /// <summary>The pool's thread: poll the workers and the wake pipe, collect results, replace the dead, hand out jobs.</summary>
+    private void Dispatch()
+    {
+        try
+        {
+            DispatchLoop();
+        }
+        catch (Exception e)
+        {
+            // A failure of the loop itself (poll failing, say) must not take the host down with an
+            // unhandled exception on this thread: every job fails with it, and the pool is closed.
+            lastReplacementError ??= e;
+            var broken = new InvalidOperationException($"The worker pool's thread failed: {e.Message}", e);
+            lock (gate)
+            {
+                closed = true;
+            }
+            while (queue.TryDequeue(out var request))
+            {
+                request.Fail(broken);
+            }
+            foreach (var worker in workers)
+            {
+                worker?.Current?.Fail(broken);
+                if (worker is not null)
+                {
+                    worker.Current = null;
+                }
+            }
+        }
+        Shutdown();
+    }
+
+    private void DispatchLoop()
+    {
+        var fds = new List<Pollfd>();
+        var polled = new List<PoolWorker>();
+        while (!disposing)
+        {
+            fds.Clear();
+            polled.Clear();
+            fds.Add(new Pollfd { fd = wake.PollDescriptor, events = PollEvents.POLLIN });
+            bool missing = false;
+            foreach (var w in workers)
+            {
+                if (w is null)
+                {
+                    missing = true;
+                    continue;
+                }
+                fds.Add(new Pollfd { fd = w.Channel.FileDescriptor, events = PollEvents.POLLIN });
+                polled.Add(w);
+            }
+            var array = fds.ToArray();
+            Exchanges.Poller.Wait(array, missing && Options.ReplaceDeadWorkers ? TimeSpan.FromMilliseconds(200) : null);
+            if (array[0].revents != 0)
+            {
+                wake.Drain();
+            }
+            if (disposing)
+            {
+                break;
+            }
+            for (int i = 0; i < polled.Count; i++)
+            {
+                if (array[i + 1].revents != 0)
+                {
+                    Collect(polled[i]);
+                }
+            }
+            Replace();
+            HandOut();
+        }
+    }
+
+    private void Collect(PoolWorker worker)
+    {
+        var request = worker.Current;
+        try
+        {
+            if (worker.Channel.TryReceive(out var value))
+            {
+                worker.Current = null;
+                request?.Complete(value, worker.Channel);
+                return;
+            }
+            var status = worker.Channel.Status;
+            Died(worker, new ChildExitedException(
+                $"{ChildProcessException.Describe(worker.Channel.Pid, worker.Channel.Job)} {status} while serving a pool{(request is null ? "" : ", before sending the job's result")}.",
+                worker.Channel.Pid, worker.Channel.Job, status ?? default));
+        }
+        catch (RemoteException e)
+        {
+            worker.Current = null;
+            request?.Fail(e);
+        }
+        catch (Exception e) when (e is ChildExitedException or ChannelProtocolException or IOException)
+        {
+            Died(worker, e);
+        }
+    }
+
+    private void Died(PoolWorker worker, Exception error)
+    {
+        workers[worker.Index] = null;
+        pids = workers.Where(w => w is not null).Select(w => w!.Channel.Pid).ToArray();
+        worker.Current?.Fail(error);
+        worker.Current = null;
+        worker.Channel.Dispose();
+    }
+
+    /// <summary>How long the pool's thread waits for quiescence per replacement attempt; doubles after each refusal, up to 5 s.</summary>
+    private TimeSpan replacementPatience = InitialReplacementPatience;
+
+    private static readonly TimeSpan InitialReplacementPatience = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Not before this <see cref="Environment.TickCount64"/>: the next attempt after a refusal.</summary>
+    private long nextReplacementAttempt;
+
+    private void Replace()
+    {
+        if (!Options.ReplaceDeadWorkers)
+        {
+            FailQueuedIfNoWorkers();
+            return;
+        }
+        if (Environment.TickCount64 < nextReplacementAttempt)
+        {
+            return;
+        }
+        for (int i = 0; i < workers.Length && !disposing; i++)
+        {
+            if (workers[i] is not null)
+            {
+                continue;
+            }
+            // Forking here needs every other thread asleep (fork-safety rule 3). A short wait, so
+            // that dispatching to the live workers pauses briefly; after a refusal, back off.
+            Runtime.Quiescence.ThreadPatience = replacementPatience;
+            try
+            {
+                workers[i] = SpawnWorker(i);
+                pids = workers.Where(w => w is not null).Select(w => w!.Channel.Pid).ToArray();
+                Interlocked.Increment(ref replacements);
+                replacementPatience = InitialReplacementPatience;
+                nextReplacementAttempt = 0;
+            }
+            catch (Exception e) when (e is ForkSafetyException or ForkException or RemoteException or ChildProcessException or ChannelProtocolException or IOException)
+            {
+                lastReplacementError = e;
+                Interlocked.Increment(ref failedReplacements);
+                nextReplacementAttempt = Environment.TickCount64 + (long)replacementPatience.TotalMilliseconds;
+                replacementPatience = TimeSpan.FromTicks(Math.Min(replacementPatience.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                break;
+            }
+            finally
+            {
+                Runtime.Quiescence.ThreadPatience = null;
+            }
+        }
+        FailQueuedIfNoWorkers();
+    }
+
+    private void FailQueuedIfNoWorkers()
+    {
+        if (workers.Any(w => w is not null))
+        {
+            return;
+        }
+        var error = new InvalidOperationException(
+            "The worker pool has no live worker" + (lastReplacementError is { } e ? $": replacing one failed: {e.Message}" : "."), lastReplacementError);
+        while (queue.TryDequeue(out var request))
+        {
+            request.Fail(error);
+        }
+    }
+
+    private void HandOut()
+    {
+        foreach (var worker in workers)
+        {
+            if (worker is null || worker.Current is not null)
+            {
+                continue;
+            }
+            if (!queue.TryDequeue(out var request))
+            {
+                return;
+            }
+            worker.Current = request;
+            worker.Channel.Job = request.Job.Name;
+            try
+            {
+                worker.Channel.Send(request.Arguments);
+                worker.Channel.Send((request.WithState ? "S" : "P") + request.Job.Id);
+            }
+            catch (ChannelSerializationException e)
+            {
+                worker.Current = null;
+                request.Fail(e);
+            }
+            catch (Exception e) when (e is IOException or ChannelProtocolException)
+            {
+                Syscall.kill(worker.Channel.Pid, Signum.SIGKILL);
+                Died(worker, e);
+            }
+        }
+    }
+
+    private void Shutdown()
+    {
+        lock (gate)
+        {
+            closed = true;
+        }
+        var error = new ObjectDisposedException(GetType().Name, "The worker pool was disposed before the job finished.");
+        while (queue.TryDequeue(out var request))
+        {
+            request.Fail(error);
+        }
+        foreach (var worker in workers)
+        {
+            worker?.Current?.Fail(error);
+            worker?.Channel.Close();
+        }
+        // Closed channels tell idle workers to end (disposing their state); give them a moment, then reap.
+        long deadline = Environment.TickCount64 + 5000;
+        foreach (var worker in workers)
+        {
+            if (worker is null)
+            {
+                continue;
+            }
+            while (worker.Channel.TryWait() is null && Environment.TickCount64 < deadline)
+            {
+                Thread.Sleep(1);
+            }
+            worker.Channel.Dispose();
+        }
+        pids = [];
+    }
+
+    /// <summary>
+    /// Ends the pool: queued and running jobs fail with <see cref="ObjectDisposedException"/>, the
+    /// workers are told to end (their state is disposed), and reaped (killed if they do not end
+    /// within 5 s). Harmless in a forked child, which does not own the pool.
+    /// </summary>
+    public void Dispose()
+    {
+        if (ProcessIdentity.Current != ownerPid || disposing)
+        {
+            return;
+        }
+        disposing = true;
+        wake.Signal();
+        dispatcher.Join();
+        wake.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

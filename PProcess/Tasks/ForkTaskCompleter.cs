@@ -1,0 +1,146 @@
+using Mono.Unix.Native;
+using PProcess.Pools;
+using PProcess.Runtime;
+
+namespace PProcess.Tasks;
+
+/// <summary>
+/// One thread per process that waits (libc poll) on the channels of forked tasks and completes
+/// each task when its child's result or exception arrives. It is not a thread-pool thread: in a
+/// forked child, where the pool's threads do not exist (docs/fork-safety.md rule 4), a child
+/// makes its own completer on its first forked task.
+/// </summary>
+internal sealed class ForkTaskCompleter
+{
+    private static ForkTaskCompleter? current;
+    private static readonly object Gate = new();
+
+    private readonly int ownerPid = ProcessIdentity.Current;
+    private readonly WakePipe wake = new();
+    private readonly List<(Channel Channel, Action<Channel> Finish)> waiting = [];
+    private readonly List<(Channel Channel, Action<Channel> Finish)> added = [];
+    private readonly object addGate = new();
+
+    private ForkTaskCompleter()
+    {
+        new Thread(Loop) { IsBackground = true, Name = "PProcess fork tasks" }.Start();
+    }
+
+    /// <summary>This process's completer (a child inherits its parent's object, but not its thread).</summary>
+    internal static ForkTaskCompleter ForThisProcess()
+    {
+        lock (Gate)
+        {
+            if (current is null || current.ownerPid != ProcessIdentity.Current)
+            {
+                current = new ForkTaskCompleter();
+            }
+            return current;
+        }
+    }
+
+    /// <summary>Forks requested by callers, made on the completer's thread.</summary>
+    private readonly List<ForkRequest> forks = [];
+
+    /// <summary>A fork to make on the completer's thread, and where its channel or error goes.</summary>
+    private sealed class ForkRequest(Func<Channel> spawn)
+    {
+        internal Func<Channel> Spawn { get; } = spawn;
+
+        internal Channel? Channel { get; set; }
+
+        internal Exception? Error { get; set; }
+
+        /// <summary>No spinning: the caller sleeps at once, so it does not delay the quiescence wait of its own fork.</summary>
+        internal ManualResetEventSlim Done { get; } = new(false, 0);
+    }
+
+    /// <summary>
+    /// Forks on the completer's thread and returns the channel (or throws what the fork threw).
+    /// A child's PR_SET_PDEATHSIG fires when the <em>thread</em> that forked it ends, not the
+    /// process (measured: docs/fork-safety.md fact 15). A fork made on a thread-pool thread,
+    /// which retires when idle, would have its child killed; the completer's thread lives as long
+    /// as the process. The caller sleeps meanwhile, so it is quiescent.
+    /// </summary>
+    internal Channel Fork(Func<Channel> spawn)
+    {
+        var request = new ForkRequest(spawn);
+        lock (addGate)
+        {
+            forks.Add(request);
+        }
+        wake.Signal();
+        request.Done.Wait();
+        request.Done.Dispose();
+        return request.Channel ?? throw request.Error!;
+    }
+
+    /// <summary>Watches <paramref name="channel"/>; <paramref name="finish"/> runs on the completer's thread once it is readable.</summary>
+    internal void Watch(Channel channel, Action<Channel> finish)
+    {
+        lock (addGate)
+        {
+            added.Add((channel, finish));
+        }
+        wake.Signal();
+    }
+
+    private void MakeForks()
+    {
+        ForkRequest[] pending;
+        lock (addGate)
+        {
+            if (forks.Count == 0)
+            {
+                return;
+            }
+            pending = [.. forks];
+            forks.Clear();
+        }
+        foreach (var request in pending)
+        {
+            try
+            {
+                request.Channel = request.Spawn();
+            }
+            catch (Exception e)
+            {
+                request.Error = e;
+            }
+            request.Done.Set();
+        }
+    }
+
+    private void Loop()
+    {
+        while (true)
+        {
+            MakeForks();
+            lock (addGate)
+            {
+                waiting.AddRange(added);
+                added.Clear();
+            }
+            var fds = new Pollfd[waiting.Count + 1];
+            fds[0] = new Pollfd { fd = wake.PollDescriptor, events = PollEvents.POLLIN };
+            for (int i = 0; i < waiting.Count; i++)
+            {
+                fds[i + 1] = new Pollfd { fd = waiting[i].Channel.FileDescriptor, events = PollEvents.POLLIN };
+            }
+            Exchanges.Poller.Wait(fds, null);
+            if (fds[0].revents != 0)
+            {
+                wake.Drain();
+            }
+            for (int i = waiting.Count - 1; i >= 0; i--)
+            {
+                if (fds[i + 1].revents != 0)
+                {
+                    var (channel, finish) = waiting[i];
+                    waiting.RemoveAt(i);
+                    finish(channel);
+                }
+            }
+        }
+    }
+}
