@@ -82,6 +82,27 @@ public class WorkerPoolTests
         Assert.Throws<ObjectDisposedException>(() => pool.Run(Square, 2));
     }
 
+    [Theory]
+    [InlineData(WorkerTransport.SharedMemory)]
+    [InlineData(WorkerTransport.Socket)]
+    public void EachTransportCarriesJobsAndResultsInOrder(WorkerTransport transport) =>
+        IsolatedProcess.Passes(transport == WorkerTransport.Socket ? SocketPoolScenario : SharedMemoryPoolScenario);
+
+    private static void SocketPoolScenario() => TransportScenario(WorkerTransport.Socket, eventFds: false);
+
+    private static void SharedMemoryPoolScenario() => TransportScenario(WorkerTransport.SharedMemory, eventFds: true);
+
+    private static void TransportScenario(WorkerTransport transport, bool eventFds)
+    {
+        Assert.Equal(WorkerTransport.SharedMemory, new WorkerPoolOptions().Transport);
+        using var pool = new WorkerPool(new WorkerPoolOptions { Workers = 2, Transport = transport });
+        // Many jobs in flight at once on two workers: each result is read only when it is there.
+        Assert.Equal(Enumerable.Range(0, 200).Select(i => i * i), pool.Map(Square, Enumerable.Range(0, 200)));
+        // Shared-memory channels wake their reader through an eventfd; socket channels have none.
+        bool hasEventFd = ProcFs.OpenDescriptors().Values.Any(target => target.Contains("eventfd"));
+        Assert.Equal(eventFds, hasEventFd);
+    }
+
     [Fact]
     public void AJobsExceptionCarriesTheWorkersStackAndTheWorkerServesOn() => IsolatedProcess.Passes(ThrowScenario);
 

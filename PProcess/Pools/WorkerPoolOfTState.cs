@@ -211,8 +211,10 @@ public class WorkerPool<TState> : IDisposable
         var init = initializer;
         Channel channel = Options.Transport switch
         {
-            // The extension point: a shared-memory transport adds its case here.
-            WorkerTransport.Socket => Fork.Spawn(c => PoolWorkerLoop.Serve(c, index, init), $"pool worker {index}", serializer, init),
+            WorkerTransport.SharedMemory => Fork.Spawn(c => PoolWorkerLoop.Serve(c, index, init), $"pool worker {index}", serializer, init,
+                transport: ChannelTransportKind.SharedMemory),
+            WorkerTransport.Socket => Fork.Spawn(c => PoolWorkerLoop.Serve(c, index, init), $"pool worker {index}", serializer, init,
+                transport: ChannelTransportKind.Socket),
             _ => throw new ArgumentOutOfRangeException(nameof(Options), $"Unknown worker transport {Options.Transport}."),
         };
         try
@@ -266,13 +268,15 @@ public class WorkerPool<TState> : IDisposable
 
     private void DispatchLoop()
     {
-        var fds = new List<Pollfd>();
+        // The exchange's poller: it sees data already buffered in a channel (invisible to poll),
+        // arms a shared-memory channel's wake-up and watches its hang-up socket too.
+        var poller = new Exchanges.Poller();
         var polled = new List<PoolWorker>();
+        var channels = new List<Channel>();
         while (!disposing)
         {
-            fds.Clear();
             polled.Clear();
-            fds.Add(new Pollfd { fd = wake.PollDescriptor, events = PollEvents.POLLIN });
+            channels.Clear();
             bool missing = false;
             foreach (var w in workers)
             {
@@ -281,25 +285,29 @@ public class WorkerPool<TState> : IDisposable
                     missing = true;
                     continue;
                 }
-                fds.Add(new Pollfd { fd = w.Channel.FileDescriptor, events = PollEvents.POLLIN });
                 polled.Add(w);
+                channels.Add(w.Channel);
             }
-            var array = fds.ToArray();
-            Exchanges.Poller.Wait(array, missing && Options.ReplaceDeadWorkers ? TimeSpan.FromMilliseconds(200) : null);
-            if (array[0].revents != 0)
+            var timeout = missing && Options.ReplaceDeadWorkers ? TimeSpan.FromMilliseconds(200) : (TimeSpan?)null;
+            List<Channel> ready;
+            if (channels.Count == 0)
             {
-                wake.Drain();
+                Exchanges.Poller.Wait([new Pollfd { fd = wake.PollDescriptor, events = PollEvents.POLLIN }], timeout);
+                ready = [];
             }
+            else
+            {
+                poller.Invalidate();
+                ready = poller.Poll(channels, timeout, wake.PollDescriptor);
+            }
+            wake.Drain();
             if (disposing)
             {
                 break;
             }
-            for (int i = 0; i < polled.Count; i++)
+            foreach (var channel in ready)
             {
-                if (array[i + 1].revents != 0)
-                {
-                    Collect(polled[i]);
-                }
+                Collect(polled[channels.IndexOf(channel)]);
             }
             Replace();
             HandOut();
@@ -311,6 +319,13 @@ public class WorkerPool<TState> : IDisposable
         var request = worker.Current;
         try
         {
+            // A shared-memory channel's eventfd can stay readable after its message was read, so a
+            // channel the poller calls ready may hold nothing: reading it then would block this
+            // thread on an idle worker (measured: Map over shared memory hung so).
+            if (worker.Channel.Probe() == Transports.ProbeResult.Empty)
+            {
+                return;
+            }
             if (worker.Channel.TryReceive(out var value))
             {
                 worker.Current = null;

@@ -8,9 +8,8 @@ public sealed record WorkerPoolOptions
     /// <summary>How many workers to fork; default <see cref="Cores.Usable"/>. Less than 1 is refused.</summary>
     public int? Workers { get; init; }
 
-    /// <summary>The channel transport to the workers. Multicore's default is shared memory; until that
-    /// transport exists here, the only one is <see cref="WorkerTransport.Socket"/>.</summary>
-    public WorkerTransport Transport { get; init; } = WorkerTransport.Socket;
+    /// <summary>The channel transport to the workers: shared memory by default, as in multicore.</summary>
+    public WorkerTransport Transport { get; init; } = WorkerTransport.SharedMemory;
 
     /// <summary>Serializer for arguments and results; default <see cref="DefaultChannelSerializer.Instance"/>.</summary>
     public IChannelSerializer? Serializer { get; init; }

@@ -1,12 +1,14 @@
 namespace PProcess;
 
-/// <summary>
-/// How a <see cref="WorkerPool{TState}"/> talks to its workers. The pool asks for its channels
-/// through this option only, so that a new transport is one more member here and one more case in
-/// the pool's <c>SpawnWorker</c>.
-/// </summary>
+/// <summary>How a <see cref="WorkerPool{TState}"/> talks to its workers.</summary>
 public enum WorkerTransport
 {
-    /// <summary>A Unix socketpair per worker (the transport of every channel today).</summary>
+    /// <summary>
+    /// Rings in shared memory with eventfd wake-ups (<see cref="ChannelTransportKind.SharedMemory"/>):
+    /// the default, as in multicore, for the shortest round trips (docs/performance.md).
+    /// </summary>
+    SharedMemory,
+
+    /// <summary>A Unix socketpair per worker (<see cref="ChannelTransportKind.Socket"/>).</summary>
     Socket,
 }

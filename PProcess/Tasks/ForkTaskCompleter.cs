@@ -18,6 +18,7 @@ internal sealed class ForkTaskCompleter
     private readonly int ownerPid = ProcessIdentity.Current;
     private readonly WakePipe wake = new();
     private readonly List<(Channel Channel, Action<Channel> Finish)> waiting = [];
+    private readonly Exchanges.Poller poller = new();
     private readonly List<(Channel Channel, Action<Channel> Finish)> added = [];
     private readonly object addGate = new();
 
@@ -121,20 +122,25 @@ internal sealed class ForkTaskCompleter
                 waiting.AddRange(added);
                 added.Clear();
             }
-            var fds = new Pollfd[waiting.Count + 1];
-            fds[0] = new Pollfd { fd = wake.PollDescriptor, events = PollEvents.POLLIN };
-            for (int i = 0; i < waiting.Count; i++)
+            // The exchange's poller sees bytes already buffered in a channel (invisible to poll) and
+            // a shared-memory channel's wake-up and hang-up; with no child, only the wake pipe is watched.
+            List<Channel> ready;
+            if (waiting.Count == 0)
             {
-                fds[i + 1] = new Pollfd { fd = waiting[i].Channel.FileDescriptor, events = PollEvents.POLLIN };
+                Exchanges.Poller.Wait([new Pollfd { fd = wake.PollDescriptor, events = PollEvents.POLLIN }], null);
+                ready = [];
             }
-            Exchanges.Poller.Wait(fds, null);
-            if (fds[0].revents != 0)
+            else
             {
-                wake.Drain();
+                poller.Invalidate();
+                ready = poller.Poll(waiting.ConvertAll(w => w.Channel), null, wake.PollDescriptor);
             }
+            wake.Drain();
             for (int i = waiting.Count - 1; i >= 0; i--)
             {
-                if (fds[i + 1].revents != 0)
+                // Probe: a channel the poller calls ready may hold nothing yet (a stale shared-memory
+                // wake-up); finishing it then would block this thread until that child answers.
+                if (ready.Contains(waiting[i].Channel) && waiting[i].Channel.Probe() != Transports.ProbeResult.Empty)
                 {
                     var (channel, finish) = waiting[i];
                     waiting.RemoveAt(i);
