@@ -319,13 +319,6 @@ public class WorkerPool<TState> : IDisposable
         var request = worker.Current;
         try
         {
-            // A shared-memory channel's eventfd can stay readable after its message was read, so a
-            // channel the poller calls ready may hold nothing: reading it then would block this
-            // thread on an idle worker (measured: Map over shared memory hung so).
-            if (worker.Channel.Probe() == Transports.ProbeResult.Empty)
-            {
-                return;
-            }
             if (worker.Channel.TryReceive(out var value))
             {
                 worker.Current = null;

@@ -138,9 +138,7 @@ internal sealed class ForkTaskCompleter
             wake.Drain();
             for (int i = waiting.Count - 1; i >= 0; i--)
             {
-                // Probe: a channel the poller calls ready may hold nothing yet (a stale shared-memory
-                // wake-up); finishing it then would block this thread until that child answers.
-                if (ready.Contains(waiting[i].Channel) && waiting[i].Channel.Probe() != Transports.ProbeResult.Empty)
+                if (ready.Contains(waiting[i].Channel))
                 {
                     var (channel, finish) = waiting[i];
                     waiting.RemoveAt(i);
