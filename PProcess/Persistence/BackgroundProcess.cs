@@ -37,12 +37,10 @@ public sealed class BackgroundProcess : IDisposable
     public long ResultCount { get; private set; }
 
     /// <summary>The descriptor that becomes readable when the computation ends (or the process dies).</summary>
-    internal int StatusDescriptor => status.FileDescriptor;
+    /// <summary>The channel on which the process says it has computed (or ends, if it died).</summary>
+    internal Channel StatusChannel => status;
 
     internal bool StatusOpen => !status.IsClosed;
-
-    /// <summary>True when the status channel holds bytes already read, which poll cannot see.</summary>
-    internal bool StatusBuffered => !status.IsClosed && status.ArmWakeUp();
 
     /// <summary>
     /// Blocks until the job has ended and its results are held. Throws

@@ -147,6 +147,8 @@ public class PersistentExchange : IDisposable
         }
     }
 
+    private readonly Poller poller = new();
+
     /// <summary>
     /// One round: waits (up to <paramref name="timeout"/>; null: no limit) for results and for
     /// background processes that finish computing, calls <see cref="StoreData"/> for each result,
@@ -157,43 +159,36 @@ public class PersistentExchange : IDisposable
     {
         ThrowIfDisposed();
         ThrowPendingFailure();
-        var watched = new List<(int Fd, BackgroundProcess? Process, PersistentConnection? Connection)>();
+        // Status channels of processes still computing, and connections to collect from; the
+        // exchange's poller sees bytes a channel has already buffered, which poll alone cannot.
+        var channels = new List<Channel>();
+        var owners = new List<object>();
         foreach (var process in computing)
         {
-            watched.Add((process.StatusDescriptor, process, null));
+            channels.Add(process.StatusChannel);
+            owners.Add(process);
         }
         foreach (var connection in connections.Values)
         {
-            watched.Add((connection.Channel.FileDescriptor, null, connection));
+            channels.Add(connection.Channel);
+            owners.Add(connection);
         }
-        if (watched.Count > 0)
+        if (channels.Count > 0)
         {
-            var fds = watched.Select(w => new Pollfd { fd = w.Fd, events = PollEvents.POLLIN }).ToArray();
-            // Bytes a channel has already read into its buffer do not make its descriptor readable:
-            // such a channel is ready now, and the poll only looks (found when the socket transport
-            // gained its read buffer: a collector waited for ever on frames it had already read).
-            var buffered = watched.Select(w => w.Connection?.Channel.ArmWakeUp() ?? w.Process!.StatusBuffered).ToArray();
-            bool anyBuffered = buffered.Contains(true);
-            if (Poller.Wait(fds, anyBuffered ? TimeSpan.Zero : timeout) > 0 || anyBuffered)
+            poller.Invalidate();
+            foreach (var channel in poller.Poll(channels, timeout, wakeFd: -1))
             {
-                for (int i = 0; i < fds.Length; i++)
+                if (owners[channels.IndexOf(channel)] is BackgroundProcess process)
                 {
-                    if (fds[i].revents == 0 && !buffered[i])
+                    computing.Remove(process);
+                    if (!process.ReadStatus())
                     {
-                        continue;
+                        failures.Enqueue(process.Died());
                     }
-                    if (watched[i].Process is { } process)
-                    {
-                        computing.Remove(process);
-                        if (!process.ReadStatus())
-                        {
-                            failures.Enqueue(process.Died());
-                        }
-                    }
-                    else
-                    {
-                        Serve(watched[i].Connection!);
-                    }
+                }
+                else
+                {
+                    Serve((PersistentConnection)owners[channels.IndexOf(channel)]);
                 }
             }
         }
