@@ -76,6 +76,7 @@ public class WorkerPool<TState> : IDisposable
                 for (int i = 0; i < count; i++)
                 {
                     workers[i] = SpawnWorker(i);
+                workersChanged = 1;
                 }
                 pids = workers.Select(w => w!.Channel.Pid).ToArray();
             }
@@ -209,14 +210,9 @@ public class WorkerPool<TState> : IDisposable
     private PoolWorker SpawnWorker(int index)
     {
         var init = initializer;
-        Channel channel = Options.Transport switch
-        {
-            WorkerTransport.SharedMemory => Fork.Spawn(c => PoolWorkerLoop.Serve(c, index, init), $"pool worker {index}", serializer, init,
-                transport: ChannelTransportKind.SharedMemory),
-            WorkerTransport.Socket => Fork.Spawn(c => PoolWorkerLoop.Serve(c, index, init), $"pool worker {index}", serializer, init,
-                transport: ChannelTransportKind.Socket),
-            _ => throw new ArgumentOutOfRangeException(nameof(Options), $"Unknown worker transport {Options.Transport}."),
-        };
+        // The constructor validated the transport.
+        var transport = Options.Transport == WorkerTransport.Socket ? ChannelTransportKind.Socket : ChannelTransportKind.SharedMemory;
+        var channel = Fork.Spawn(c => PoolWorkerLoop.Serve(c, index, init), $"pool worker {index}", serializer, init, transport: transport);
         try
         {
             var hello = channel.Receive();
@@ -266,6 +262,9 @@ public class WorkerPool<TState> : IDisposable
         Shutdown();
     }
 
+    /// <summary>Set when <see cref="workers"/> changes, so that the dispatch loop rebuilds its poll set.</summary>
+    private int workersChanged = 1;
+
     private void DispatchLoop()
     {
         // The exchange's poller: it sees data already buffered in a channel (invisible to poll),
@@ -273,20 +272,26 @@ public class WorkerPool<TState> : IDisposable
         var poller = new Exchanges.Poller();
         var polled = new List<PoolWorker>();
         var channels = new List<Channel>();
+        bool missing = false;
         while (!disposing)
         {
-            polled.Clear();
-            channels.Clear();
-            bool missing = false;
-            foreach (var w in workers)
+            if (Interlocked.Exchange(ref workersChanged, 0) != 0)
             {
-                if (w is null)
+                // The poll set is rebuilt only when a worker died or was replaced.
+                polled.Clear();
+                channels.Clear();
+                missing = false;
+                foreach (var w in workers)
                 {
-                    missing = true;
-                    continue;
+                    if (w is null)
+                    {
+                        missing = true;
+                        continue;
+                    }
+                    polled.Add(w);
+                    channels.Add(w.Channel);
                 }
-                polled.Add(w);
-                channels.Add(w.Channel);
+                poller.Invalidate();
             }
             var timeout = missing && Options.ReplaceDeadWorkers ? TimeSpan.FromMilliseconds(200) : (TimeSpan?)null;
             List<Channel> ready;
@@ -297,7 +302,6 @@ public class WorkerPool<TState> : IDisposable
             }
             else
             {
-                poller.Invalidate();
                 ready = poller.Poll(channels, timeout, wake.PollDescriptor);
             }
             wake.Drain();
@@ -344,6 +348,7 @@ public class WorkerPool<TState> : IDisposable
     private void Died(PoolWorker worker, Exception error)
     {
         workers[worker.Index] = null;
+        workersChanged = 1;
         pids = workers.Where(w => w is not null).Select(w => w!.Channel.Pid).ToArray();
         worker.Current?.Fail(error);
         worker.Current = null;
@@ -381,6 +386,7 @@ public class WorkerPool<TState> : IDisposable
             try
             {
                 workers[i] = SpawnWorker(i);
+                workersChanged = 1;
                 pids = workers.Where(w => w is not null).Select(w => w!.Channel.Pid).ToArray();
                 Interlocked.Increment(ref replacements);
                 replacementPatience = InitialReplacementPatience;

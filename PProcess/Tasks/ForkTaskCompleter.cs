@@ -22,9 +22,12 @@ internal sealed class ForkTaskCompleter
     private readonly List<(Channel Channel, Action<Channel> Finish)> added = [];
     private readonly object addGate = new();
 
+    private readonly Thread thread;
+
     private ForkTaskCompleter()
     {
-        new Thread(Loop) { IsBackground = true, Name = "PProcess fork tasks" }.Start();
+        thread = new Thread(Loop) { IsBackground = true, Name = "PProcess fork tasks" };
+        thread.Start();
     }
 
     /// <summary>This process's completer (a child inherits its parent's object, but not its thread).</summary>
@@ -65,6 +68,12 @@ internal sealed class ForkTaskCompleter
     /// </summary>
     internal Channel Fork(Func<Channel> spawn)
     {
+        if (Thread.CurrentThread == thread)
+        {
+            // A continuation run inline on this thread (in a child, where continuations are not
+            // posted to a pool) that forks again: waiting for this thread would wait for ever.
+            return spawn();
+        }
         var request = new ForkRequest(spawn);
         lock (addGate)
         {
@@ -116,35 +125,91 @@ internal sealed class ForkTaskCompleter
     {
         while (true)
         {
-            MakeForks();
-            lock (addGate)
+            try
+            {
+                Pass();
+            }
+            catch (Exception e)
+            {
+                FailEverything(e);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Something in the loop itself failed (not a task: each finish catches its own errors): no
+    /// caller may be left waiting, so every pending fork fails with it and every watched child is
+    /// closed, which makes its task fail with an error instead of never completing.
+    /// </summary>
+    private void FailEverything(Exception error)
+    {
+        lock (addGate)
+        {
+            foreach (var request in forks)
+            {
+                request.Error = new InvalidOperationException($"The fork-task thread failed: {error.Message}", error);
+                request.Done.Set();
+            }
+            forks.Clear();
+            waiting.AddRange(added);
+            added.Clear();
+        }
+        foreach (var (channel, finish) in waiting)
+        {
+            channel.Dispose();
+            finish(channel);
+        }
+        waiting.Clear();
+        SetChanged();
+    }
+
+    private void Pass()
+    {
+        MakeForks();
+        lock (addGate)
+        {
+            if (added.Count > 0)
             {
                 waiting.AddRange(added);
                 added.Clear();
-            }
-            // The exchange's poller sees bytes already buffered in a channel (invisible to poll) and
-            // a shared-memory channel's wake-up and hang-up; with no child, only the wake pipe is watched.
-            List<Channel> ready;
-            if (waiting.Count == 0)
-            {
-                Exchanges.Poller.Wait([new Pollfd { fd = wake.PollDescriptor, events = PollEvents.POLLIN }], null);
-                ready = [];
-            }
-            else
-            {
-                poller.Invalidate();
-                ready = poller.Poll(waiting.ConvertAll(w => w.Channel), null, wake.PollDescriptor);
-            }
-            wake.Drain();
-            for (int i = waiting.Count - 1; i >= 0; i--)
-            {
-                if (ready.Contains(waiting[i].Channel))
-                {
-                    var (channel, finish) = waiting[i];
-                    waiting.RemoveAt(i);
-                    finish(channel);
-                }
+                SetChanged();
             }
         }
+        // The exchange's poller sees bytes already buffered in a channel (invisible to poll) and
+        // a shared-memory channel's wake-up and hang-up; with no child, only the wake pipe is watched.
+        List<Channel> ready;
+        if (waiting.Count == 0)
+        {
+            Exchanges.Poller.Wait([new Pollfd { fd = wake.PollDescriptor, events = PollEvents.POLLIN }], null);
+            ready = [];
+        }
+        else
+        {
+            ready = poller.Poll(watched, null, wake.PollDescriptor);
+        }
+        wake.Drain();
+        if (ready.Count == 0)
+        {
+            return;
+        }
+        for (int i = waiting.Count - 1; i >= 0; i--)
+        {
+            if (ready.Contains(waiting[i].Channel))
+            {
+                var (channel, finish) = waiting[i];
+                waiting.RemoveAt(i);
+                finish(channel);
+            }
+        }
+        SetChanged();
+    }
+
+    /// <summary>The channels of <see cref="waiting"/>, rebuilt (with the poll set) only when it changes.</summary>
+    private List<Channel> watched = [];
+
+    private void SetChanged()
+    {
+        watched = waiting.ConvertAll(w => w.Channel);
+        poller.Invalidate();
     }
 }
