@@ -180,6 +180,9 @@ public sealed class BackgroundProcess : IDisposable
             throw NativeErrors.Error("setsid", Stdlib.GetLastError());
         }
         int firstChild = ProcessIdentity.Current;
+        // This child may have threads of its own (the thread-pool watcher): fork only when they
+        // sleep, as Fork.Spawn does before every fork (fork-safety rule 2).
+        Quiescence.WaitForOtherThreads();
         int pid = LibC.Fork();
         if (pid < 0)
         {
