@@ -14,9 +14,9 @@ internal sealed record RemoteError(
     {
         if (exception is RemoteException remote)
         {
-            // A remote exception passed on by a child keeps its original type and stack.
-            return new RemoteError(remote.RemoteType, remote.RemoteMessage, remote.RemoteStackTrace,
-                remote.InnerException is null || depth > 32 ? null : From(remote.InnerException, depth + 1), null);
+            // A remote exception passed on (by a child, or by a background process) is sent as it
+            // arrived: its original type, stack, inner exception and aggregated exceptions.
+            return remote.Error;
         }
         RemoteError[]? many = null;
         if (exception is AggregateException aggregate && depth <= 32)

@@ -12,6 +12,9 @@ public sealed class RemoteException : ChildProcessException
 {
     private readonly RemoteError error;
 
+    /// <summary>The wire form this exception was made from, to pass on unchanged.</summary>
+    internal RemoteError Error => error;
+
     internal RemoteException(RemoteError error, int pid, string? job)
         : base(BuildMessage(error, pid, job), pid, job, error.Inner is null ? null : new RemoteException(error.Inner, pid, job))
     {
