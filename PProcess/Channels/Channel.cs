@@ -210,11 +210,17 @@ public sealed class Channel : IDisposable
     public bool Poll(TimeSpan timeout)
     {
         ThrowIfClosed();
-        if (transport.ArmWakeUp() || (timeout != TimeSpan.Zero && transport.HangUpDescriptor >= 0
-            && Transports.SharedMemoryTransport.SpinUntil(transport, t => t.DataWaiting)))
+        // Spin first (shared memory only), then ask for a wake-up: asked for while spinning, it
+        // would make the writer pay an eventfd write for a message the spin catches anyway.
+        if ((timeout != TimeSpan.Zero && transport.HangUpDescriptor >= 0
+                && Transports.SharedMemoryTransport.SpinUntil(transport, static t => t.DataWaiting))
+            || transport.ArmWakeUp())
         {
             return true;
         }
+        Pollfd[] fds = transport.HangUpDescriptor < 0
+            ? [new Pollfd { fd = transport.PollDescriptor, events = PollEvents.POLLIN }]
+            : [new Pollfd { fd = transport.PollDescriptor, events = PollEvents.POLLIN }, new Pollfd { fd = transport.HangUpDescriptor, events = PollEvents.POLLIN }];
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         while (true)
         {
@@ -223,9 +229,6 @@ public sealed class Channel : IDisposable
             {
                 left = TimeSpan.Zero;
             }
-            Pollfd[] fds = transport.HangUpDescriptor < 0
-                ? [new Pollfd { fd = transport.PollDescriptor, events = PollEvents.POLLIN }]
-                : [new Pollfd { fd = transport.PollDescriptor, events = PollEvents.POLLIN }, new Pollfd { fd = transport.HangUpDescriptor, events = PollEvents.POLLIN }];
             if (Exchanges.Poller.Wait(fds, left) == 0)
             {
                 return false;

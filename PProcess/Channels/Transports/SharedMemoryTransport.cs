@@ -169,8 +169,16 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             return;
         }
         Volatile.Write(ref rx.ReaderClosed, 1);
+        // A thread of this process blocked in a read or write of this end would otherwise wait for
+        // ever (nothing else wakes its eventfds), and keep the liveness socket open, so that the
+        // peer never saw the hang-up either: ring both of this end's bells; the loops then see
+        // the end disposed.
+        Ring(rxData);
+        Ring(txSpace);
         Leave();
     }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
 
     private void Enter()
     {
@@ -218,6 +226,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         }
         while (true)
         {
+            ThrowIfDisposed();
             long tail = rx.Tail;
             long available = Volatile.Read(ref rx.Head) - tail;
             if (available > 0)
@@ -258,6 +267,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     {
         while (!data.IsEmpty)
         {
+            ThrowIfDisposed();
             if (Volatile.Read(ref tx.ReaderClosed) != 0)
             {
                 throw PeerClosed();
@@ -298,6 +308,11 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         if (HasData())
         {
             return ProbeResult.Data;
+        }
+        if (peerGone)
+        {
+            // Known ended: no wake-up to drain or ask for.
+            return HasData() ? ProbeResult.Data : ProbeResult.EndOfStream;
         }
         // A wake-up was consumed, or this was a stale one: ask for the next, then look again.
         Drain(rxData);
