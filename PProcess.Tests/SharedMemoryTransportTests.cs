@@ -71,6 +71,53 @@ public class SharedMemoryTransportTests
     }
 
     [Fact]
+    public void ClosingAnEndWakesAThreadBlockedInItAndThePeerSeesTheEnd()
+    {
+        var (parentEnd, childEnd) = new SharedMemoryTransport.Ends(ringCapacity: 4096).Loopback();
+        var reader = new Channel(parentEnd, 0, null, DefaultChannelSerializer.Instance);
+        using var peer = new Channel(childEnd, 0, null, DefaultChannelSerializer.Instance);
+        Exception? seen = null;
+        int tid = 0;
+        var blocked = new Thread(() =>
+        {
+            Volatile.Write(ref tid, PProcess.Native.LibC.GetTid());
+            try
+            {
+                reader.Receive();
+            }
+            catch (Exception e)
+            {
+                seen = e;
+            }
+        });
+        blocked.Start();
+        // Close only once the thread sleeps in poll inside the read (x86-64 poll/ppoll, arm64 ppoll):
+        // the case where nothing but the close can wake it.
+        while (Volatile.Read(ref tid) == 0 || !InPoll(Volatile.Read(ref tid)))
+        {
+            Thread.Sleep(1);
+        }
+        reader.Close();
+        Assert.True(blocked.Join(TimeSpan.FromSeconds(30)), "a thread blocked in a closed end was never woken");
+        Assert.IsAssignableFrom<ObjectDisposedException>(seen);
+        Assert.True(peer.Poll(TimeSpan.FromSeconds(30)), "the peer did not see the hang-up");
+        Assert.False(peer.TryReceive(out _));
+    }
+
+    private static bool InPoll(int tid)
+    {
+        try
+        {
+            var number = File.ReadAllText($"/proc/self/task/{tid}/syscall").Split(' ')[0];
+            return number is "7" or "271" or "73";
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    [Fact]
     public void ARingCapacityThatIsNotAPowerOfTwoIsRefused()
     {
         var error = Assert.Throws<InvalidOperationException>(() => new SharedMemoryTransport.Ends(ringCapacity: 5000));
