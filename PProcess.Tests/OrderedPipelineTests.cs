@@ -157,4 +157,35 @@ public class OrderedPipelineTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new OrderedPipeline(bufferSize: 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => new OrderedPipeline(workers: 0));
     }
+
+    [Fact]
+    public void StoppingReleasesAProducerWaitingForRoom() => IsolatedProcess.Passes(StopReleasesProducerScenario);
+
+    private static void StopReleasesProducerScenario()
+    {
+        using var pipeline = new OrderedPipeline(workers: 1, bufferSize: 1);
+        pipeline.Put("fills the buffer");
+        Exception? seen = null;
+        var producer = new Thread(() =>
+        {
+            try
+            {
+                pipeline.Put("waits for room that no consumer will make");
+            }
+            catch (Exception e)
+            {
+                seen = e;
+            }
+        });
+        producer.Start();
+        // Stop once the producer is asleep waiting for room: only Stop can release it then.
+        while ((producer.ThreadState & ThreadState.WaitSleepJoin) == 0)
+        {
+            Thread.Sleep(1);
+        }
+        pipeline.Stop();
+        Assert.True(producer.Join(TimeSpan.FromSeconds(30)), "a producer waiting for room was not released by Stop");
+        Assert.IsType<InvalidOperationException>(seen);
+        Assert.Equal("fills the buffer", pipeline.Get(TimeSpan.FromSeconds(30)));
+    }
 }

@@ -26,6 +26,9 @@ public sealed class OrderedPipeline : IDisposable
     private readonly ConcurrentQueue<Task<object?>> pipeline = new();
     private readonly SemaphoreSlim free;
     private readonly SemaphoreSlim filled = new(0);
+
+    /// <summary>Cancelled by <see cref="Stop"/> and <see cref="Dispose"/>: releases a producer waiting for room.</summary>
+    private readonly CancellationTokenSource stopping = new();
     private readonly object putGate = new();
     private readonly object getGate = new();
     private volatile bool stopped;
@@ -87,7 +90,18 @@ public sealed class OrderedPipeline : IDisposable
     private void Enqueue(TimeSpan? timeout, Func<Task<object?>> make)
     {
         ThrowIfStopped();
-        if (!free.Wait(timeout ?? Timeout.InfiniteTimeSpan))
+        bool room;
+        try
+        {
+            room = free.Wait(timeout ?? Timeout.InfiniteTimeSpan, stopping.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped or disposed while this producer waited for room: it must not wait for ever.
+            ThrowIfStopped();
+            throw;
+        }
+        if (!room)
         {
             throw new TimeoutException($"The pipeline's buffer of {BufferSize} stayed full for {timeout}.");
         }
@@ -191,6 +205,7 @@ public sealed class OrderedPipeline : IDisposable
         {
             stopped = true;
         }
+        stopping.Cancel();
         // Wake a consumer that waits for a value that will never be put.
         filled.Release();
     }
@@ -239,6 +254,7 @@ public sealed class OrderedPipeline : IDisposable
             return;
         }
         disposed = true;
+        stopping.Cancel();
         pool.Dispose();
     }
 }
