@@ -35,12 +35,19 @@ internal sealed class WakePipe : IDisposable
     /// <summary>Wakes the loop; never blocks (a full pipe already wakes it).</summary>
     internal unsafe void Signal()
     {
-        if (Volatile.Read(ref disposed) == 0)
+        // Under the lock that Dispose takes: a write racing a close could land in whatever
+        // descriptor reused the number.
+        lock (closeGate)
         {
-            byte one = 1;
-            Syscall.write(writeFd, &one, 1);
+            if (disposed == 0)
+            {
+                byte one = 1;
+                Syscall.write(writeFd, &one, 1);
+            }
         }
     }
+
+    private readonly object closeGate = new();
 
     /// <summary>Empties the pipe after a wake.</summary>
     internal unsafe void Drain()
@@ -53,8 +60,12 @@ internal sealed class WakePipe : IDisposable
 
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref disposed, 1) == 0)
+        lock (closeGate)
         {
+            if (Interlocked.Exchange(ref disposed, 1) != 0)
+            {
+                return;
+            }
             DescriptorRegistry.Remove(readFd);
             DescriptorRegistry.Remove(writeFd);
             Syscall.close(readFd);
