@@ -36,11 +36,8 @@ public sealed class BackgroundProcess : IDisposable
     /// <summary>The number of results (values and errors) held, once <see cref="Computed"/>.</summary>
     public long ResultCount { get; private set; }
 
-    /// <summary>The descriptor that becomes readable when the computation ends (or the process dies).</summary>
     /// <summary>The channel on which the process says it has computed (or ends, if it died).</summary>
     internal Channel StatusChannel => status;
-
-    internal bool StatusOpen => !status.IsClosed;
 
     /// <summary>
     /// Blocks until the job has ended and its results are held. Throws
