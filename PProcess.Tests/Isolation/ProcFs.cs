@@ -40,6 +40,14 @@ public static class ProcFs
     public static string[] SharedAnonymousMappings() =>
         File.ReadAllLines("/proc/self/maps").Where(line => line.Contains("/dev/zero")).Select(line => line.Split(' ')[0]).ToArray();
 
+    /// <summary>True while a process exists and has not exited (it is not a zombie).</summary>
+    public static bool IsRunning(int pid)
+    {
+        var stat = ReadOrEmpty($"/proc/{pid}/stat");
+        int close = stat.LastIndexOf(')');
+        return close > 0 && close + 2 < stat.Length && stat[close + 2] != 'Z';
+    }
+
     /// <summary>True when this process has no child left to reap (waitpid says ECHILD).</summary>
     public static bool NoChildrenLeft()
     {

@@ -483,7 +483,6 @@ public sealed class Channel : IDisposable
     {
         ExitCodes.UnhandledException => " (an exception escaped the child's code; see its standard error)",
         ExitCodes.ParentGone => " (its parent died before the child could start)",
-        ExitCodes.ThreadPoolUnavailable => ": " + ThreadPoolWatch.Message,
         _ => "",
     };
 

@@ -6,14 +6,38 @@ namespace PProcess.Native;
 /// <summary>
 /// The few libc calls that Mono.Posix.NETStandard does not bind: it removed <c>fork</c> on
 /// purpose and has no <c>_exit</c>, <c>gettid</c> or <c>prctl</c>. Everything else goes through
-/// <see cref="Mono.Unix.Native.Syscall"/>. See docs/dependencies.md.
+/// <see cref="Mono.Unix.Native.Syscall"/>. See docs/dependencies.md. The calls a child makes right
+/// after the fork, before its start is checked, have no GC transition: returning from a normal
+/// P/Invoke waits while a GC is in progress, and a GC that the parent had begun never ends here.
 /// </summary>
 internal static unsafe partial class LibC
 {
     private const string Library = "libc";
 
-    [LibraryImport(Library, EntryPoint = "fork", SetLastError = true)]
-    internal static partial int Fork();
+    /// <summary>
+    /// fork(2) as the raw clone syscall, not glibc's fork(): glibc's marks the stacks of the
+    /// parent's other threads free in the child, the child's first new thread then runs on one of
+    /// them, and the runtime, which still walks those threads' stacks at every GC, aborts the child
+    /// (docs/fork-safety.md, rule 9). No GC transition: a child must not block on a GC that a
+    /// thread of the parent had started (it would wait for ever) before its start is checked.
+    /// Returns the child's pid, 0 in the child, or -1 with errno in <see cref="Marshal.GetLastSystemError"/>.
+    /// </summary>
+    internal static int RawFork() => (int)SyscallNoTransition(CloneNumber, SIGCHLD, 0, 0, 0, 0);
+
+    [LibraryImport(Library, EntryPoint = "syscall")]
+    [SuppressGCTransition]
+    private static partial nint SyscallNoTransition(nint number, nint a1, nint a2, nint a3, nint a4, nint a5);
+
+    private const int SIGCHLD = 17;
+
+    /// <summary>clone's number: the generic table's on arm64, riscv64 and loongarch64; x86-64's own; 32-bit Arm's.</summary>
+    private static readonly nint CloneNumber = RuntimeInformation.ProcessArchitecture switch
+    {
+        Architecture.X64 => 56,
+        Architecture.Arm64 or Architecture.RiscV64 or Architecture.LoongArch64 => 220,
+        Architecture.Arm => 120,
+        var other => throw new PlatformNotSupportedException($"PProcess forks with the clone syscall, whose number it does not know on {other}."),
+    };
 
     /// <summary>Ends the calling process at once, without running the runtime's exit logic.</summary>
     [LibraryImport(Library, EntryPoint = "_exit")]
@@ -22,17 +46,20 @@ internal static unsafe partial class LibC
 
     /// <summary>signal(2): sets a disposition; <see cref="SIG_DFL"/> restores the default.</summary>
     [LibraryImport(Library, EntryPoint = "signal")]
+    [SuppressGCTransition]
     internal static partial nint Signal(int signal, nint handler);
 
     internal const nint SIG_DFL = 0;
 
     [LibraryImport(Library, EntryPoint = "getppid")]
+    [SuppressGCTransition]
     internal static partial int GetParentPid();
 
     [LibraryImport(Library, EntryPoint = "gettid")]
     internal static partial int GetTid();
 
-    [LibraryImport(Library, EntryPoint = "prctl", SetLastError = true)]
+    [LibraryImport(Library, EntryPoint = "prctl")]
+    [SuppressGCTransition]
     internal static partial int Prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
 
     internal const int PR_SET_PDEATHSIG = 1;
@@ -62,6 +89,11 @@ internal static unsafe partial class LibC
     /// </summary>
     [LibraryImport(Library, EntryPoint = "mmap", SetLastError = true)]
     internal static partial nint Mmap(nint address, nuint length, int protection, int flags, int fd, nint offset);
+
+    /// <summary>mprotect(2); no GC transition, as it runs in a child before its start is checked.</summary>
+    [LibraryImport(Library, EntryPoint = "mprotect")]
+    [SuppressGCTransition]
+    internal static partial int Mprotect(nint address, nuint length, int protection);
 
     [LibraryImport(Library, EntryPoint = "munmap", SetLastError = true)]
     internal static partial int Munmap(nint address, nuint length);

@@ -176,24 +176,16 @@ public sealed class BackgroundProcess : IDisposable
         {
             throw NativeErrors.Error("setsid", Stdlib.GetLastError());
         }
-        int firstChild = ProcessIdentity.Current;
-        // This child may have threads of its own (the thread-pool watcher): fork only when they
-        // sleep, as Fork.Spawn does before every fork (fork-safety rule 2).
-        Quiescence.WaitForOtherThreads();
-        int pid = LibC.Fork();
-        if (pid < 0)
-        {
-            throw NativeErrors.Error("fork of the background process", NativeErrors.FromLastPInvoke());
-        }
+        int statusFd = channel.FileDescriptor;
+        // The daemon keeps the status channel: it is not a descriptor to close after this fork.
+        DescriptorRegistry.Remove(statusFd);
+        int pid = ForkPoint.Fork(dieWithParent: false);
         if (pid > 0)
         {
+            DescriptorRegistry.Add(statusFd);
             channel.Send(pid);
             return;
         }
-        int statusFd = channel.FileDescriptor;
-        // Kept: the status channel is the daemon's now, not a descriptor to close after the fork.
-        DescriptorRegistry.Remove(statusFd);
-        ChildRuntime.Enter(firstChild, dieWithParent: false);
         RedirectStandardStreams(logFd);
         CloseAllExcept(listenFd, statusFd);
         // The job's own child must not hold them.

@@ -25,6 +25,13 @@ public static class Fork
     public static bool IsChild => ChildRuntime.IsChild;
 
     /// <summary>
+    /// How many forks this process made again because the child could not start safely: another
+    /// thread ran while the fork was made, or the child found a runtime lock held, or it got stuck
+    /// before its job began (docs/fork-safety.md, "How a fork is made"). The job runs once either way.
+    /// </summary>
+    public static long Retries => ForkPoint.Retries;
+
+    /// <summary>
     /// Forks once and returns the channel in both processes: in the parent it leads to the child
     /// (<see cref="Channel.Pid"/> is the child's pid); in the child it leads to the parent
     /// (<see cref="Channel.IsChild"/> is true). The child must end with <see cref="Exit"/>.
@@ -88,34 +95,18 @@ public static class Fork
         // A MakeParallel/MakeReusable job: the plain function its wrapper calls.
         ChildPath.Prepare(callable is null ? null : Exchanges.WrappedJob.Of(callable)?.Function);
         var ends = ChannelEnds.Create(transport ?? DefaultTransport);
+        int pid;
         try
         {
-            Quiescence.WaitForOtherThreads();
+            pid = ForkPoint.Fork(dieWithParent);
         }
-        catch (Exception e)
+        catch
         {
             ends.Abandon();
-            if (e is IOException { HResult: > 0 } io and not ForkException)
-            {
-                // Reading /proc/self/task needs a descriptor too: at the descriptor limit this is
-                // where the shortage shows (found by a test that lowers RLIMIT_NOFILE).
-                throw new ForkException($"fork was not attempted: the check for other running threads failed: {io.Message}", io.HResult);
-            }
             throw;
-        }
-        int parentPid = ProcessIdentity.Current;
-        int pid = LibC.Fork();
-        if (pid < 0)
-        {
-            var errno = NativeErrors.FromLastPInvoke();
-            ends.Abandon();
-            throw new ForkException(
-                $"fork failed: {errno}{(errno == Mono.Unix.Native.Errno.EAGAIN ? " (the process limit was reached)" : errno == Mono.Unix.Native.Errno.ENOMEM ? " (out of memory)" : "")}",
-                (int)NativeConvert.FromErrno(errno));
         }
         if (pid == 0)
         {
-            ChildRuntime.Enter(parentPid, dieWithParent);
             var childEnd = ends.Child();
             // A grandchild closes this end too: otherwise it would keep the channel to this
             // child's parent open after this child ends.

@@ -47,7 +47,8 @@ internal static class ChildPath
         typeof(ChildRuntime), typeof(Fork), typeof(DescriptorRegistry), typeof(ProcessIdentity), typeof(Channel),
         typeof(Channels.Frame), typeof(Transports.SocketTransport), typeof(Transports.SharedMemoryTransport),
         typeof(Transports.SharedRing), typeof(Transports.ChannelEnds), typeof(Exchanges.Poller), typeof(Serialization.DefaultChannelSerializer),
-        typeof(Serialization.TypeNames), typeof(RemoteError), typeof(Native.Signals), typeof(Native.LibC), typeof(ThreadPoolWatch),
+        typeof(Serialization.TypeNames), typeof(RemoteError), typeof(Native.Signals), typeof(Native.LibC), typeof(ForkPoint),
+        typeof(StartupHandshake), typeof(ChildExitWatch), typeof(ThreadPoolRepair), typeof(Quiescence), typeof(DiagnosticEndpointGuard),
     ];
 
     private static void PrepareAll(Type type)

@@ -14,21 +14,18 @@ internal static class ChildRuntime
     internal static bool IsChild { get; private set; }
 
     /// <summary>
-    /// Called first thing in the child, on the thread that forked. Resets the signals that the
-    /// runtime would forward to the parent, asks the kernel to kill the child if its parent dies,
-    /// closes the parent's ends of the other channels, and makes sure the child never runs the
-    /// parent's exit logic.
+    /// Called first thing in the child, on the thread that forked, before anything that could wait
+    /// on the runtime: resets the signals that the runtime would forward to the parent (rule 5)
+    /// and asks the kernel to kill the child if its parent dies. Only P/Invokes without a GC
+    /// transition (see <see cref="LibC.RawFork"/>).
     /// </summary>
-    internal static void Enter(int parentPid, bool dieWithParent)
+    internal static void EnterFirst(int parentPid, bool dieWithParent)
     {
-        foreach (var signal in Signals.ResetInChild)
+        var signals = Signals.ResetInChild;
+        for (int i = 0; i < signals.Length; i++)
         {
-            LibC.Signal(signal, LibC.SIG_DFL);
+            LibC.Signal(signals[i], LibC.SIG_DFL);
         }
-
-        IsChild = true;
-        ProcessIdentity.RefreshInChild();
-
         if (dieWithParent)
         {
             LibC.Prctl(LibC.PR_SET_PDEATHSIG, (nuint)Signals.SIGKILL, 0, 0, 0);
@@ -38,11 +35,49 @@ internal static class ChildRuntime
                 LibC.Exit(ExitCodes.ParentGone);
             }
         }
+    }
 
-        DescriptorRegistry.CloseAllInChild();
-        InstallExitGuards();
-        ForgetInheritedSymbolReaders();
-        ThreadPoolWatch.StartInChild();
+    /// <summary>
+    /// The rest of the child's start, before user code: closes the parent's ends of the other
+    /// channels, makes sure the child never runs the parent's exit logic, repairs the thread pool
+    /// and timers, starts the exit watch, and tells the parent it is ready. Returns only when the
+    /// parent lets it start; a child that cannot start leaves here, and the parent forks again.
+    /// </summary>
+    internal static void Enter(StartupHandshake handshake, bool parentHadSocketEngine)
+    {
+        try
+        {
+            IsChild = true;
+            DiagnosticEndpointGuard.DisarmInChild();
+            ProcessIdentity.RefreshInChild();
+            DescriptorRegistry.CloseAllInChild();
+            InstallExitGuards();
+            ForgetInheritedSymbolReaders();
+            int repair = ThreadPoolRepair.RepairInChild(parentHadSocketEngine);
+            if (repair != ThreadPoolRepair.Repaired)
+            {
+                handshake.ChildRefuses(repair);
+            }
+            ChildExitWatch.Start();
+            handshake.ChildReady();
+        }
+        catch (Exception e) when (e is OutOfMemoryException or ThreadStartException)
+        {
+            // Thread creation failed (EAGAIN at the process limit): the parent raises the shortage.
+            handshake.ChildRefuses(StartupHandshake.NoThread);
+        }
+        catch (Exception e)
+        {
+            try
+            {
+                Console.Error.WriteLine($"PProcess child {ProcessIdentity.Current}: its start failed: {e}");
+            }
+            catch (Exception)
+            {
+                // Leave anyway: the parent sees a child that ended before it was ready.
+            }
+            LibC.Exit(ExitCodes.UnhandledException);
+        }
     }
 
     private static readonly FieldInfo? StackTraceSymbolsCache =
@@ -147,6 +182,6 @@ internal static class ExitCodes
     internal const int UnhandledException = 70;
     /// <summary>The parent died before the child could register for its death.</summary>
     internal const int ParentGone = 71;
-    /// <summary>The child queued work to a thread pool that has no threads in a child (<see cref="ThreadPoolWatch"/>).</summary>
-    internal const int ThreadPoolUnavailable = 72;
+    /// <summary>The child found the parent's runtime caught in a state it cannot start from; the parent forks again.</summary>
+    internal const int UnsafeForkPoint = 73;
 }

@@ -10,6 +10,7 @@ namespace PProcess.Runtime;
 internal static class ForkGuard
 {
     private static readonly Lazy<bool> WriteXorExecuteOn = new(ReadWriteXorExecute);
+    private static readonly Lazy<bool> TieredCompilationOn = new(TieredCompilationIsOn);
 
     /// <summary>Throws <see cref="ForkSafetyException"/> when forking now would be unsafe.</summary>
     internal static void ThrowIfUnsafe()
@@ -35,6 +36,16 @@ internal static class ForkGuard
                 "in the application project (set by the PProcess package's build targets) and DOTNET_gcServer unset or 0.");
         }
 
+        if (TieredCompilationOn.Value)
+        {
+            throw new ForkSafetyException(
+                "System.Runtime.TieredCompilation",
+                "Refusing to fork: tiered compilation is on. Its background thread recompiles methods while holding runtime " +
+                "locks, and a child forked at such a moment hangs at its first JIT compilation (fork-safety rule 8). Fix: " +
+                "<TieredCompilation>false</TieredCompilation> in the application project (set by the PProcess package's build " +
+                "targets) and DOTNET_TieredCompilation unset or 0.");
+        }
+
         var mode = GCSettings.LatencyMode;
         if (mode is GCLatencyMode.Interactive or GCLatencyMode.SustainedLowLatency)
         {
@@ -45,6 +56,62 @@ internal static class ForkGuard
                 "(fork-safety rule 2). Fix: <ConcurrentGarbageCollection>false</ConcurrentGarbageCollection> in the " +
                 "application project (set by the PProcess package's build targets) and DOTNET_gcConcurrent unset or 0.");
         }
+    }
+
+    /// <summary>
+    /// Throws <see cref="ForkSafetyException"/> when the thread pool, a timer or the socket engine
+    /// has started in this process but <see cref="ThreadPoolRepair"/> cannot repair them in a child
+    /// on this runtime: the child's Task.Run, timers and async I/O would hang.
+    /// </summary>
+    internal static void ThrowIfPoolCannotBeRepaired()
+    {
+        if (ThreadPoolRepair.Unavailable is not { } why || !RuntimeThreadsStarted(out string started))
+        {
+            return;
+        }
+        throw new ForkSafetyException("runtime version",
+            $"Refusing to fork: {started} in this process, and a child's copy of them can only be made to work by " +
+            $"PProcess's repair, which is not available on this runtime: {why}. A child would hang at its first Task.Run, " +
+            "await or timer. Fix: run on a runtime version PProcess supports (docs/fork-safety.md lists them), or fork " +
+            "before the program first uses the thread pool, timers or async I/O.");
+    }
+
+    /// <summary>Whether a thread of the pool, its gate, the timers, a registered wait or the socket engine exists.</summary>
+    private static bool RuntimeThreadsStarted(out string started)
+    {
+        started = "";
+        if (ThreadPool.ThreadCount > 0)
+        {
+            started = "the thread pool has started";
+            return true;
+        }
+        foreach (var name in Quiescence.ThreadNames())
+        {
+            if (name.StartsWith(".NET T", StringComparison.Ordinal) || name.StartsWith(".NET Socket", StringComparison.Ordinal))
+            {
+                started = $"the runtime's thread '{name}' has started";
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Tiered compilation's background worker recompiles methods while holding runtime locks; a
+    /// child forked at such a moment hangs at its first JIT compilation (rule 8). The runtime reads
+    /// the setting from the environment first, then from runtimeconfig.json: so does this check.
+    /// </summary>
+    private static bool TieredCompilationIsOn()
+    {
+        foreach (var variable in (string[])["DOTNET_TieredCompilation", "COMPlus_TieredCompilation"])
+        {
+            if (Environment.GetEnvironmentVariable(variable) is { Length: > 0 } value)
+            {
+                return value.Trim() != "0";
+            }
+        }
+        return AppContext.GetData("System.Runtime.TieredCompilation") is not string configured
+            || !configured.Equals("false", StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>W^X maps executable memory twice from one shared memory file named "doublemapper".</summary>

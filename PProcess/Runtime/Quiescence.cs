@@ -4,12 +4,13 @@ using System.Text;
 namespace PProcess.Runtime;
 
 /// <summary>
-/// Waits, before a fork, until no other thread of the process is running. A thread that holds a
-/// runtime lock at the moment of the fork holds it for ever in the child, which then hangs at its
-/// first JIT compilation. Measured: the tiered-compilation background worker did this to the
-/// ~15th fork of a loop in 5 runs out of 5 (docs/fork-safety.md, rule 8). A thread that is
-/// sleeping in the kernel (state S or D) is in a wait, not inside the JIT; one that is running
-/// (state R) may be anywhere.
+/// The moment of a fork: waits until no other thread of the process runs, and afterwards tells
+/// whether one ran while the fork was made. A thread that is running (or runnable) at the fork may
+/// hold a runtime or libc lock, which the child then holds for ever (docs/fork-safety.md). A thread
+/// sleeping in the kernel (state S) is in a wait, not inside the JIT or malloc. But the fork syscall
+/// takes milliseconds in a large process, and a sleeping thread can wake during it: the kernel's
+/// count of how often each thread was scheduled (/proc/self/task/TID/schedstat, third field)
+/// shows that it did, and the fork is then made again (<see cref="ForkPoint"/>).
 /// </summary>
 internal static class Quiescence
 {
@@ -23,18 +24,26 @@ internal static class Quiescence
     [ThreadStatic]
     internal static TimeSpan? ThreadPatience;
 
+    /// <summary>Each other thread's id and how many times it had been scheduled, when all slept.</summary>
+    internal sealed class Snapshot(int[] threads, long[] runs, string[] names)
+    {
+        internal int[] Threads { get; } = threads;
+        internal long[] Runs { get; } = runs;
+        internal string[] Names { get; } = names;
+    }
+
     /// <summary>Returns once every other thread sleeps; throws <see cref="ForkSafetyException"/> after <see cref="Patience"/>.</summary>
-    internal static void WaitForOtherThreads()
+    internal static Snapshot WaitForOtherThreads()
     {
         int self = Native.LibC.GetTid();
         long deadline = -1;
         int spins = 0;
         while (true)
         {
-            var busy = RunningThreads(self);
+            var snapshot = Take(self, out string? busy);
             if (busy is null)
             {
-                return;
+                return snapshot;
             }
             if (deadline < 0)
             {
@@ -59,62 +68,129 @@ internal static class Quiescence
         }
     }
 
-    /// <summary>A description of the other threads in state R, or null when there are none.</summary>
-    private static string? RunningThreads(int self)
+    /// <summary>
+    /// After the fork, in the parent: a description of another thread that was scheduled since
+    /// <paramref name="before"/> was taken (or that appeared), or null when none ran.
+    /// </summary>
+    internal static string? RanSince(Snapshot before)
     {
-        StringBuilder? busy = null;
+        if (!SchedStatAvailable)
+        {
+            return null;
+        }
+        // Only the threads of the snapshot: a thread started since was started by one of them,
+        // which then ran. No directory is listed, so at the descriptor limit this needs one.
+        Span<byte> buffer = stackalloc byte[256];
+        for (int i = 0; i < before.Threads.Length; i++)
+        {
+            long runs = ReadRuns($"/proc/self/task/{before.Threads[i]}", buffer);
+            if (runs >= 0 && runs != before.Runs[i])
+            {
+                return $"thread {before.Threads[i]} '{before.Names[i]}' ran";
+            }
+        }
+        return null;
+    }
+
+    /// <summary>True when a thread of the snapshot has the given name.</summary>
+    internal static bool Has(Snapshot snapshot, string name) => Array.IndexOf(snapshot.Names, name) >= 0;
+
+    /// <summary>The names of this process's threads (for the runtime threads a fork must know about).</summary>
+    internal static IEnumerable<string> ThreadNames()
+    {
+        Span<byte> buffer = stackalloc byte[512];
+        var names = new List<string>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            ReadStat(dir, buffer, out string name);
+            names.Add(name);
+        }
+        return names;
+    }
+
+    private static readonly bool SchedStatAvailable = File.Exists("/proc/self/schedstat");
+
+    private static Snapshot Take(int self, out string? busy)
+    {
+        StringBuilder? running = null;
+        var threads = new List<int>();
+        var runs = new List<long>();
+        var names = new List<string>();
         Span<byte> buffer = stackalloc byte[512];
         foreach (var dir in Directory.EnumerateDirectories("/proc/self/task"))
         {
-            var name = Path.GetFileName(dir.AsSpan());
-            if (!int.TryParse(name, out int tid) || tid == self)
+            if (!int.TryParse(Path.GetFileName(dir.AsSpan()), out int tid) || tid == self)
             {
                 continue;
             }
-            char state = ReadState(dir, buffer);
-            if (state == 'R')
+            // The count first: a thread that wakes between the two reads then shows as having run.
+            long count = SchedStatAvailable ? ReadRuns(dir, buffer) : 0;
+            char state = ReadStat(dir, buffer, out string name);
+            if (state is 'R' or 'D')
             {
-                busy ??= new StringBuilder();
-                if (busy.Length > 0)
+                running ??= new StringBuilder();
+                if (running.Length > 0)
                 {
-                    busy.Append(", ");
+                    running.Append(", ");
                 }
-                busy.Append($"thread {tid} '{ReadComm(dir)}'");
+                running.Append($"thread {tid} '{name}' in state {state}");
+            }
+            if (state != '?')
+            {
+                threads.Add(tid);
+                runs.Add(count);
+                names.Add(name);
             }
         }
-        return busy?.ToString();
+        busy = running?.ToString();
+        return new Snapshot([.. threads], [.. runs], [.. names]);
     }
 
-    /// <summary>The state letter from /proc/self/task/TID/stat: the field after the closing parenthesis of the name.</summary>
-    private static char ReadState(string dir, Span<byte> buffer)
+    /// <summary>The state letter and name from /proc/self/task/TID/stat ("tid (name) S ..."); '?' when the thread ended.</summary>
+    private static char ReadStat(string dir, Span<byte> buffer, out string name)
     {
-        try
-        {
-            using var stat = File.OpenHandle(dir + "/stat");
-            int n = RandomAccess.Read(stat, buffer, 0);
-            var text = buffer[..n];
-            int close = text.LastIndexOf((byte)')');
-            return close >= 0 && close + 2 < n ? (char)text[close + 2] : '?';
-        }
-        catch (IOException)
-        {
-            return '?'; // the thread ended meanwhile
-        }
-        catch (UnauthorizedAccessException)
+        name = "?";
+        int n = Read(dir + "/stat", buffer);
+        if (n <= 0)
         {
             return '?';
         }
+        var text = buffer[..n];
+        int open = text.IndexOf((byte)'(');
+        int close = text.LastIndexOf((byte)')');
+        if (open < 0 || close < open || close + 2 >= n)
+        {
+            return '?';
+        }
+        name = Encoding.UTF8.GetString(text[(open + 1)..close]);
+        return (char)text[close + 2];
     }
 
-    private static string ReadComm(string dir)
+    /// <summary>The third field of /proc/self/task/TID/schedstat: how many times the thread was scheduled on a CPU; -1 when it ended.</summary>
+    private static long ReadRuns(string dir, Span<byte> buffer)
+    {
+        int n = Read(dir + "/schedstat", buffer);
+        if (n <= 0)
+        {
+            return -1;
+        }
+        var text = buffer[..n].TrimEnd((byte)'\n');
+        int space = text.LastIndexOf((byte)' ');
+        return System.Buffers.Text.Utf8Parser.TryParse(text[(space + 1)..], out long runs, out _) ? runs : -1;
+    }
+
+    private const int Esrch = 3;
+
+    private static int Read(string path, Span<byte> buffer)
     {
         try
         {
-            return File.ReadAllText(dir + "/comm").Trim();
+            using var file = File.OpenHandle(path);
+            return RandomAccess.Read(file, buffer, 0);
         }
-        catch (IOException)
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException || e is IOException { HResult: Esrch })
         {
-            return "?";
+            return -1; // the thread ended meanwhile
         }
     }
 }

@@ -1,0 +1,100 @@
+namespace PProcess.Runtime;
+
+/// <summary>
+/// Ends a child that called <see cref="Environment.Exit(int)"/> or returned from Main. The runtime
+/// would run its shutdown, which waits for the finalizer thread to run the ProcessExit handlers;
+/// that thread does not exist in a child, so the child would wait for ever (measured:
+/// docs/fork-safety.md, rule 6). Both ways first record the exit code (the "latched" code that
+/// <see cref="Environment.ExitCode"/> reads), so a child starts with a code no program uses, and a
+/// thread of its own watches for it to change, then leaves with <c>_exit</c> and that code.
+/// </summary>
+/// <remarks>
+/// A thread that runs while its process forks may leave the child a runtime in an unusable state
+/// (docs/fork-safety.md, rule 3), so when this child forks in turn the watch parks first, in a
+/// wait, and resumes after the fork (<see cref="Park"/>).
+/// </remarks>
+internal static class ChildExitWatch
+{
+    /// <summary>The exit code a child starts with: one that no program sets.</summary>
+    internal const int Unset = unchecked((int)0x8000_7050);
+
+    /// <summary>How often the watch looks: the delay between an Environment.Exit and the child's end.</summary>
+    internal static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(20);
+
+    private static readonly ThreadStart WatchLoop = Watch;
+
+    // A new object in each child: the inherited one may list the parent's watch, a thread that
+    // does not exist here, among its waiters.
+    private static object sync = new();
+    private static bool running, forkPending, parked;
+
+    /// <summary>In the child, before user code.</summary>
+    internal static void Start()
+    {
+        sync = new object();
+        forkPending = parked = false;
+        Environment.ExitCode = Unset;
+        var watch = new Thread(WatchLoop, 128 * 1024) { IsBackground = true, Name = "PProcess exit" };
+        watch.UnsafeStart();
+        running = true;
+    }
+
+    /// <summary>
+    /// Before this process forks: returns once the watch is parked in a wait (at once when there is
+    /// no watch). <see cref="Resume"/> lets it go on.
+    /// </summary>
+    internal static void Park()
+    {
+        if (!running)
+        {
+            return;
+        }
+        lock (sync)
+        {
+            forkPending = true;
+            Monitor.PulseAll(sync);
+            while (!parked)
+            {
+                Monitor.Wait(sync);
+            }
+        }
+    }
+
+    /// <summary>After a fork: the watch goes on.</summary>
+    internal static void Resume()
+    {
+        if (!running)
+        {
+            return;
+        }
+        lock (sync)
+        {
+            forkPending = false;
+            Monitor.PulseAll(sync);
+        }
+    }
+
+    private static void Watch()
+    {
+        var mine = sync;
+        lock (mine)
+        {
+            while (true)
+            {
+                while (forkPending)
+                {
+                    parked = true;
+                    Monitor.PulseAll(mine);
+                    Monitor.Wait(mine);
+                }
+                parked = false;
+                Monitor.Wait(mine, Interval);
+                int code = Environment.ExitCode;
+                if (code != Unset && !forkPending)
+                {
+                    ChildRuntime.Exit(code);
+                }
+            }
+        }
+    }
+}

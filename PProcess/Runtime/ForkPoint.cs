@@ -1,0 +1,170 @@
+using System.Runtime.InteropServices;
+using Mono.Unix.Native;
+using PProcess.Native;
+
+namespace PProcess.Runtime;
+
+/// <summary>
+/// The one place where this library forks a process. One fork at a time in a process; each waits
+/// until the process's other threads sleep, forks with the raw syscall, checks that no other thread
+/// ran during the fork, and lets the child start only then; a child that cannot start (it found a
+/// lock held, or got stuck before user code) is killed and the fork made again, which is safe
+/// because its job has not begun (docs/fork-safety.md, "How a fork is made").
+/// </summary>
+internal static class ForkPoint
+{
+    /// <summary>How many forks in a row may fail to start a child before the fork is refused.</summary>
+    internal const int MaxAttempts = 50;
+
+    /// <summary>One fork at a time: each needs the other threads quiet, and its own handshake.</summary>
+    private static Lock gate = new();
+
+    private static long retries;
+
+    /// <summary>How many forks this process made again because a child could not start safely.</summary>
+    internal static long Retries => Interlocked.Read(ref retries);
+
+    /// <summary>Why the last forks were made again (the newest last), for the soak's report and for errors.</summary>
+    internal static IReadOnlyList<string> RecentRetryReasons
+    {
+        get
+        {
+            lock (reasons)
+            {
+                return [.. reasons];
+            }
+        }
+    }
+
+    private static readonly Queue<string> reasons = new();
+
+    /// <summary>
+    /// Forks a started child. Returns the child's pid in the parent, once the child is past its
+    /// start; returns 0 in the child, whose runtime is set up (<see cref="ChildRuntime.Enter"/>).
+    /// </summary>
+    internal static int Fork(bool dieWithParent)
+    {
+        ThreadPoolRepair.Prepare();
+        DiagnosticEndpointGuard.Prepare();
+        gate.Enter();
+        int pid = -1;
+        try
+        {
+            var failures = new List<string>();
+            for (int attempt = 1; ; attempt++)
+            {
+                ForkGuard.ThrowIfPoolCannotBeRepaired();
+                ThreadPoolRepair.RenewSpares();
+                Quiescence.Snapshot quiet;
+                try
+                {
+                    ChildExitWatch.Park();
+                    quiet = Quiescence.WaitForOtherThreads();
+                }
+                catch (IOException e) when (e.HResult is Emfile or Enfile)
+                {
+                    // Reading /proc needs descriptors too: at the descriptor limit this is where the shortage shows.
+                    throw new ForkException($"fork was not attempted: the check for other running threads failed: too many open files ({e.Message})", e.HResult);
+                }
+                bool socketEngine = Quiescence.Has(quiet, ThreadPoolRepair.SocketEngineThread);
+                if (socketEngine)
+                {
+                    ThreadPoolRepair.PrepareSocketEngines();
+                }
+                // Made after the check, whose descriptors are closed by then: at the limit, every one counts.
+                var handshake = StartupHandshake.Create();
+                int parentPid = ProcessIdentity.Current;
+                pid = LibC.RawFork();
+                if (pid == 0)
+                {
+                    // The child: nothing before this may block on the runtime (see LibC.RawFork).
+                    ChildRuntime.EnterFirst(parentPid, dieWithParent);
+                    gate = new Lock(); // the inherited one is held by this thread, with the parent's waiters
+                    ChildRuntime.Enter(handshake, socketEngine);
+                    return 0;
+                }
+                if (pid < 0)
+                {
+                    int errno = Marshal.GetLastSystemError();
+                    handshake.Abandon();
+                    throw ForkFailed(errno);
+                }
+                StartupHandshake.Outcome outcome;
+                try
+                {
+                    handshake.ParentForked();
+                    var disturbed = Quiescence.RanSince(quiet);
+                    if (disturbed is not null)
+                    {
+                        handshake.Abandon();
+                        Syscall.kill(pid, Signum.SIGKILL);
+                        StartupHandshake.Reap(pid);
+                        outcome = new(false, $"another thread ran during the fork ({disturbed})");
+                    }
+                    else
+                    {
+                        outcome = handshake.AwaitStart(pid);
+                    }
+                }
+                catch (Exception e)
+                {
+                    // The child must not outlive a fork that failed in the parent.
+                    handshake.Abandon();
+                    Syscall.kill(pid, Signum.SIGKILL);
+                    StartupHandshake.Reap(pid);
+                    if (e is IOException { HResult: Emfile or Enfile })
+                    {
+                        throw new ForkException($"fork failed: the check of the child's start failed: too many open files ({e.Message})", e.HResult);
+                    }
+                    throw;
+                }
+                if (outcome.Started)
+                {
+                    return pid;
+                }
+                if (outcome.Shortage)
+                {
+                    throw new ForkException($"fork failed: {outcome.Failure}", Eagain);
+                }
+                Record(outcome.Failure!);
+                failures.Add(outcome.Failure!);
+                if (attempt >= MaxAttempts)
+                {
+                    throw new ForkException(
+                        $"fork: {attempt} children in a row could not start safely, so no child was started. The last reasons: " +
+                        string.Join("; ", failures.TakeLast(3)) + " (docs/fork-safety.md, \"How a fork is made\").", 0);
+                }
+            }
+        }
+        finally
+        {
+            if (pid != 0)
+            {
+                ChildExitWatch.Resume();
+                gate.Exit();
+            }
+        }
+    }
+
+    private const int Eagain = 11, Enfile = 23, Emfile = 24;
+
+    private static void Record(string reason)
+    {
+        Interlocked.Increment(ref retries);
+        lock (reasons)
+        {
+            reasons.Enqueue(reason);
+            if (reasons.Count > 20)
+            {
+                reasons.Dequeue();
+            }
+        }
+    }
+
+    private static ForkException ForkFailed(int errno)
+    {
+        var error = NativeConvert.ToErrno(errno);
+        string hint = error == Errno.EAGAIN ? " (the process limit was reached)" : error == Errno.ENOMEM ? " (out of memory)" : "";
+        return new ForkException($"fork failed: {(error == Errno.EAGAIN ? "EAGAIN" : error.ToString())}{hint}", errno);
+    }
+}

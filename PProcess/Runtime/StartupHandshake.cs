@@ -1,0 +1,257 @@
+using System.Diagnostics;
+using Mono.Unix.Native;
+using PProcess.Native;
+
+namespace PProcess.Runtime;
+
+/// <summary>
+/// The first exchange between a parent and a new child, over a socketpair made for it, before any
+/// user code runs in the child. The parent says "go" ('G') once it has checked that no other thread
+/// ran during the fork; the child answers "ready" ('R') once its runtime is set up, or "unsafe"
+/// ('U' and a reason) if it found the parent's runtime caught in a state it cannot start from. A
+/// child that never answers is diagnosed from /proc: asleep without progress (a lock that a thread
+/// of the parent held at the fork, and which no thread here will release) or spinning. Either way
+/// the job has not started, so <see cref="ForkPoint"/> kills the child and forks again.
+/// </summary>
+internal sealed class StartupHandshake
+{
+    private const byte Go = (byte)'G', Ready = (byte)'R', Unsafe = (byte)'U';
+
+    /// <summary>How often the parent looks at a child that has not answered yet.</summary>
+    private static readonly TimeSpan Look = TimeSpan.FromMilliseconds(25);
+
+    /// <summary>A child asleep this long without using CPU before it is ready is stuck on a lock.</summary>
+    internal static TimeSpan StuckAsleep { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A child that used this much CPU without getting ready is spinning (its start needs a few ms).</summary>
+    internal static TimeSpan StuckSpinning { get; set; } = TimeSpan.FromSeconds(2);
+
+    private int parentEnd;
+    private int childEnd;
+
+    private StartupHandshake(int parentEnd, int childEnd) => (this.parentEnd, this.childEnd) = (parentEnd, childEnd);
+
+    internal static StartupHandshake Create()
+    {
+        var (parent, child) = Transports.SocketTransport.CreatePair();
+        return new StartupHandshake(parent, child);
+    }
+
+    /// <summary>What the parent learnt of a child's start. <paramref name="Shortage"/>: the child could not start a thread (the process limit), which forking again does not cure.</summary>
+    internal readonly record struct Outcome(bool Started, string? Failure, bool Shortage = false);
+
+    /// <summary>A reason a child refuses to start besides <see cref="ThreadPoolRepair"/>'s: it could not start a thread of its own.</summary>
+    internal const int NoThread = 10;
+
+    // ---- child side
+
+    /// <summary>In the child: waits for "go", then says it is ready. Returns only when the parent let it start.</summary>
+    internal void ChildReady()
+    {
+        Syscall.close(parentEnd);
+        Span<byte> one = stackalloc byte[1];
+        // A child that is not told to go is killed by the parent, so this read either gets 'G' or never returns.
+        if (ReadByte(childEnd, one) != Go)
+        {
+            LibC.Exit(ExitCodes.ParentGone);
+        }
+        one[0] = Ready;
+        WriteAll(childEnd, one);
+        Syscall.close(childEnd);
+    }
+
+    /// <summary>In the child: reports that the fork point was unsafe, and leaves.</summary>
+    internal void ChildRefuses(int reason)
+    {
+        Span<byte> message = [Unsafe, (byte)reason];
+        WriteAll(childEnd, message);
+        LibC.Exit(ExitCodes.UnsafeForkPoint);
+    }
+
+    // ---- parent side
+
+    /// <summary>In the parent, right after the fork: the child's end is the child's.</summary>
+    internal void ParentForked()
+    {
+        Syscall.close(childEnd);
+        childEnd = -1;
+    }
+
+    /// <summary>In the parent, when the fork is abandoned before or without a child.</summary>
+    internal void Abandon()
+    {
+        if (childEnd >= 0)
+        {
+            Syscall.close(childEnd);
+        }
+        if (parentEnd >= 0)
+        {
+            Syscall.close(parentEnd);
+        }
+        childEnd = parentEnd = -1;
+    }
+
+    /// <summary>
+    /// In the parent: lets the child go and waits until it is ready. A child that fails to start is
+    /// killed and reaped here, and the outcome says why.
+    /// </summary>
+    internal Outcome AwaitStart(int pid)
+    {
+        try
+        {
+            Span<byte> one = [Go];
+            bool told = TryWrite(parentEnd, one);
+            var sleeping = Stopwatch.StartNew();
+            long lastTicks = -1;
+            while (true)
+            {
+                if (!told || Exchanges.Poller.Wait([new Pollfd { fd = parentEnd, events = PollEvents.POLLIN }], Look) > 0)
+                {
+                    int got = told ? ReadByte(parentEnd, one) : -1;
+                    if (got == Ready)
+                    {
+                        return new Outcome(true, null);
+                    }
+                    if (got == Unsafe)
+                    {
+                        int reason = ReadByte(parentEnd, one);
+                        if (reason == NoThread)
+                        {
+                            return Failed(pid, "the child could not start a thread: the process limit (RLIMIT_NPROC counts threads) was reached", kill: false) with { Shortage = true };
+                        }
+                        return Failed(pid, $"the child found the parent's {UnsafeReason(reason)} at the fork", kill: false);
+                    }
+                    return Failed(pid, "the child ended before it was ready", kill: false);
+                }
+                // Not ready yet: slow (a loaded machine) or stuck. Only the child's own state tells.
+                var (state, ticks) = ProcState(pid);
+                if (ticks < 0)
+                {
+                    continue; // it is ending: the next poll sees the end of its socket
+                }
+                if (ticks * TickLength >= StuckSpinning)
+                {
+                    return Failed(pid, $"the child used {ticks * TickLength.TotalMilliseconds:0} ms of CPU without getting ready (spinning, in state {state})", kill: true);
+                }
+                if (state != 'S' || ticks != lastTicks)
+                {
+                    sleeping.Restart();
+                    lastTicks = ticks;
+                }
+                else if (sleeping.Elapsed >= StuckAsleep)
+                {
+                    return Failed(pid, $"the child slept {sleeping.Elapsed.TotalMilliseconds:0} ms without getting ready (a lock held at the fork)", kill: true);
+                }
+            }
+        }
+        finally
+        {
+            Syscall.close(parentEnd);
+            parentEnd = -1;
+        }
+    }
+
+    private static Outcome Failed(int pid, string why, bool kill)
+    {
+        if (kill)
+        {
+            Syscall.kill(pid, Signum.SIGKILL);
+        }
+        var status = Reap(pid);
+        return new Outcome(false, kill ? why : $"{why} ({status})");
+    }
+
+    /// <summary>Reaps a child that failed to start, retrying on EINTR.</summary>
+    internal static ChildStatus Reap(int pid)
+    {
+        while (true)
+        {
+            int r = Syscall.waitpid(pid, out int raw, 0);
+            if (r == pid)
+            {
+                return ChildStatus.FromWaitStatus(raw);
+            }
+            if (r < 0 && Stdlib.GetLastError() != Errno.EINTR)
+            {
+                return default;
+            }
+        }
+    }
+
+    private static string UnsafeReason(int reason) => reason switch
+    {
+        ThreadPoolRepair.PoolLockHeld => "thread-pool lock held by another thread",
+        ThreadPoolRepair.TimerLockHeld or ThreadPoolRepair.QueueLockHeld => "timer lock held by another thread",
+        ThreadPoolRepair.WorkPending => "thread pool with work items queued",
+        _ => $"runtime in an unknown state ({reason})",
+    };
+
+    private static readonly TimeSpan TickLength = TimeSpan.FromSeconds(1.0 / 100); // USER_HZ, 100 on Linux
+
+    /// <summary>The state letter and the CPU ticks (user + system) of a process; ticks -1 when it is gone.</summary>
+    private static (char State, long Ticks) ProcState(int pid)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText($"/proc/{pid}/stat");
+        }
+        catch (IOException)
+        {
+            return ('?', -1);
+        }
+        int close = text.LastIndexOf(')');
+        var fields = text[(close + 2)..].Split(' ');
+        // After the name: state (field 3), ..., utime (field 14), stime (field 15).
+        if (fields.Length < 13 || fields[0] == "Z" || !long.TryParse(fields[11], out long user) || !long.TryParse(fields[12], out long system))
+        {
+            return ('?', -1);
+        }
+        return (fields[0][0], user + system);
+    }
+
+    private static int ReadByte(int fd, Span<byte> one)
+    {
+        while (true)
+        {
+            long n = Read(fd, one);
+            if (n == 1)
+            {
+                return one[0];
+            }
+            if (n == 0 || Stdlib.GetLastError() != Errno.EINTR)
+            {
+                return -1;
+            }
+        }
+    }
+
+    private static unsafe long Read(int fd, Span<byte> buffer)
+    {
+        fixed (byte* p = buffer)
+        {
+            return Syscall.read(fd, p, (ulong)buffer.Length);
+        }
+    }
+
+    private static unsafe bool TryWrite(int fd, ReadOnlySpan<byte> data)
+    {
+        fixed (byte* p = data)
+        {
+            while (true)
+            {
+                long n = Syscall.write(fd, p, (ulong)data.Length);
+                if (n == data.Length)
+                {
+                    return true;
+                }
+                if (n >= 0 || Stdlib.GetLastError() != Errno.EINTR)
+                {
+                    return false; // EPIPE: the child is gone
+                }
+            }
+        }
+    }
+
+    private static void WriteAll(int fd, ReadOnlySpan<byte> data) => TryWrite(fd, data);
+}
