@@ -43,7 +43,7 @@ internal static class ChildRuntime
     /// and timers, starts the exit watch, and tells the parent it is ready. Returns only when the
     /// parent lets it start; a child that cannot start leaves here, and the parent forks again.
     /// </summary>
-    internal static void Enter(StartupHandshake handshake, bool parentHadSocketEngine)
+    internal static void Enter(StartupHandshake handshake, bool parentHadSocketEngine, ForkPoint.Fault fault = ForkPoint.Fault.None)
     {
         try
         {
@@ -59,6 +59,7 @@ internal static class ChildRuntime
                 handshake.ChildRefuses(repair);
             }
             ChildExitWatch.Start();
+            Inject(fault);
             handshake.ChildReady();
         }
         catch (Exception e) when (e is OutOfMemoryException or ThreadStartException)
@@ -77,6 +78,26 @@ internal static class ChildRuntime
                 // Leave anyway: the parent sees a child that ended before it was ready.
             }
             LibC.Exit(ExitCodes.UnhandledException);
+        }
+    }
+
+    /// <summary>For tests of the fork point: a child that fails to start in one of the ways it can.</summary>
+    private static void Inject(ForkPoint.Fault fault)
+    {
+        switch (fault)
+        {
+            case ForkPoint.Fault.Sleep:
+                Thread.Sleep(Timeout.Infinite);
+                break;
+            case ForkPoint.Fault.Spin:
+                while (fault == ForkPoint.Fault.Spin)
+                {
+                    Thread.SpinWait(1000);
+                }
+                break;
+            case ForkPoint.Fault.Die:
+                LibC.Exit(99);
+                break;
         }
     }
 

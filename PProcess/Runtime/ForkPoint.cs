@@ -38,6 +38,12 @@ internal static class ForkPoint
 
     private static readonly Queue<string> reasons = new();
 
+    /// <summary>Ways a test makes a child fail to start, by attempt number (1 = the first try of a fork).</summary>
+    internal enum Fault { None, Sleep, Spin, Die, Disturbed }
+
+    /// <summary>For tests: the fault to inject into an attempt; null in normal use.</summary>
+    internal static Func<int, Fault>? InjectFault { get; set; }
+
     /// <summary>
     /// Forks a started child. Returns the child's pid in the parent, once the child is past its
     /// start; returns 0 in the child, whose runtime is set up (<see cref="ChildRuntime.Enter"/>).
@@ -80,7 +86,7 @@ internal static class ForkPoint
                     // The child: nothing before this may block on the runtime (see LibC.RawFork).
                     ChildRuntime.EnterFirst(parentPid, dieWithParent);
                     gate = new Lock(); // the inherited one is held by this thread, with the parent's waiters
-                    ChildRuntime.Enter(handshake, socketEngine);
+                    ChildRuntime.Enter(handshake, socketEngine, InjectFault?.Invoke(attempt) ?? Fault.None);
                     return 0;
                 }
                 if (pid < 0)
@@ -93,7 +99,7 @@ internal static class ForkPoint
                 try
                 {
                     handshake.ParentForked();
-                    var disturbed = Quiescence.RanSince(quiet);
+                    var disturbed = InjectFault?.Invoke(attempt) == Fault.Disturbed ? "a test said so" : Quiescence.RanSince(quiet);
                     if (disturbed is not null)
                     {
                         handshake.Abandon();

@@ -1,0 +1,73 @@
+using PProcess.Runtime;
+using PProcess.Tests.Isolation;
+
+namespace PProcess.Tests;
+
+/// <summary>
+/// A fork never leaves a child stuck before user code (docs/fork-safety.md, "How a fork is made"):
+/// a child that cannot start is killed and the fork made again, transparently, and its job runs
+/// exactly once. The faults are injected (ForkPoint.InjectFault) because the races they stand for
+/// (a lock held by another thread at the fork, a thread running during it) are rare by design.
+/// </summary>
+public class ForkStartTests
+{
+    [Fact]
+    public void AChildAsleepBeforeItsStartIsKilledAndTheForkMadeAgain() => IsolatedProcess.Passes(AsleepScenario);
+
+    private static void AsleepScenario() => RetriedScenario(ForkPoint.Fault.Sleep, "slept");
+
+    [Fact]
+    public void AChildSpinningBeforeItsStartIsKilledAndTheForkMadeAgain() => IsolatedProcess.Passes(SpinningScenario);
+
+    private static void SpinningScenario() => RetriedScenario(ForkPoint.Fault.Spin, "spinning");
+
+    [Fact]
+    public void AChildThatDiesBeforeItsStartIsForkedAgain() => IsolatedProcess.Passes(DiesScenario);
+
+    private static void DiesScenario() => RetriedScenario(ForkPoint.Fault.Die, "ended before it was ready");
+
+    [Fact]
+    public void AForkDuringWhichAnotherThreadRanIsMadeAgain() => IsolatedProcess.Passes(DisturbedScenario);
+
+    private static void DisturbedScenario() => RetriedScenario(ForkPoint.Fault.Disturbed, "another thread ran during the fork");
+
+    /// <summary>
+    /// Each job's first fork fails in the given way; every job still runs once, in order, and the
+    /// retries are counted. Without the handshake a sleeping or spinning child never answers and
+    /// this waits for ever (the scenario's guard ends it).
+    /// </summary>
+    private static void RetriedScenario(ForkPoint.Fault fault, string reason)
+    {
+        StartupHandshake.StuckAsleep = TimeSpan.FromMilliseconds(300);
+        StartupHandshake.StuckSpinning = TimeSpan.FromMilliseconds(300);
+        ForkPoint.InjectFault = attempt => attempt == 1 ? fault : ForkPoint.Fault.None;
+        var ran = Path.Combine(Path.GetTempPath(), $"pprocess-forkstart-{Environment.ProcessId}");
+        File.Delete(ran);
+        var results = Enumerable.Range(0, 3).PMap(i =>
+        {
+            File.AppendAllText(ran, $"{i}\n");
+            return i * 10;
+        }, limit: 1).ToList();
+        Assert.Equal([0, 10, 20], results);
+        Assert.Equal(["0", "1", "2"], File.ReadAllLines(ran).Order());
+        File.Delete(ran);
+        Assert.Equal(3, Fork.Retries);
+        Assert.All(ForkPoint.RecentRetryReasons, r => Assert.Contains(reason, r));
+        Assert.True(ProcFs.NoChildrenLeft());
+    }
+
+    [Fact]
+    public void ForksThatNeverStartEndInAClearErrorNotAHang() => IsolatedProcess.Passes(NeverStartsScenario);
+
+    private static void NeverStartsScenario()
+    {
+        ForkPoint.InjectFault = _ => ForkPoint.Fault.Die;
+        var error = Assert.Throws<ForkException>(() => new[] { 1 }.PMap(i => i, limit: 1).ToList());
+        Assert.Contains($"{ForkPoint.MaxAttempts} children in a row could not start safely", error.Message);
+        Assert.Contains("ended before it was ready", error.Message);
+        Assert.True(ProcFs.NoChildrenLeft());
+        // The next fork, without the fault, works.
+        ForkPoint.InjectFault = null;
+        Assert.Equal([2], new[] { 1 }.PMap(i => i * 2, limit: 1));
+    }
+}
