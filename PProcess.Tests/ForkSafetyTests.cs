@@ -128,6 +128,93 @@ public class ForkSafetyTests
     }
 
     [Fact]
+    public void TieredCompilationGuardRefusesToFork() =>
+        IsolatedProcess.Passes(TieredCompilationScenario, new Dictionary<string, string> { ["DOTNET_TieredCompilation"] = "1" });
+
+    private static void TieredCompilationScenario()
+    {
+        var refused = Assert.Throws<ForkSafetyException>(() => Fork.Start(c => c.Send(1)));
+        Assert.Equal("System.Runtime.TieredCompilation", refused.Setting);
+        Assert.Contains("DOTNET_TieredCompilation", refused.Message);
+        Assert.True(ProcFs.NoChildrenLeft());
+    }
+
+    [Fact]
+    public void TheThreadPoolRepairIsPinnedToTheRuntimeItWasVerifiedOn()
+    {
+        // A runtime update must fail here, loudly, and not in a user's child: re-run the thread-pool
+        // tests (ThreadPoolInChildTests) on the new runtime, then add its version to the list.
+        Assert.Null(Runtime.ThreadPoolRepair.Unavailable);
+        Assert.Contains(Environment.Version.ToString(), Runtime.ThreadPoolRepair.VerifiedRuntimes);
+        Assert.Equal(RepairedFields, Runtime.ThreadPoolRepair.FieldsTouched.Order());
+    }
+
+    /// <summary>The private fields of System.Private.CoreLib 10.0.12 that the repair reads or writes.</summary>
+    private static readonly string[] RepairedFields =
+    [
+        "System.Threading.Lock._owningThreadId",
+        "System.Threading.LowLevelLifoSemaphore._semaphore",
+        "System.Threading.LowLevelLifoSemaphore._separated",
+        "System.Threading.LowLevelLifoSemaphore+CacheLineSeparatedCounts._counts",
+        "System.Threading.LowLevelLifoSemaphore+Counts._data",
+        "System.Threading.LowLevelLock._state",
+        "System.Threading.PortableThreadPool._countsOfThreadsProcessingUserCallbacks",
+        "System.Threading.PortableThreadPool._minThreads",
+        "System.Threading.PortableThreadPool._numBlockedThreads",
+        "System.Threading.PortableThreadPool._numThreadsAddedDueToBlocking",
+        "System.Threading.PortableThreadPool._numThreadsBeingKeptAlive",
+        "System.Threading.PortableThreadPool._pendingBlockingAdjustment",
+        "System.Threading.PortableThreadPool._separated",
+        "System.Threading.PortableThreadPool._threadAdjustmentLock",
+        "System.Threading.PortableThreadPool._waitThreadLock",
+        "System.Threading.PortableThreadPool._waitThreadsHead",
+        "System.Threading.PortableThreadPool.ThreadPoolInstance",
+        "System.Threading.PortableThreadPool+CacheLineSeparated.counts",
+        "System.Threading.PortableThreadPool+CacheLineSeparated.gateThreadRunningState",
+        "System.Threading.PortableThreadPool+CacheLineSeparated.lastDequeueTime",
+        "System.Threading.PortableThreadPool+CacheLineSeparated.numRequestedWorkers",
+        "System.Threading.PortableThreadPool+CountsOfThreadsProcessingUserCallbacks._data",
+        "System.Threading.PortableThreadPool+GateThread.DelayEvent",
+        "System.Threading.PortableThreadPool+GateThread.RunGateThreadEvent",
+        "System.Threading.PortableThreadPool+ThreadCounts._data",
+        "System.Threading.PortableThreadPool+WorkerThread.s_semaphore",
+        "System.Threading.ThreadPool.s_workQueue",
+        "System.Threading.ThreadPoolWorkQueue._queueAssignmentLock",
+        "System.Threading.ThreadPoolWorkQueue._separated",
+        "System.Threading.ThreadPoolWorkQueue+CacheLineSeparated._hasOutstandingThreadRequest",
+        "System.Threading.TimerQueue._isScheduled",
+        "System.Threading.TimerQueue._isTimerScheduled",
+        "System.Threading.TimerQueue._longTimers",
+        "System.Threading.TimerQueue._shortTimers",
+        "System.Threading.TimerQueue.<ActiveCount>k__BackingField",
+        "System.Threading.TimerQueue.<SharedLock>k__BackingField",
+        "System.Threading.TimerQueue.s_scheduledTimers",
+        "System.Threading.TimerQueue.s_scheduledTimersToFire",
+        "System.Threading.TimerQueue.s_timerEvent",
+        "System.Threading.TimerQueue.s_timerEventLock",
+        "System.Threading.TimerQueueTimer._dueTime",
+        "System.Threading.TimerQueueTimer._next",
+        "System.Threading.TimerQueueTimer._prev",
+    ];
+
+    [Fact]
+    public void WithoutTheRepairAProcessWhosePoolStartedRefusesToForkAndOneWhosePoolDidNotForks() =>
+        IsolatedProcess.Passes(RepairUnavailableScenario);
+
+    private static void RepairUnavailableScenario()
+    {
+        Runtime.ThreadPoolRepair.SimulatedUnavailable = "a test says so";
+        // No pool thread yet: a child starts its own pool, so no repair is needed.
+        Assert.Equal([2], new[] { 1 }.PMap(i => Task.Run(() => i * 2).Result, limit: 1));
+        Assert.Equal(1, Task.Run(() => 1).Result);
+        var refused = Assert.Throws<ForkSafetyException>(() => new[] { 1 }.PMap(i => i, limit: 1).ToList());
+        Assert.Equal("runtime version", refused.Setting);
+        Assert.Contains("a test says so", refused.Message);
+        Assert.Contains("thread pool has started", refused.Message);
+        Assert.True(ProcFs.NoChildrenLeft());
+    }
+
+    [Fact]
     public void BuildTargetsGiveTheTestProcessTheForkSafeSettings() => IsolatedProcess.Passes(SettingsScenario);
 
     private static void SettingsScenario()

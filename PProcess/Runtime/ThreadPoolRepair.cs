@@ -47,7 +47,10 @@ internal static class ThreadPoolRepair
     private static Action? replaceSocketEngines;
 
     /// <summary>Null when the repair is ready; otherwise why it cannot be used on this runtime.</summary>
-    internal static string? Unavailable => Preparation.Value;
+    internal static string? Unavailable => SimulatedUnavailable ?? Preparation.Value;
+
+    /// <summary>For tests: makes the repair look unavailable, as on a runtime it does not know.</summary>
+    internal static string? SimulatedUnavailable { get; set; }
 
     /// <summary>Resolves the fields and compiles the repair, once, in the parent.</summary>
     internal static void Prepare() => _ = Preparation.Value;
