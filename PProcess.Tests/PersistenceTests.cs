@@ -196,6 +196,103 @@ public class PersistenceTests
     }
 
     [Fact]
+    public void AStoreDataThatThrowsStillCountsItsResultAndTheCollectionEnds()
+    {
+        using var daemons = new Daemons();
+        IsolatedProcess.Run(RejectingCollectorScenario, daemons.Environment).AssertSucceeded();
+    }
+
+    /// <summary>Keeps the ints it is sent, but rejects 0 by throwing after it has received it.</summary>
+    private sealed class Rejecting : PersistentExchange
+    {
+        public List<int> Kept { get; } = [];
+
+        protected override void StoreData(Channel channel)
+        {
+            int value = channel.Receive<int>();
+            if (value == 0)
+            {
+                throw new InvalidOperationException("0 is rejected");
+            }
+            Kept.Add(value);
+        }
+    }
+
+    private static void RejectingCollectorScenario()
+    {
+        var address = Path.Combine(Daemons.FromEnvironment(), "three.sock");
+        var process = new BackgroundCallable(address, channel =>
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                channel.Send(i);
+            }
+        }).Start();
+        using var collector = new Rejecting();
+        collector.Connect(address);
+        int rejected = 0;
+        // Before the fix the count stayed one short after the throw: no confirmation was sent,
+        // and this loop and the background process both waited for ever.
+        while (collector.Unfinished())
+        {
+            try
+            {
+                collector.Store();
+            }
+            catch (InvalidOperationException)
+            {
+                rejected++;
+            }
+        }
+        Assert.Equal(1, rejected);
+        Assert.Equal([1, 2], collector.Kept);
+        Assert.False(File.Exists(address));
+        Assert.True(Daemons.WaitGone(process.Pid, TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public void ACollectorThatStopsReadingOrNeverConfirmsDoesNotHoldTheBackgroundProcess()
+    {
+        using var daemons = new Daemons();
+        IsolatedProcess.Run(SilentCollectorScenario, daemons.Environment).AssertSucceeded();
+    }
+
+    private static void SilentCollectorScenario()
+    {
+        // Inherited by the background process, which is forked from this one.
+        Persistence.Daemon.CollectorTimeout = TimeSpan.FromSeconds(1);
+        var address = Path.Combine(Daemons.FromEnvironment(), "big.sock");
+        var process = new BackgroundCallable(address, channel =>
+        {
+            for (int i = 0; i < 16; i++)
+            {
+                channel.Send(new byte[1 << 20]); // far more than a socket buffer holds
+            }
+        }).Start();
+
+        // A collector that says hello and never reads: the daemon's writes stop, then time out.
+        using (var stalled = Persistence.PersistentConnection.Open(address, 0, Serialization.DefaultChannelSerializer.Instance))
+        {
+            // Served once the stalled one is dropped: a collector that takes everything and never confirms.
+            using var unconfirmed = Persistence.PersistentConnection.Open(address, 0, Serialization.DefaultChannelSerializer.Instance);
+            Assert.True(unconfirmed.Channel.Poll(TimeSpan.FromSeconds(30)), "the stalled collector still holds the background process");
+            Assert.True(unconfirmed.ReadHeader());
+            Assert.Equal(16, unconfirmed.Total);
+            for (int i = 0; i < 16; i++)
+            {
+                Assert.Equal(1 << 20, unconfirmed.Channel.Receive<byte[]>().Length);
+            }
+            // No confirmation: the daemon gives up on this one too, and closes its connection.
+            Assert.True(unconfirmed.Channel.Poll(TimeSpan.FromSeconds(30)), "the unconfirmed collector still holds the background process");
+            Assert.False(unconfirmed.Channel.TryReceive(out _));
+        }
+        // Both dropped, nothing lost: a well-behaved collector gets everything.
+        using var queue = new BackgroundQueue<byte[]>(address);
+        Assert.Equal(16, queue.Count(result => result.Length == 1 << 20));
+        Assert.True(Daemons.WaitGone(process.Pid, TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
     public void AnotherUserIsRefusedAndTheResultStaysForTheOwner()
     {
         using var daemons = new Daemons();

@@ -26,6 +26,13 @@ internal static class Daemon
     /// <summary>How long a connected collector may take to send its first message.</summary>
     internal static TimeSpan HelloTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a collector may leave a result unread, or the confirmation unsent, before the
+    /// daemon drops it (keeping every result) and serves the next: a collector that stays
+    /// connected and stops reading must not hold the daemon for ever.
+    /// </summary>
+    internal static TimeSpan CollectorTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>A held result: a value, or the error that took its place.</summary>
     private readonly record struct Held(object? Value, RemoteError? Error);
 
@@ -110,6 +117,9 @@ internal static class Daemon
                 continue;
             }
             DescriptorRegistry.Add(fd);
+            // A write the collector does not read for this long fails with EAGAIN (an IOException below).
+            var limit = new Timeval { tv_sec = (long)CollectorTimeout.TotalSeconds, tv_usec = CollectorTimeout.Milliseconds * 1000L };
+            Syscall.setsockopt(fd, UnixSocketProtocol.SOL_SOCKET, UnixSocketOptionName.SO_SNDTIMEO, limit);
             var collector = new Channel(new SocketTransport(fd), 0, null, serializer) { PeerDescription = $"the collector (pid {peer.Pid})" };
             bool confirmed;
             try
@@ -152,6 +162,6 @@ internal static class Daemon
             }
         }
         // The confirmation is a control frame: TryReceive returns false with QuitReceived.
-        return !collector.TryReceive(out _) && collector.QuitReceived;
+        return collector.Poll(CollectorTimeout) && !collector.TryReceive(out _) && collector.QuitReceived;
     }
 }

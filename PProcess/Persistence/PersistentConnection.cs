@@ -16,7 +16,11 @@ internal sealed class PersistentConnection : IDisposable
         Address = address;
         Channel = channel;
         Received = from;
+        this.from = from;
     }
+
+    /// <summary>Results already held when this connection was opened.</summary>
+    private readonly long from;
 
     internal string Address { get; }
 
@@ -90,10 +94,15 @@ internal sealed class PersistentConnection : IDisposable
         return !Confirmed;
     }
 
-    /// <summary>Counts a result that the exchange's StoreData consumed (or that arrived as an error).</summary>
-    internal void Consumed()
+    /// <summary>
+    /// After the exchange's StoreData, whatever it did (returned, threw, or read nothing): counts
+    /// the results received from the channel itself, the count header aside, and confirms when
+    /// they are all in. A count kept by hand was one short after a StoreData that threw (an
+    /// InvalidCastException from Receive&lt;T&gt;), and collector and daemon then both waited.
+    /// </summary>
+    internal void CountReceived()
     {
-        Received++;
+        Received = from + Channel.MessagesReceived - 1;
         ConfirmIfComplete();
     }
 

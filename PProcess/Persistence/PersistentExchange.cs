@@ -256,6 +256,7 @@ public class PersistentExchange : IDisposable
             }
             else
             {
+                Exception? thrown = null;
                 try
                 {
                     StoreData(connection.Channel);
@@ -265,7 +266,16 @@ public class PersistentExchange : IDisposable
                     // A job's exception takes the place of a result.
                     failures.Enqueue(e);
                 }
-                connection.Consumed();
+                catch (Exception e) when (e is not (ChannelProtocolException or ChannelSerializationException or IOException))
+                {
+                    // StoreData's own failure: raised to the caller once the result it consumed is counted.
+                    thrown = e;
+                }
+                connection.CountReceived();
+                if (thrown is not null)
+                {
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(thrown);
+                }
             }
         }
         catch (Exception e) when (e is PersistentProcessException or ChannelProtocolException or ChannelSerializationException or IOException)
