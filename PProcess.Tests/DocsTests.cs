@@ -1,0 +1,70 @@
+using PProcess.Tests.Docs;
+using PProcess.Tests.Isolation;
+
+namespace PProcess.Tests;
+
+/// <summary>
+/// Every C# block of README.md and docs/tutorial.md is a program that compiles (warnings as
+/// errors) and runs to completion in a quiescent process, or is marked <c>```csharp fragment</c>
+/// and at least parses.
+/// </summary>
+public class DocsTests
+{
+    private static readonly string[] Documents = ["README.md", "docs/tutorial.md"];
+
+    /// <summary>The repository's root: the folder above the test assembly that holds PProcess.sln.</summary>
+    private static readonly Lazy<string> Root = new(() =>
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "PProcess.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new DirectoryNotFoundException($"no PProcess.sln above {AppContext.BaseDirectory}");
+    });
+
+    private static IEnumerable<CodeBlock> Blocks() => Documents.SelectMany(document => CodeBlock.Read(Root.Value, document));
+
+    public static TheoryData<string> Programs => [.. Blocks().Where(b => !b.IsFragment).Select(b => b.Name)];
+
+    public static TheoryData<string> Fragments => [.. Blocks().Where(b => b.IsFragment).Select(b => b.Name)];
+
+    private static CodeBlock Find(string name) => Blocks().Single(b => b.Name == name);
+
+    [Theory]
+    [MemberData(nameof(Programs))]
+    public void ProgramCompilesAndRuns(string name)
+    {
+        var block = Find(name);
+        var directory = Directory.CreateTempSubdirectory("pprocess-doc-");
+        try
+        {
+            var assembly = Path.Combine(directory.FullName, "DocSnippet.dll");
+            var errors = SnippetCompiler.Compile(block, assembly);
+            Assert.True(errors.Count == 0, $"{name} does not compile:\n{string.Join('\n', errors)}");
+            IsolatedProcess.RunProgram(assembly, directory.FullName, TimeSpan.FromMinutes(1)).AssertSucceeded();
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Fragments))]
+    public void FragmentParses(string name)
+    {
+        var errors = SnippetCompiler.ParseErrors(Find(name).Code);
+        Assert.True(errors.Count == 0, $"{name} does not parse:\n{string.Join('\n', errors)}");
+    }
+
+    [Fact]
+    public void TheDocumentsHaveRunnablePrograms()
+    {
+        // A marker typo must not turn every block into something unchecked.
+        Assert.Contains(Blocks(), b => b.Document == "README.md" && !b.IsFragment);
+        Assert.True(Blocks().Count(b => b.Document == "docs/tutorial.md" && !b.IsFragment) >= 5);
+    }
+}
