@@ -1,31 +1,19 @@
 using PProcess.Tests.Docs;
 using PProcess.Tests.Isolation;
+using PProcess.Tests.Support;
 
 namespace PProcess.Tests;
 
 /// <summary>
-/// Every C# block of README.md and docs/tutorial.md is a program that compiles (warnings as
+/// Every C# block of README.md, docs/tutorial.md and the package's readme (PProcess/README.md) is a program that compiles (warnings as
 /// errors) and runs to completion in a quiescent process, or is marked <c>```csharp fragment</c>
 /// and at least parses.
 /// </summary>
 public class DocsTests
 {
-    private static readonly string[] Documents = ["README.md", "docs/tutorial.md"];
+    private static readonly string[] Documents = ["README.md", "docs/tutorial.md", "PProcess/README.md"];
 
-    /// <summary>The repository's root: the folder above the test assembly that holds PProcess.sln.</summary>
-    private static readonly Lazy<string> Root = new(() =>
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "PProcess.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new DirectoryNotFoundException($"no PProcess.sln above {AppContext.BaseDirectory}");
-    });
-
-    private static IEnumerable<CodeBlock> Blocks() => Documents.SelectMany(document => CodeBlock.Read(Root.Value, document));
+    private static IEnumerable<CodeBlock> Blocks() => Documents.SelectMany(document => CodeBlock.Read(Repository.Root, document));
 
     public static TheoryData<string> Programs => [.. Blocks().Where(b => !b.IsFragment).Select(b => b.Name)];
 
