@@ -5,15 +5,19 @@ using PProcess.Tests.Support;
 namespace PProcess.Tests;
 
 /// <summary>
-/// Every C# block of README.md, docs/tutorial.md and the package's readme (PProcess/README.md) is a program that compiles (warnings as
-/// errors) and runs to completion in a quiescent process, or is marked <c>```csharp fragment</c>
-/// and at least parses.
+/// Every C# block of README.md, the package's readme (PProcess/README.md) and docs/*.md is a
+/// program that compiles (warnings as errors) and runs to completion in a quiescent process, or
+/// is marked <c>```csharp fragment</c> and at least parses.
 /// </summary>
 public class DocsTests
 {
-    private static readonly string[] Documents = ["README.md", "docs/tutorial.md", "PProcess/README.md"];
+    /// <summary>README.md, the package's readme, and every document in docs/.</summary>
+    private static IEnumerable<string> Documents() =>
+        new[] { "README.md", "PProcess/README.md" }.Concat(
+            Directory.GetFiles(Path.Combine(Repository.Root, "docs"), "*.md").Order(StringComparer.Ordinal)
+                .Select(path => Path.GetRelativePath(Repository.Root, path)));
 
-    private static IEnumerable<CodeBlock> Blocks() => Documents.SelectMany(document => CodeBlock.Read(Repository.Root, document));
+    private static IEnumerable<CodeBlock> Blocks() => Documents().SelectMany(document => CodeBlock.Read(Repository.Root, document));
 
     public static TheoryData<string> Programs => [.. Blocks().Where(b => !b.IsFragment).Select(b => b.Name)];
 
