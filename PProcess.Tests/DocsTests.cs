@@ -53,6 +53,22 @@ public class DocsTests
     }
 
     [Fact]
+    public void CiRunsTheReadmesTestCommandExactlyAndItsExample()
+    {
+        // The README starts with its two commands: an example, then the tests.
+        var readme = File.ReadAllLines(Path.Combine(Repository.Root, "README.md"));
+        int fence = Array.IndexOf(readme, "```sh");
+        Assert.True(fence is > 0 and < 5, "README.md does not start with its commands");
+        var (example, tests) = (readme[fence + 1], readme[fence + 2]);
+        Assert.Equal("dotnet test PProcess.sln", tests);
+        var ci = File.ReadAllLines(Path.Combine(Repository.Root, ".ci/run")).Select(line => line.Trim()).ToList();
+        Assert.Contains(tests, ci);
+        // The example as in the README, with a shorter delay.
+        var withoutDelay = example[..example.IndexOf(" --delay", StringComparison.Ordinal)];
+        Assert.Contains(ci, line => line.StartsWith(withoutDelay + " --delay", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void TheDocumentsHaveRunnablePrograms()
     {
         // A marker typo must not turn every block into something unchecked.
