@@ -98,6 +98,20 @@ public class PngTests
         Assert.Throws<InvalidDataException>(() => PngDecoder.Decode(png[..(png.Length / 2)]));
     }
 
+    /// <summary>
+    /// The raytracer encodes in the parent, but SkiaSharp works in a forked child too, loading its
+    /// native library there first (docs/dependencies.md).
+    /// </summary>
+    [Fact]
+    public void AForkedChildThatFirstLoadsSkiaSharpEncodesThePng() => PProcess.Tests.Isolation.IsolatedProcess.Passes(ChildEncodesScenario);
+
+    private static void ChildEncodesScenario()
+    {
+        using var channel = Fork.Start(c => c.Send(Encode(7, 5, Synthetic(7, 5))));
+        var png = channel.Receive<byte[]>();
+        Assert.Equal(Synthetic(7, 5), PngDecoder.Decode(png).Rows);
+    }
+
     [Fact]
     public void WriterRejectsRowsThatDoNotFitTheSize()
     {
