@@ -7,7 +7,7 @@ using PProcess.Benchmarks;
 
 // Side-by-side benchmarks of PProcess against its peers, all measured in one run (docs/performance.md).
 // Figures are the best of several rounds (2 with --quick, 3 otherwise).
-// dotnet run --project PProcess.Benchmarks -c Release [-- --quick] [--json FILE] [--only 1,2,3,4,5]
+// dotnet run --project PProcess.Benchmarks -c Release [-- --quick] [--json FILE] [--only 1,2,3,4,5,6]
 bool quick = args.Contains("--quick");
 int jsonAt = Array.IndexOf(args, "--json");
 string jsonPath = jsonAt >= 0 && jsonAt + 1 < args.Length ? args[jsonAt + 1] : "benchmark-results.json";
@@ -80,6 +80,18 @@ var rows = Enumerable.Range(0, h);
 long expected = 0, pmapSum = 0, pmapReuseSum = 0, pmapShmSum = 0, plinqSum = 0;
 int batch = Math.Max(1, h / (cores * 16));
 
+var serializers = new (string Name, PProcess.Serialization.IChannelSerializer Serializer)[]
+{
+    ("json", PProcess.Serialization.DefaultChannelSerializer.Instance),
+    ("memorypack", PProcess.Serialization.MemoryPackChannelSerializer.Instance),
+};
+var serializationCases = new (string Kind, object Value, int Iterations, int Echoes)[]
+{
+    ("record", SerializationBench.Samples(1)[0], quick ? 20_000 : 100_000, quick ? 2_000 : 10_000),
+    ("list100", SerializationBench.Samples(100).ToList(), quick ? 2_000 : 10_000, quick ? 500 : 2_000),
+    ("array10000", SerializationBench.Samples(10_000), quick ? 20 : 100, quick ? 10 : 50),
+};
+
 for (int round = 1; round <= rounds; round++)
 {
     Console.Error.WriteLine($"round {round} of {rounds}");
@@ -148,6 +160,21 @@ for (int round = 1; round <= rounds; round++)
                     throw new InvalidOperationException("wrong results");
                 }
             }) / jobs * 1e6, "Map(limit: 1, reuse: true), MakeReusable, one child");
+        }
+    }
+
+    // 6. Serialisation of records: the default serializer's JSON path against MemoryPack.
+    if (Section(6))
+    {
+        Console.Error.WriteLine("6. serialisation: System.Text.Json (default) vs MemoryPack");
+        foreach (var (kind, value, iterations, echoes) in serializationCases)
+        {
+            foreach (var (name, serializer) in serializers)
+            {
+                Record($"serialize_{name}_{kind}_us", SerializationBench.RoundTripUs(serializer, value, iterations),
+                    $"{SerializationBench.Size(serializer, value)} bytes");
+                Record($"channel_echo_{name}_{kind}_us", SerializationBench.ChannelEchoUs(serializer, value, echoes), "socket, round trip to a child");
+            }
         }
     }
 
@@ -300,6 +327,14 @@ Line("Mandelbrot throughput: PMap (reuse) / sequential loop", Sec("mandelbrot_pm
     Ratio(F("mandelbrot_sequential_s"), F("mandelbrot_pmap_reuse_s")), "", null);
 Line("child compute speed / parent", Sec("compute_child_s"), Sec("compute_parent_s"),
     Ratio(F("compute_parent_s"), F("compute_child_s")), "≥ 0.95", r => r >= 0.95);
+
+foreach (var (kind, what) in new[] { ("record", "one record"), ("list100", "List of 100 records"), ("array10000", "array of 10,000 records") })
+{
+    Line($"serialize + deserialize {what}: MemoryPack / System.Text.Json", Us($"serialize_memorypack_{kind}_us"), Us($"serialize_json_{kind}_us"),
+        Ratio(F($"serialize_memorypack_{kind}_us"), F($"serialize_json_{kind}_us")), "", null);
+    Line($"channel echo of {what}: MemoryPack / System.Text.Json", Us($"channel_echo_memorypack_{kind}_us"), Us($"channel_echo_json_{kind}_us"),
+        Ratio(F($"channel_echo_memorypack_{kind}_us"), F($"channel_echo_json_{kind}_us")), "", null);
+}
 
 Console.WriteLine($"| comparison | PProcess | baseline | ratio | goal | met |");
 Console.WriteLine("|---|---|---|---|---|---|");

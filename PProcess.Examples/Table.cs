@@ -37,6 +37,9 @@ public static class Table
     /// <summary>Stores (i, j, result) at i * N + j.</summary>
     public static void Store(int[] results, (int I, int J, int Result) cell) => results[cell.I * Options.N + cell.J] = cell.Result;
 
+    /// <summary>One row as pprocess prints it: each result followed by a space (print(result, end=' ')).</summary>
+    public static string Row(IEnumerable<int> row) => string.Concat(row.Select(result => $"{result} "));
+
     /// <summary>Prints the results N to a row, then "Time taken:".</summary>
     public static void Print(IReadOnlyList<int> results, Stopwatch clock) =>
         PrintRows(i => results.Skip(i * Options.N).Take(Options.N), clock);
@@ -46,7 +49,7 @@ public static class Table
     {
         for (int i = 0; i < Options.N; i++)
         {
-            Console.WriteLine(string.Join(" ", row(i)));
+            Console.WriteLine(Row(row(i)));
         }
         PrintTime(clock);
     }

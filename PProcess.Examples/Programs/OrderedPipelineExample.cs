@@ -37,7 +37,7 @@ public static class OrderedPipelineExample
             {
                 if (value is RowDone)
                 {
-                    Console.WriteLine(string.Join(" ", row));
+                    Console.WriteLine(Table.Row(row));
                     row.Clear();
                 }
                 else

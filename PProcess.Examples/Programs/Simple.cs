@@ -9,6 +9,7 @@ public static class Simple
     {
         var clock = Stopwatch.StartNew();
         var results = Table.NewResults();
+        Console.WriteLine("Calculating...");
         Table.ForEachCell((i, j) => results[i * Options.N + j] = Table.Calculate(i, j, options.Delay));
         Table.Print(results, clock);
     }

@@ -9,6 +9,7 @@ public static class Simple1
     {
         var clock = Stopwatch.StartNew();
         var results = new List<int>();
+        Console.WriteLine("Calculating...");
         Table.ForEachCell((i, j) => results.Add(Table.Calculate(i, j, options.Delay)));
         Table.Print(results, clock);
     }

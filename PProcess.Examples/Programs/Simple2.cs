@@ -9,6 +9,7 @@ public static class Simple2
     {
         var clock = Stopwatch.StartNew();
         var results = Table.NewResults();
+        Console.WriteLine("Calculating...");
         Table.ForEachCell((i, j) => Table.Store(results, Table.CalculateCell(i, j, options.Delay)));
         Table.Print(results, clock);
     }

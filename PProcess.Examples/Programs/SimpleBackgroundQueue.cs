@@ -18,6 +18,8 @@ public static class SimpleBackgroundQueue
         int limit = options.Limit;
         if (!reconnect)
         {
+            // The background process's own output (pprocess's task prints "Calculating..." and
+            // "Finishing..." there) goes to /dev/null: it is a daemon, detached from this terminal.
             var task = new BackgroundCallable(address, channel =>
             {
                 using var queue = new ResultQueue<(int, int, int)>(limit);
@@ -28,19 +30,20 @@ public static class SimpleBackgroundQueue
                     channel.Send(cell);
                 }
             });
-            using var process = task.Start();
-            if (start)
-            {
-                Console.WriteLine($"Started background process {process.Pid} at {process.Address}; collect with --reconnect.");
-                return;
-            }
+            task.Start().Dispose();
+            Console.WriteLine("Discarded the callable.");
         }
-        var results = Table.NewResults();
-        using var collector = new BackgroundQueue<(int, int, int)>(address);
-        foreach (var cell in collector)
+        if (!start)
         {
-            Table.Store(results, cell);
+            Console.WriteLine("Opening a queue.");
+            var results = Table.NewResults();
+            using var collector = new BackgroundQueue<(int, int, int)>(address);
+            Console.WriteLine("Waiting for persistent results");
+            foreach (var cell in collector)
+            {
+                Table.Store(results, cell);
+            }
+            Table.Print(results, clock);
         }
-        Table.Print(results, clock);
     }
 }

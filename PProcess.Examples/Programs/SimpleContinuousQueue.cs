@@ -18,10 +18,12 @@ public static class SimpleContinuousQueue
         var clock = Stopwatch.StartNew();
         using var queue = new ResultQueue<(int, int, int)>(limit: options.Limit, continuous: true);
         var calculate = queue.Manage<int, TimeSpan>(CalculateRow);
+        Console.WriteLine("Calculating...");
         for (int i = 0; i < Options.N; i++)
         {
             calculate(i, options.Delay);
         }
+        Console.WriteLine("Finishing...");
         var results = Table.NewResults();
         foreach (var cell in queue)
         {

@@ -13,6 +13,7 @@ public static class SimpleCreate
         var clock = Stopwatch.StartNew();
         var results = Table.NewResults();
         using var exchange = new TableExchange(options.Limit, results);
+        Console.WriteLine("Calculating...");
         Table.ForEachCell((i, j) =>
         {
             var channel = exchange.Create();
@@ -23,6 +24,7 @@ public static class SimpleCreate
                 Fork.Exit(channel);
             }
         });
+        Console.WriteLine("Finishing...");
         exchange.Finish();
         Table.Print(results, clock);
     }

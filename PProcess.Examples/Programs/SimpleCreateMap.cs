@@ -9,6 +9,7 @@ public static class SimpleCreateMap
     {
         var clock = Stopwatch.StartNew();
         using var results = new Map<int>(limit: options.Limit);
+        Console.WriteLine("Calculating...");
         Table.ForEachCell((i, j) =>
         {
             var channel = results.Create();

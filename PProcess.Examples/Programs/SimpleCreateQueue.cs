@@ -9,6 +9,7 @@ public static class SimpleCreateQueue
     {
         var clock = Stopwatch.StartNew();
         using var queue = new ResultQueue<(int, int, int)>(limit: options.Limit);
+        Console.WriteLine("Calculating...");
         Table.ForEachCell((i, j) =>
         {
             var channel = queue.Create();
@@ -19,6 +20,7 @@ public static class SimpleCreateQueue
                 Fork.Exit(channel);
             }
         });
+        Console.WriteLine("Finishing...");
         var results = Table.NewResults();
         foreach (var cell in queue)
         {

@@ -14,7 +14,9 @@ public static class SimpleManaged
         var results = Table.NewResults();
         using var exchange = new TableExchange(options.Limit, results);
         var calculate = exchange.Manage(Exchange.MakeParallel((int i, int j) => Table.CalculateCell(i, j, options.Delay)));
+        Console.WriteLine("Calculating...");
         Table.ForEachCell(calculate);
+        Console.WriteLine("Finishing...");
         exchange.Finish();
         Table.Print(results, clock);
     }

@@ -10,6 +10,7 @@ public static class SimpleManagedMap
         var clock = Stopwatch.StartNew();
         using var results = new Map<int>(limit: options.Limit);
         var calculate = results.Manage(Exchange.MakeParallel((int i, int j) => Table.Calculate(i, j, options.Delay)));
+        Console.WriteLine("Calculating...");
         Table.ForEachCell(calculate);
         Table.PrintRows(i => results[(i * Options.N)..((i + 1) * Options.N)], clock);
     }

@@ -13,6 +13,7 @@ public static class SimpleManagedMapReusable
         var clock = Stopwatch.StartNew();
         using var results = new Map<int>(limit: options.Limit, reuse: true);
         var calculate = results.Manage(Exchange.MakeReusable((int i, int j) => Table.Calculate(i, j, options.Delay)));
+        Console.WriteLine("Calculating...");
         Table.ForEachCell(calculate);
         Table.PrintRows(i => results[(i * Options.N)..((i + 1) * Options.N)], clock);
     }

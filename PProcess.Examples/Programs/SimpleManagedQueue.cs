@@ -10,7 +10,9 @@ public static class SimpleManagedQueue
         var clock = Stopwatch.StartNew();
         using var queue = new ResultQueue<(int, int, int)>(limit: options.Limit);
         var calculate = queue.Manage(Exchange.MakeParallel((int i, int j) => Table.CalculateCell(i, j, options.Delay)));
+        Console.WriteLine("Calculating...");
         Table.ForEachCell(calculate);
+        Console.WriteLine("Finishing...");
         var results = Table.NewResults();
         foreach (var cell in queue)
         {

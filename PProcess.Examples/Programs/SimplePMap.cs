@@ -11,7 +11,7 @@ public static class SimplePMap
         var results = Table.Cells().PMap(cell => Table.Calculate(cell.I, cell.J, options.Delay), limit: options.Limit);
         foreach (var row in results.Chunk(Options.N))
         {
-            Console.WriteLine(string.Join(" ", row));
+            Console.WriteLine(Table.Row(row));
         }
         Table.PrintTime(clock);
     }

@@ -11,8 +11,11 @@ public static class SimplePMapIter
         int k = 0;
         foreach (var result in Table.Cells().PMap(cell => Table.Calculate(cell.I, cell.J, options.Delay), limit: options.Limit))
         {
-            Console.Write(result);
-            Console.Write(++k % Options.N == 0 ? Environment.NewLine : " ");
+            Console.Write($"{result} ");
+            if (++k % Options.N == 0)
+            {
+                Console.WriteLine();
+            }
         }
         Table.PrintTime(clock);
     }

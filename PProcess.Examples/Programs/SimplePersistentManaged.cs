@@ -15,37 +15,38 @@ public static class SimplePersistentManaged
         var address = Path.Combine(PersistentAddresses.Directory(options), "spm.{0}.sock");
         var clock = Stopwatch.StartNew();
         var results = Table.NewResults();
-        using var exchange = new PersistentTableExchange(options.Limit, results);
         var delay = options.Delay;
         if (!reconnect)
         {
-            var calculate = exchange.Manage(address, (Channel channel, int i) =>
+            using (var original = new PersistentTableExchange(options.Limit, results))
             {
-                for (int j = 0; j < Options.N; j++)
+                var calculate = original.Manage(address, (Channel channel, int i) =>
                 {
-                    channel.Send(Table.CalculateCell(i, j, delay));
+                    for (int j = 0; j < Options.N; j++)
+                    {
+                        channel.Send(Table.CalculateCell(i, j, delay));
+                    }
+                });
+                for (int i = 0; i < Options.N; i++)
+                {
+                    calculate(i);
                 }
-            });
-            for (int i = 0; i < Options.N; i++)
-            {
-                calculate(i);
+                original.StartQueued();
             }
-            if (start)
-            {
-                exchange.StartQueued();
-                Console.WriteLine($"Started {exchange.Started.Count} background processes at {string.Format(address, "*")}; collect with --reconnect.");
-                return;
-            }
+            Console.WriteLine("Closed original exchange.");
         }
-        else
+        if (!start)
         {
+            Console.WriteLine("Opening new exchange.");
+            using var exchange = new PersistentTableExchange(options.Limit, results);
             for (int i = 0; i < Options.N; i++)
             {
                 exchange.Connect(string.Format(address, i));
             }
+            Console.WriteLine("Waiting for persistent results");
+            exchange.Finish();
+            Table.Print(results, clock);
         }
-        exchange.Finish();
-        Table.Print(results, clock);
     }
 
     private sealed class PersistentTableExchange(int limit, int[] results) : PersistentExchange(limit)

@@ -15,27 +15,28 @@ public static class SimplePersistentQueue
         var address = Path.Combine(PersistentAddresses.Directory(options), "spq.{0}.{1}.sock");
         var clock = Stopwatch.StartNew();
         var delay = options.Delay;
-        using var queue = new PersistentQueue<(int, int, int)>(options.Limit);
         if (!reconnect)
         {
-            var calculate = queue.Manage(address, Exchange.MakeParallel((int i, int j) => Table.CalculateCell(i, j, delay)));
-            Table.ForEachCell(calculate);
-            if (start)
+            using (var starting = new PersistentQueue<(int, int, int)>(options.Limit))
             {
-                queue.StartQueued();
-                Console.WriteLine($"Started {queue.Started.Count} background processes at {string.Format(address, "*", "*")}; collect with --reconnect.");
-                return;
+                var calculate = starting.Manage(address, Exchange.MakeParallel((int i, int j) => Table.CalculateCell(i, j, delay)));
+                Table.ForEachCell(calculate);
+                starting.StartQueued();
             }
+            Console.WriteLine("Discarded the callable.");
         }
-        else
+        if (!start)
         {
+            Console.WriteLine("Opening a queue.");
+            using var queue = new PersistentQueue<(int, int, int)>(options.Limit);
             Table.ForEachCell((i, j) => queue.Connect(string.Format(address, i, j)));
+            var results = Table.NewResults();
+            Console.WriteLine("Waiting for persistent results");
+            foreach (var cell in queue)
+            {
+                Table.Store(results, cell);
+            }
+            Table.Print(results, clock);
         }
-        var results = Table.NewResults();
-        foreach (var cell in queue)
-        {
-            Table.Store(results, cell);
-        }
-        Table.Print(results, clock);
     }
 }

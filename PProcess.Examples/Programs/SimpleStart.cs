@@ -16,7 +16,9 @@ public static class SimpleStart
         var clock = Stopwatch.StartNew();
         var results = Table.NewResults();
         using var exchange = new TableExchange(options.Limit, results);
+        Console.WriteLine("Calculating...");
         Table.ForEachCell((i, j) => exchange.Start(Calculate, (i, j), options.Delay));
+        Console.WriteLine("Finishing...");
         exchange.Finish();
         Table.Print(results, clock);
     }

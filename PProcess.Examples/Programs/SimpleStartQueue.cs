@@ -13,6 +13,7 @@ public static class SimpleStartQueue
         var clock = Stopwatch.StartNew();
         using var queue = new ResultQueue<(int, int, int)>(limit: options.Limit);
         Table.ForEachCell((i, j) => queue.Start(Calculate, i, j, options.Delay));
+        Console.WriteLine("Finishing...");
         var results = Table.NewResults();
         foreach (var cell in queue)
         {

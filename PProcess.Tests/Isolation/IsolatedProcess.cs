@@ -59,9 +59,29 @@ public static class IsolatedProcess
     public static IsolatedResult Passes(Action scenario, IDictionary<string, string>? environment = null) =>
         Run(scenario, environment).AssertSucceeded();
 
+    private const string SnippetFlag = "--snippet";
+
+    /// <summary>
+    /// Runs the program compiled at <paramref name="assemblyPath"/> (a documentation block) in a new
+    /// process of this assembly, which has the fork-safe runtime settings and resolves PProcess and
+    /// its native dependencies, with <paramref name="workingDirectory"/> as its current directory.
+    /// </summary>
+    public static IsolatedResult RunProgram(string assemblyPath, string workingDirectory, TimeSpan timeout)
+    {
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory };
+        start.ArgumentList.Add(typeof(IsolatedProcess).Assembly.Location);
+        start.ArgumentList.Add(SnippetFlag);
+        start.ArgumentList.Add(assemblyPath);
+        return ChildProcessRunner.Run(start, timeout, "", $"program {assemblyPath}");
+    }
+
     /// <summary>The entry point of a scenario process.</summary>
     public static int Main(string[] args)
     {
+        if (args.Length == 2 && args[0] == SnippetFlag)
+        {
+            return RunSnippet(args[1]);
+        }
         if (args.Length != 3 || args[0] != Flag)
         {
             Console.Error.WriteLine($"usage: PProcess.Tests {Flag} TYPE METHOD (run the tests with dotnet test)");
@@ -82,5 +102,28 @@ public static class IsolatedProcess
         }
         Console.Out.Flush();
         return 0;
+    }
+
+    /// <summary>Loads a compiled program and calls its entry point, as the host would have.</summary>
+    private static int RunSnippet(string path)
+    {
+        var entry = Assembly.LoadFrom(path).EntryPoint ?? throw new MissingMethodException(path, "Main");
+        object? result;
+        try
+        {
+            result = entry.Invoke(null, entry.GetParameters().Length == 0 ? null : [Array.Empty<string>()]);
+            if (result is Task task)
+            {
+                task.GetAwaiter().GetResult();
+                result = task is Task<int> withCode ? withCode.Result : null;
+            }
+        }
+        catch (TargetInvocationException e)
+        {
+            Console.Error.WriteLine(e.InnerException);
+            return 1;
+        }
+        Console.Out.Flush();
+        return result is int code ? code : 0;
     }
 }
