@@ -15,7 +15,7 @@ public static class MpiPMapExtensions
     /// memory at the fork, as on one machine; only results cross between ranks, through the
     /// serializer. Outside a launcher (or with one rank) it is PMap on this machine and loads no MPI.
     /// A failed element ends the map: the results before it are kept, and reading it raises its
-    /// exception (across ranks a <see cref="RankException"/> naming the element, the rank and the
+    /// exception (across ranks a <see cref="RankFailureException"/> naming the element, the rank and the
     /// child's stack; on one machine what PMap raised). A failure of the map itself on a rank (MPI,
     /// a mismatch between ranks) ends the whole job through MPI_Abort, with the cause on that
     /// rank's standard error, so that no rank waits for ever.

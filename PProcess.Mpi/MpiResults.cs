@@ -6,7 +6,7 @@ namespace PProcess.Mpi;
 /// The results of a map across ranks, in source order, on a rank that receives them (rank 0, or
 /// every rank with <see cref="MpiPMapOptions.ResultsOnEveryRank"/>). Like PMap, a failed element
 /// ends the map: the elements before it are here, and reading it (by index or by enumerating)
-/// raises its exception (a <see cref="RankException"/> across ranks; on one machine the exception
+/// raises its exception (a <see cref="RankFailureException"/> across ranks; on one machine the exception
 /// PMap raised); an element after it was not kept and raises an <see cref="InvalidOperationException"/> naming the failure.
 /// On a rank that does not receive the results, reading raises <see cref="InvalidOperationException"/>.
 /// </summary>

@@ -309,7 +309,7 @@ internal sealed class RankMap<T, TResult>
         }
         return received is null
             ? new MpiResults<TResult>(count, null, null, rank)
-            : new MpiResults<TResult>(count, received, firstFailure is null ? null : new RankException(firstFailure), rank);
+            : new MpiResults<TResult>(count, received, firstFailure is null ? null : new RankFailureException(firstFailure), rank);
     }
 
     /// <summary>Rank 0 broadcasts its results (those before the failure) and the failure; the others take them.</summary>

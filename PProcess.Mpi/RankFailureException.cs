@@ -11,11 +11,11 @@ namespace PProcess.Mpi;
 /// child's on that rank. Catch <see cref="ChildProcessException"/> to handle failures the same way on
 /// one machine and across ranks.
 /// </summary>
-public sealed class RankException : ChildProcessException
+public sealed class RankFailureException : ChildProcessException
 {
     private readonly RankFailure failure;
 
-    internal RankException(RankFailure failure)
+    internal RankFailureException(RankFailure failure)
         : base($"Element {failure.Index} failed on rank {failure.Rank} of {failure.Size} ({failure.Host}): {failure.Message}",
             failure.Pid, failure.Job)
     {
@@ -84,7 +84,7 @@ internal sealed record RankFailure(
     /// <summary>The failure of element <paramref name="index"/>, as this rank raised it.</summary>
     internal static RankFailure From(Exception exception, int index, int rank, int size)
     {
-        if (exception is RankException passed)
+        if (exception is RankFailureException passed)
         {
             return passed.Failure;
         }
