@@ -101,7 +101,9 @@ internal sealed class RankMap<T, TResult>
     /// <summary>Runs this rank's local PMap over its ranges and hands over each range's results; stops at a failed element.</summary>
     private void MapLocally()
     {
-        var stream = Indices().PMap(i => selector(source[i]), options.Limit, options.BatchSize, options.Reuse, options.Serializer,
+        // The elements themselves, not their indices, go to PMap: the children's jobs are named after the
+        // selector, as on one machine, and reused children receive elements, as PMap's do.
+        var stream = Indices().Select(i => source[i]).PMap(selector, options.Limit, options.BatchSize, options.Reuse, options.Serializer,
             options.Timeout, default, options.Transport);
         using var results = stream.GetEnumerator();
         while (true)

@@ -72,14 +72,8 @@ internal static unsafe partial class Mpich
     [LibraryImport(Library, EntryPoint = "MPI_Irecv")]
     internal static partial int Irecv(void* buffer, int count, int datatype, int source, int tag, int comm, out int request);
 
-    [LibraryImport(Library, EntryPoint = "MPI_Wait")]
-    internal static partial int Wait(ref int request, Status* status);
-
     [LibraryImport(Library, EntryPoint = "MPI_Test")]
     internal static partial int Test(ref int request, out int flag, Status* status);
-
-    [LibraryImport(Library, EntryPoint = "MPI_Probe")]
-    internal static partial int Probe(int source, int tag, int comm, Status* status);
 
     [LibraryImport(Library, EntryPoint = "MPI_Iprobe")]
     internal static partial int Iprobe(int source, int tag, int comm, out int flag, Status* status);
@@ -87,17 +81,11 @@ internal static unsafe partial class Mpich
     [LibraryImport(Library, EntryPoint = "MPI_Get_count")]
     internal static partial int GetCount(Status* status, int datatype, out int count);
 
-    [LibraryImport(Library, EntryPoint = "MPI_Bcast")]
-    internal static partial int Bcast(void* buffer, int count, int datatype, int root, int comm);
-
     [LibraryImport(Library, EntryPoint = "MPI_Ibcast")]
     internal static partial int Ibcast(void* buffer, int count, int datatype, int root, int comm, out int request);
 
     [LibraryImport(Library, EntryPoint = "MPI_Error_string")]
     internal static partial int ErrorString(int code, byte* text, out int length);
-
-    [LibraryImport(Library, EntryPoint = "MPI_Get_library_version")]
-    internal static partial int GetLibraryVersion(byte* text, out int length);
 
     /// <summary>Throws <see cref="MpiException"/> for an MPI call that did not return MPI_SUCCESS.</summary>
     internal static void Check(int code, string call)
