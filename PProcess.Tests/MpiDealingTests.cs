@@ -7,9 +7,11 @@ namespace PProcess.Tests;
 /// <summary>The parts of a map across ranks that need no MPI: how ranges are dealt, and the report a rank sends.</summary>
 public class MpiDealingTests
 {
-    private static List<Chunk> DealAll(RangeDealer dealer, int minimum)
+    /// <summary>Every rank's first range, then the rest as asked for.</summary>
+    private static List<Chunk> DealAll(int count, int ranks, int? chunkSize, int minimum)
     {
-        var chunks = new List<Chunk>();
+        var dealer = new RangeDealer(count, ranks, chunkSize);
+        var chunks = Enumerable.Range(0, ranks).Select(r => RangeDealer.First(count, ranks, r, chunkSize)).OfType<Chunk>().ToList();
         while (dealer.Take(minimum) is { } chunk)
         {
             chunks.Add(chunk);
@@ -25,14 +27,14 @@ public class MpiDealingTests
     [InlineData(7, 16, 1)]
     public void RangesOnRequestCoverEveryIndexOnceInOrderLargeFirst(int count, int ranks, int minimum)
     {
-        var chunks = DealAll(new RangeDealer(count, ranks, null), minimum);
+        var chunks = DealAll(count, ranks, null, minimum);
         Assert.Equal(Enumerable.Range(0, count), chunks.SelectMany(c => Enumerable.Range(c.Start, c.Count)));
-        Assert.All(chunks.SkipLast(1), c => Assert.True(c.Count >= minimum));
         Assert.Equal(chunks.Select(c => c.Count).OrderDescending(), chunks.Select(c => c.Count));
         if (count >= 200)
         {
-            // Guided: a quarter of what is left per rank, so the first range is count / (4 * ranks).
-            Assert.Equal((int)Math.Ceiling(count / (4.0 * ranks)), chunks[0].Count);
+            // Guided: a quarter of what is left per rank, so each rank's first range is count / (4 * ranks).
+            Assert.All(chunks.Take(ranks), c => Assert.Equal((int)Math.Ceiling(count / (4.0 * ranks)), c.Count));
+            Assert.All(chunks.SkipLast(1), c => Assert.True(c.Count >= minimum));
             Assert.Equal(minimum, chunks[^2].Count);
         }
     }
@@ -40,11 +42,15 @@ public class MpiDealingTests
     [Fact]
     public void AFixedChunkSizeIsDealtAsIsAndStopEndsTheDealing()
     {
-        var dealer = new RangeDealer(10, 2, 4);
-        Assert.Equal(new Chunk(0, 4), dealer.Take(100));
-        Assert.Equal(new Chunk(4, 4), dealer.Take(1));
+        var dealer = new RangeDealer(20, 2, 4);
+        Assert.Equal(new Chunk(0, 4), RangeDealer.First(20, 2, 0, 4));
+        Assert.Equal(new Chunk(4, 4), RangeDealer.First(20, 2, 1, 4));
+        Assert.Equal(new Chunk(8, 4), dealer.Take(100));
+        Assert.Equal(new Chunk(12, 4), dealer.Take(1));
         dealer.Stop();
         Assert.Null(dealer.Take(1));
+        Assert.Null(RangeDealer.First(1, 2, 1, null));
+        Assert.Null(new RangeDealer(1, 2, null).Take(1));
     }
 
     [Theory]

@@ -39,6 +39,7 @@ internal sealed class RankMap<T, TResult>
     private readonly NativeBuffer reply = new(8);
     private int replyRequest = Mpich.RequestNull;
     private bool dealtOut;
+    private bool started;
     private readonly List<(int Request, NativeBuffer Buffer)> sending = [];
 
     internal RankMap(IList<T> source, Func<T, TResult> selector, MpiPMapOptions options)
@@ -164,8 +165,10 @@ internal sealed class RankMap<T, TResult>
                 Serve();
             }
             Chunk? chunk = fixedRanges is not null ? (fixedRanges.MoveNext() ? fixedRanges.Current : null)
+                : !started ? First()
                 : rank == 0 ? dealer!.Take(perRank)
                 : Answer();
+            started = true;
             if (chunk is { } c)
             {
                 dealt.Enqueue(c);
@@ -179,16 +182,27 @@ internal sealed class RankMap<T, TResult>
         }
     }
 
+    /// <summary>This rank's first range, which needs no request; the others ask for their next one at once.</summary>
+    private Chunk? First()
+    {
+        var first = RangeDealer.First(count, size, rank, options.ChunkSize);
+        if (first is null)
+        {
+            dealtOut = true;
+        }
+        else if (rank != 0)
+        {
+            Ask();
+        }
+        return first;
+    }
+
     /// <summary>On a rank other than 0: the range rank 0 dealt in answer to the last request, and the next request.</summary>
-    private unsafe Chunk? Answer()
+    private Chunk? Answer()
     {
         if (dealtOut)
         {
             return null;
-        }
-        if (replyRequest == Mpich.RequestNull)
-        {
-            Ask();
         }
         Messages.Wait(ref replyRequest);
         int start = BinaryPrimitives.ReadInt32LittleEndian(reply.Span);
