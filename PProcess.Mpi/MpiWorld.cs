@@ -129,12 +129,20 @@ public static class MpiWorld
         Mpich.Check(Mpich.CommDup(Mpich.CommWorld, out comm), "MPI_Comm_dup");
     }
 
-    /// <summary>MPI_Finalize at the rank's exit (not in a child: the library drops inherited exit handlers there).</summary>
+    /// <summary>
+    /// At the rank's exit (not in a child: the library drops inherited exit handlers there):
+    /// MPI_Finalize after success; after a failure (a non-zero exit code), MPI_Abort, because
+    /// MPI_Finalize waits for the other ranks, and one waiting in a map for this rank would never come.
+    /// </summary>
     private static void Finish()
     {
         if (Fork.IsChild || Mpich.Finalized(out int done) != Mpich.Success || done != 0)
         {
             return;
+        }
+        if (Environment.ExitCode != 0)
+        {
+            Abort($"it exits with code {Environment.ExitCode}, and the other ranks may be waiting for it.", Environment.ExitCode);
         }
         Mpich.Finalize();
     }

@@ -180,6 +180,26 @@ public class MpiTests
     }
 
     [MpiFact]
+    public void ARankThatExitsWithAnErrorCodeWhileAnotherWaitsEndsTheJob() =>
+        AssertJobFailedSaying(Mpiexec.RunScenario(EarlyExitScenario, timeout: TimeSpan.FromSeconds(60)),
+            "rank 1 failed before the map", "PProcess.Mpi: rank 1 of 2", "exits with code 1");
+
+    /// <summary>
+    /// Rank 1 fails before the map (the scenario host catches the exception and returns 1) while rank 0
+    /// waits in it: rank 1's exit must end the job, not wait for rank 0 in MPI_Finalize for ever.
+    /// </summary>
+    private static void EarlyExitScenario()
+    {
+        int rank = MpiWorld.Rank;
+        if (rank == 1)
+        {
+            throw new InvalidOperationException("rank 1 failed before the map");
+        }
+        Numbers.PMapAcrossRanks(Square);
+        Console.WriteLine($"the map returned on rank {rank}");
+    }
+
+    [MpiFact]
     public void RanksWithDifferentListsEndTheJobWithAClearError() =>
         AssertJobFailedSaying(Mpiexec.RunScenario(MismatchScenario, timeout: TimeSpan.FromSeconds(60)),
             "PProcess.Mpi: rank 1 of 2", "Rank 1 maps 11 elements", "every rank must build the same list", "at PProcess.Mpi.MpiPMapExtensions.PMapAcrossRanks");
