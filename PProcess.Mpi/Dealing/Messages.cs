@@ -39,6 +39,13 @@ internal static unsafe class Messages
         }
     }
 
+    /// <summary>True when <paramref name="request"/> has completed (it is then freed); does not wait.</summary>
+    internal static bool Test(ref int request)
+    {
+        Mpich.Check(Mpich.Test(ref request, out int flag, Mpich.StatusIgnore), "MPI_Test");
+        return flag != 0;
+    }
+
     /// <summary>True when a message of any tag from any rank is waiting; does not wait.</summary>
     internal static bool TryProbe(out Mpich.Status status)
     {

@@ -236,6 +236,17 @@ internal sealed class RankMap<T, TResult>
         }
         var buffer = Report.Encode(chunk.Start, results, failure, serializer);
         sending.Add((Messages.StartSend(buffer, 0, Messages.Result), buffer));
+        // Frees the buffers of the reports rank 0 has taken since, so that a rank keeps only those still travelling.
+        sending.RemoveAll(send =>
+        {
+            var request = send.Request;
+            if (!Messages.Test(ref request))
+            {
+                return false;
+            }
+            send.Buffer.Dispose();
+            return true;
+        });
     }
 
     private void Store(int start, TResult[] results, RankFailure? failure)
