@@ -161,8 +161,36 @@ public class MpiTests
     }
 
     [MpiFact]
-    public void ARankThatDiesEndsTheJobThroughMpiInsteadOfHanging() =>
+    public void ARankThatDiesEndsTheJobThroughMpiInsteadOfHanging()
+    {
         AssertJobFailedSaying(Mpiexec.RunScenario(KilledRankScenario, timeout: TimeSpan.FromSeconds(60)), "BAD TERMINATION", "Killed (signal 9)");
+        // The other rank and every child of both are gone too (children follow their rank through PR_SET_PDEATHSIG).
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (Left(nameof(KilledRankScenario)) is { Length: > 0 } left)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"processes of the job outlived it: {string.Join(", ", left)}");
+            Thread.Sleep(20);
+        }
+    }
+
+    /// <summary>The live processes whose command line mentions <paramref name="scenario"/>.</summary>
+    private static int[] Left(string scenario) =>
+        Directory.EnumerateDirectories("/proc")
+            .Select(dir => int.TryParse(Path.GetFileName(dir), out int pid) ? pid : 0)
+            .Where(pid => pid > 0 && !Daemons.IsGone(pid) && ReadOrEmpty($"/proc/{pid}/cmdline").Contains(scenario))
+            .ToArray();
+
+    private static string ReadOrEmpty(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
+    }
 
     private static void KilledRankScenario()
     {
