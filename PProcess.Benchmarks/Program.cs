@@ -8,6 +8,11 @@ using PProcess.Benchmarks;
 // Side-by-side benchmarks of PProcess against its peers, all measured in one run (docs/performance.md).
 // Figures are the best of several rounds (2 with --quick, 3 otherwise).
 // dotnet run --project PProcess.Benchmarks -c Release [-- --quick] [--json FILE] [--only 1,2,3,4,5,6]
+// dotnet run --project PProcess.Benchmarks -c Release -- ranks [--quick]: maps across MPI ranks (Ranks.cs).
+if (args.Length > 0 && args[0] == "ranks")
+{
+    return Ranks.Run(args[1..]);
+}
 bool quick = args.Contains("--quick");
 int jsonAt = Array.IndexOf(args, "--json");
 string jsonPath = jsonAt >= 0 && jsonAt + 1 < args.Length ? args[jsonAt + 1] : "benchmark-results.json";
@@ -362,3 +367,4 @@ var report = new
 };
 File.WriteAllText(jsonPath, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
 Console.Error.WriteLine($"figures written to {Path.GetFullPath(jsonPath)}");
+return 0;

@@ -1,12 +1,14 @@
 using System.Diagnostics;
 using PProcess.Examples.Raytracer;
+using PProcess.Mpi;
 
 namespace PProcess.Examples.Programs;
 
 /// <summary>
 /// raytracer: pprocess's PyGmy example. Renders the 300x200 scene one job per row in the way
 /// --variant names (an Exchange with StoreData, a ResultQueue, PMap, a Map of reusable
-/// children, or sequentially) and writes it as a PNG (--output, default raytracer.png).
+/// children, or sequentially) and writes it as a PNG (--output, default raytracer.png). With
+/// --mpi, under mpiexec, the rows are dealt across the ranks and rank 0 writes the PNG (docs/scaling.md).
 /// </summary>
 public static class Raytracer
 {
@@ -18,11 +20,15 @@ public static class Raytracer
 
     public static void Run(Options options)
     {
-        var (variant, output) = ParseArguments(options.Rest);
+        var (variant, output, acrossRanks) = ParseArguments(options.Rest);
         var clock = Stopwatch.StartNew();
-        var rows = Render(variant, options);
+        var rows = acrossRanks ? RenderAcrossRanks(options.Limit) : Render(variant, options);
+        if (rows is null)
+        {
+            return; // A rank other than 0: its rows went to rank 0.
+        }
         Png.Write(output, Renderer.Width, Renderer.Height, rows);
-        Console.WriteLine($"Rendered {Renderer.Width}x{Renderer.Height} ({variant}) to {output}");
+        Console.WriteLine($"Rendered {Renderer.Width}x{Renderer.Height} ({(acrossRanks ? $"pmap across {MpiWorld.Size} ranks" : variant)}) to {output}");
         Console.WriteLine($"Time taken: {clock.Elapsed.TotalSeconds:F3}");
     }
 
@@ -48,6 +54,17 @@ public static class Raytracer
             "reuse" => WithReusableChildren(options.Limit),
             _ => Renderer.RenderSequential(),
         };
+    }
+
+    /// <summary>
+    /// --mpi: PMap across the ranks of an MPI job (one rank, on this machine, outside a launcher).
+    /// Every rank builds the same scene; rank 0 gets the rows, the others null.
+    /// </summary>
+    private static byte[][]? RenderAcrossRanks(int limit)
+    {
+        Renderer.RenderRow(0);
+        var rows = Enumerable.Range(0, Renderer.Height).ToArray().PMapAcrossRanks(Renderer.RenderRow, new MpiPMapOptions { Limit = limit });
+        return rows.HasResults ? rows.ToArray() : null;
     }
 
     /// <summary>pprocess's first variant: Exchange.Start with a parallel-aware function and StoreData.</summary>
@@ -104,10 +121,11 @@ public static class Raytracer
     private static ArgumentException UnknownVariant(string variant) =>
         new($"raytracer: no variant named '{variant}'; the variants are: {string.Join(", ", Variants)}.");
 
-    private static (string Variant, string Output) ParseArguments(IReadOnlyList<string> rest)
+    private static (string Variant, string Output, bool AcrossRanks) ParseArguments(IReadOnlyList<string> rest)
     {
         string variant = DefaultVariant;
         string output = DefaultOutput;
+        bool acrossRanks = false;
         for (int i = 0; i < rest.Count; i++)
         {
             switch (rest[i])
@@ -118,11 +136,14 @@ public static class Raytracer
                 case "--output" when i + 1 < rest.Count:
                     output = rest[++i];
                     break;
+                case "--mpi":
+                    acrossRanks = true;
+                    break;
                 default:
                     throw new ArgumentException(
-                        $"raytracer: unexpected argument '{rest[i]}'; usage: raytracer [--variant {string.Join("|", Variants)}] [--output PATH] [--limit N]");
+                        $"raytracer: unexpected argument '{rest[i]}'; usage: raytracer [--variant {string.Join("|", Variants)}] [--output PATH] [--limit N] [--mpi]");
             }
         }
-        return (variant, output);
+        return (variant, output, acrossRanks);
     }
 }
