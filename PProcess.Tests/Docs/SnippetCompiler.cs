@@ -26,11 +26,15 @@ public static class SnippetCompiler
 
     private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(() =>
     {
-        // The shared framework's assemblies (those next to System.Private.CoreLib) and PProcess.
+        // The shared framework's assemblies (those next to System.Private.CoreLib), PProcess and its
+        // companion assemblies (PProcess.Mpi, PProcess.MemoryPack), as a user of them references them.
         var framework = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
         var paths = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
             .Where(path => Path.GetDirectoryName(path) == framework)
-            .Append(typeof(Exchange).Assembly.Location);
+            .Append(typeof(Exchange).Assembly.Location)
+            .Append(typeof(PProcess.Mpi.MpiWorld).Assembly.Location)
+            .Append(typeof(PProcess.Serialization.MemoryPackChannelSerializer).Assembly.Location)
+            .Append(typeof(global::MemoryPack.MemoryPackSerializer).Assembly.Location);
         return [.. paths.Select(path => MetadataReference.CreateFromFile(path))];
     });
 
