@@ -469,19 +469,20 @@ public sealed class Channel : IDisposable
 
     private string SignalHint(int signal) => signal switch
     {
-        6 when MessagesReceived == 0 =>
-            " before sending anything. A child that aborts right after the fork is the mark of a fork made while " +
-            "another thread was running managed code: fork only from a quiescent process, or fork workers early " +
-            "(docs/fork-safety.md, rule 3). A child whose standard error shows a \"Fatal error\" crashed in the runtime " +
-            "instead: that message names the cause",
+        6 => StandardErrorRelay.LastWords(Pid) is { } words
+            ? $" (the .NET runtime aborted it; its standard error said: \"{words}\")"
+            : " (an abort: Environment.FailFast, a stack overflow or a fatal error of the .NET runtime, or native code " +
+              "calling abort(); the child's standard error names the cause)",
         9 => " (by a user, a timeout, or the kernel's out-of-memory killer)",
         11 => " (a crash in native code, or an access to memory it could not map)",
         _ => "",
     };
 
-    private static string ExitHint(int code) => code switch
+    private string ExitHint(int code) => code switch
     {
-        ExitCodes.UnhandledException => " (an exception escaped the child's code; see its standard error)",
+        ExitCodes.UnhandledException => StandardErrorRelay.LastWords(Pid) is { } words
+            ? $" (an exception escaped the child's code: \"{words}\")"
+            : " (an exception escaped the child's code; see its standard error)",
         ExitCodes.ParentGone => " (its parent died before the child could start)",
         _ => "",
     };

@@ -71,6 +71,31 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "getsockopt", SetLastError = true)]
     internal static partial int GetSockOpt(int socket, int level, int option, void* value, ref uint length);
 
+    /// <summary>recvmsg(2), for the credentials (SCM_CREDENTIALS) of each piece a child writes to its standard error.</summary>
+    [LibraryImport(Library, EntryPoint = "recvmsg", SetLastError = true)]
+    internal static partial nint RecvMsg(int socket, MsgHdr* message, int flags);
+
+    /// <summary>struct iovec.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct IoVec
+    {
+        internal nint Base;
+        internal nuint Length;
+    }
+
+    /// <summary>struct msghdr (64-bit Linux layout: the int fields are padded to 8 bytes).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct MsgHdr
+    {
+        internal nint Name;
+        internal uint NameLength;
+        internal IoVec* Iov;
+        internal nuint IovLength;
+        internal nint Control;
+        internal nuint ControlLength;
+        internal int Flags;
+    }
+
     internal const int SOL_SOCKET = 1;
     internal const int SO_PEERCRED = 17;
 

@@ -48,7 +48,7 @@ internal static class ChildPath
         typeof(Channels.Frame), typeof(Transports.SocketTransport), typeof(Transports.SharedMemoryTransport),
         typeof(Transports.SharedRing), typeof(Transports.ChannelEnds), typeof(Exchanges.Poller), typeof(Serialization.DefaultChannelSerializer),
         typeof(Serialization.TypeNames), typeof(RemoteError), typeof(Native.Signals), typeof(Native.LibC), typeof(ForkPoint),
-        typeof(StartupHandshake), typeof(ChildExitWatch), typeof(ThreadPoolRepair), typeof(Quiescence), typeof(DiagnosticEndpointGuard),
+        typeof(StartupHandshake), typeof(ChildExitWatch), typeof(ThreadPoolRepair), typeof(Quiescence), typeof(DiagnosticEndpointGuard), typeof(StandardErrorRelay),
     ];
 
     private static void PrepareAll(Type type)

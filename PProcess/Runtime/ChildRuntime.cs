@@ -43,10 +43,12 @@ internal static class ChildRuntime
     /// and timers, starts the exit watch, and tells the parent it is ready. Returns only when the
     /// parent lets it start; a child that cannot start leaves here, and the parent forks again.
     /// </summary>
-    internal static void Enter(StartupHandshake handshake, bool parentHadSocketEngine, ForkPoint.Fault fault = ForkPoint.Fault.None)
+    internal static void Enter(StartupHandshake handshake, StandardErrorRelay? relay, bool parentHadSocketEngine,
+        ForkPoint.Fault fault = ForkPoint.Fault.None)
     {
         try
         {
+            relay?.AttachChild();
             IsChild = true;
             DiagnosticEndpointGuard.DisarmInChild();
             ProcessIdentity.RefreshInChild();

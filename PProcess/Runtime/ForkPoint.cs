@@ -77,6 +77,7 @@ internal static class ForkPoint
                 {
                     ThreadPoolRepair.PrepareSocketEngines();
                 }
+                var relay = StandardErrorRelay.ForThisProcess();
                 // Made after the check, whose descriptors are closed by then: at the limit, every one counts.
                 var handshake = StartupHandshake.Create();
                 int parentPid = ProcessIdentity.Current;
@@ -86,7 +87,7 @@ internal static class ForkPoint
                     // The child: nothing before this may block on the runtime (see LibC.RawFork).
                     ChildRuntime.EnterFirst(parentPid, dieWithParent);
                     gate = new Lock(); // the inherited one is held by this thread, with the parent's waiters
-                    ChildRuntime.Enter(handshake, socketEngine, InjectFault?.Invoke(attempt) ?? Fault.None);
+                    ChildRuntime.Enter(handshake, relay, socketEngine, InjectFault?.Invoke(attempt) ?? Fault.None);
                     return 0;
                 }
                 if (pid < 0)
@@ -99,6 +100,7 @@ internal static class ForkPoint
                 try
                 {
                     handshake.ParentForked();
+                    relay?.Forget(pid);
                     var disturbed = InjectFault?.Invoke(attempt) == Fault.Disturbed ? "a test said so" : Quiescence.RanSince(quiet);
                     if (disturbed is not null)
                     {

@@ -1,0 +1,238 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Mono.Unix.Native;
+using PProcess.Native;
+
+namespace PProcess.Runtime;
+
+/// <summary>
+/// Children's standard error, passed on to the parent's and remembered per child, so that a child
+/// the runtime aborted is reported with what it said ("Process terminated. ...", "Fatal error.
+/// ...", "Stack overflow."), not with a guess. Every child's descriptor 2 is one end of a single
+/// Unix stream socket; a thread of the parent reads the other end, with SO_PASSCRED, so the kernel
+/// names the sending process of each piece (it never joins the bytes of two senders in one read),
+/// writes each piece to the parent's own standard error at once, and keeps the last
+/// <see cref="TailBytes"/> of each child. Made at the first fork of a process; a child that forks
+/// makes its own, which passes its children's bytes on to it.
+/// </summary>
+internal sealed unsafe class StandardErrorRelay
+{
+    /// <summary>How much of each child's standard error is kept for its diagnosis.</summary>
+    internal const int TailBytes = 4096;
+
+    /// <summary>How many children's tails are kept (the oldest goes first).</summary>
+    private const int Children = 256;
+
+    private static StandardErrorRelay? current;
+    private static readonly object Creation = new();
+
+    private readonly int readEnd;
+    private readonly int writeEnd;
+    private readonly Dictionary<int, StringBuilder> tails = [];
+    private readonly Queue<int> order = new();
+    private readonly byte[] buffer = new byte[64 * 1024];
+    private readonly byte[] control = new byte[64];
+    private readonly object gate = new();
+
+    private StandardErrorRelay(int readEnd, int writeEnd)
+    {
+        this.readEnd = readEnd;
+        this.writeEnd = writeEnd;
+    }
+
+    /// <summary>In the parent, before a fork: this process's relay, made at its first fork. Null if it cannot be made.</summary>
+    internal static StandardErrorRelay? ForThisProcess()
+    {
+        if (current is { } relay)
+        {
+            return relay;
+        }
+        lock (Creation)
+        {
+            if (current is null && Create() is { } made)
+            {
+                var reader = new Thread(made.Relay, 256 * 1024) { IsBackground = true, Name = "PProcess stderr" };
+                reader.UnsafeStart();
+                current = made;
+            }
+            return current;
+        }
+    }
+
+    private static StandardErrorRelay? Create()
+    {
+        if (Syscall.socketpair(UnixAddressFamily.AF_UNIX, UnixSocketType.SOCK_STREAM, UnixSocketFlags.SOCK_CLOEXEC,
+                (UnixSocketProtocol)0, out int read, out int write) != 0)
+        {
+            return null; // children keep the parent's standard error; their aborts are explained without it
+        }
+        if (Syscall.setsockopt(read, UnixSocketProtocol.SOL_SOCKET, UnixSocketOptionName.SO_PASSCRED, 1) != 0)
+        {
+            Syscall.close(read);
+            Syscall.close(write);
+            return null;
+        }
+        // Neither end is a channel's: a child closes the reading end itself, and keeps the writing end as its descriptor 2.
+        return new StandardErrorRelay(read, write);
+    }
+
+    /// <summary>
+    /// In a new child, before user code: its standard error becomes the relay's writing end, and
+    /// the parent's relay is not this process's (it makes its own at its first fork).
+    /// </summary>
+    internal void AttachChild()
+    {
+        Syscall.close(readEnd);
+        Syscall.dup2(writeEnd, 2);
+        Syscall.close(writeEnd);
+        current = null;
+    }
+
+    /// <summary>In the parent, right after a fork: a tail kept for an earlier process with the same pid is not this child's.</summary>
+    internal void Forget(int pid)
+    {
+        lock (gate)
+        {
+            tails.Remove(pid);
+        }
+    }
+
+    /// <summary>
+    /// In the parent: the line of <paramref name="pid"/>'s standard error that says why the runtime
+    /// ended it, or null. Takes what the child wrote before it ended first (it is in the socket by then).
+    /// </summary>
+    internal static string? LastWords(int pid)
+    {
+        if (current is not { } relay)
+        {
+            return null;
+        }
+        string tail;
+        lock (relay.gate)
+        {
+            while (relay.ReadOnce(MessageFlags.MSG_DONTWAIT))
+            {
+            }
+            if (!relay.tails.TryGetValue(pid, out var text))
+            {
+                return null;
+            }
+            tail = text.ToString();
+        }
+        return Diagnosis(tail);
+    }
+
+    /// <summary>The first line of a tail that the runtime writes when it ends a process, with the line after it.</summary>
+    internal static string? Diagnosis(string tail)
+    {
+        var lines = tail.Split('\n');
+        for (int i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i].Trim();
+            if (Markers.Any(m => line.StartsWith(m, StringComparison.Ordinal)))
+            {
+                // "Unhandled exception. System.X: message" is one line; "Process terminated." and
+                // "Fatal error." are followed by the message on the next.
+                if (line.EndsWith('.') && !line.Contains(':') && i + 1 < lines.Length && lines[i + 1].Trim() is { Length: > 0 } next)
+                {
+                    line += " " + next;
+                }
+                return line.Length > 400 ? line[..400] + "..." : line;
+            }
+        }
+        return null;
+    }
+
+    private static readonly string[] Markers =
+    [
+        "Process terminated.", "Fatal error.", "Unhandled exception.", "Stack overflow.", "Out of memory.",
+        "Unhandled Exception:", "PProcess child",
+    ];
+
+    private void Relay()
+    {
+        while (true)
+        {
+            // Blocks outside the lock; a diagnosis may drain meanwhile, with MSG_DONTWAIT.
+            if (!ReadOnce(0))
+            {
+                if (Marshal.GetLastPInvokeError() is 4 or 11)
+                {
+                    continue; // EINTR, or EAGAIN after a drain took the data
+                }
+                return;
+            }
+        }
+    }
+
+    /// <summary>Reads one piece, passes it on and remembers it; false when nothing was read.</summary>
+    private bool ReadOnce(MessageFlags flags)
+    {
+        var iov = new LibC.IoVec { Base = 0, Length = (nuint)buffer.Length };
+        fixed (byte* data = buffer)
+        fixed (byte* cmsg = control)
+        {
+            iov.Base = (nint)data;
+            var message = new LibC.MsgHdr { Iov = &iov, IovLength = 1, Control = (nint)cmsg, ControlLength = (nuint)control.Length };
+            nint n = LibC.RecvMsg(readEnd, &message, (int)NativeConvert.FromMessageFlags(flags));
+            if (n <= 0)
+            {
+                return false;
+            }
+            int pid = SenderPid(cmsg, (int)message.ControlLength);
+            WriteToStandardError(data, (int)n);
+            lock (gate)
+            {
+                Remember(pid, Encoding.UTF8.GetString(data, (int)n));
+            }
+            return true;
+        }
+    }
+
+    /// <summary>The pid of the SCM_CREDENTIALS control message (struct ucred follows a 16-byte cmsghdr on 64-bit Linux).</summary>
+    private static int SenderPid(byte* cmsg, int length)
+    {
+        const int SOL_SOCKET = 1, SCM_CREDENTIALS = 2, Header = 16;
+        if (length >= Header + 4 && *(int*)(cmsg + 8) == SOL_SOCKET && *(int*)(cmsg + 12) == SCM_CREDENTIALS)
+        {
+            return *(int*)(cmsg + Header);
+        }
+        return 0;
+    }
+
+    private static void WriteToStandardError(byte* data, int length)
+    {
+        while (length > 0)
+        {
+            long n = Syscall.write(2, data, (ulong)length);
+            if (n < 0)
+            {
+                if (Stdlib.GetLastError() == Errno.EINTR)
+                {
+                    continue;
+                }
+                return; // the parent's standard error is closed: the tail is still kept
+            }
+            data += n;
+            length -= (int)n;
+        }
+    }
+
+    private void Remember(int pid, string text)
+    {
+        if (!tails.TryGetValue(pid, out var tail))
+        {
+            tails[pid] = tail = new StringBuilder();
+            order.Enqueue(pid);
+            if (order.Count > Children)
+            {
+                tails.Remove(order.Dequeue());
+            }
+        }
+        tail.Append(text);
+        if (tail.Length > TailBytes)
+        {
+            tail.Remove(0, tail.Length - TailBytes);
+        }
+    }
+}
