@@ -103,4 +103,23 @@ public class ChildExitTests
         Assert.DoesNotContain("rule 3", failFast.Message);
         Assert.Equal(before, DiagnosticEndpoints());
     }
+
+    [Fact]
+    public void AChildCanStartAProcessAndWaitForItsExit() => IsolatedProcess.Passes(ProcessInChildScenario);
+
+    private static void ProcessInChildScenario()
+    {
+        // The parent has used Process (so its SIGCHLD machinery runs on a thread of the parent only).
+        using (var own = System.Diagnostics.Process.Start("/bin/sh", ["-c", "exit 2"]))
+        {
+            own.WaitForExit();
+            Assert.Equal(2, own.ExitCode);
+        }
+        var codes = Enumerable.Range(3, 2).PMap(code =>
+        {
+            using var started = System.Diagnostics.Process.Start("/bin/sh", ["-c", $"exit {code}"]);
+            return started.WaitForExit(TimeSpan.FromSeconds(30)) ? started.ExitCode : -1;
+        }, limit: 2).ToList();
+        Assert.Equal([3, 4], codes);
+    }
 }

@@ -9,6 +9,10 @@ namespace PProcess.Runtime;
 /// thread of its own watches for it to change, then leaves with <c>_exit</c> and that code.
 /// </summary>
 /// <remarks>
+/// The same thread stands in for the parent's signal-handling thread, which does not exist in a
+/// child, where System.Diagnostics.Process needs it: at each look, if the child has started
+/// processes, it has the Process class look for those that exited (its own SIGCHLD handling), so
+/// that <c>Process.WaitForExit</c> returns in a child too.
 /// A thread that runs while its process forks may leave the child a runtime in an unusable state
 /// (docs/fork-safety.md, rule 3), so when this child forks in turn the watch parks first, in a
 /// wait, and resumes after the fork (<see cref="Park"/>).
@@ -94,6 +98,48 @@ internal static class ChildExitWatch
                 {
                     ChildRuntime.Exit(code);
                 }
+                ProcessExits.Check();
+            }
+        }
+    }
+
+    /// <summary>System.Diagnostics.Process's check for exited children, which its SIGCHLD handler runs in a parent.</summary>
+    private static class ProcessExits
+    {
+        private static bool looked;
+        private static Action<bool, bool>? checkChildren;
+        private static System.Reflection.FieldInfo? children;
+
+        internal static void Check()
+        {
+            if (!looked)
+            {
+                looked = true;
+                AppDomain.CurrentDomain.AssemblyLoad += (_, e) => Resolve(e.LoadedAssembly);
+                foreach (var assembly in AppDomain.CurrentDomain.GetAssemblies())
+                {
+                    Resolve(assembly);
+                }
+            }
+            if (checkChildren is not null && children?.GetValue(null) is System.Collections.ICollection { Count: > 0 })
+            {
+                checkChildren(false, false);
+            }
+        }
+
+        private static void Resolve(System.Reflection.Assembly assembly)
+        {
+            if (checkChildren is not null || assembly.GetName().Name != "System.Diagnostics.Process")
+            {
+                return;
+            }
+            const System.Reflection.BindingFlags Static = System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic;
+            var type = assembly.GetType("System.Diagnostics.ProcessWaitState");
+            children = type?.GetField("s_childProcessWaitStates", Static);
+            var method = type?.GetMethod("CheckChildren", Static, [typeof(bool), typeof(bool)]);
+            if (method is not null && children is not null)
+            {
+                checkChildren = method.CreateDelegate<Action<bool, bool>>();
             }
         }
     }
