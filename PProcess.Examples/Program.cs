@@ -26,6 +26,7 @@ var examples = new SortedDictionary<string, (string Description, Action<Options>
     ["simple_persistent_managed"] = ("PersistentExchange.Manage(address, f): a background process per row; --start, then --reconnect [--socket-dir DIR]", SimplePersistentManaged.Run),
     ["simple_background_queue"] = ("BackgroundCallable runs a ResultQueue in the background; BackgroundQueue collects; --start / --reconnect [--socket-dir DIR]", SimpleBackgroundQueue.Run),
     ["simple_persistent_queue"] = ("PersistentQueue.Manage(address, MakeParallel(f)): a background process per cell; --start / --reconnect [--socket-dir DIR]", SimplePersistentQueue.Run),
+    ["fork_soak"] = ("fork-per-job jobs from a parent that used the pool, from 1 thread then 4, no timeout: [--forks N] [--threaded N] [--stall S]", ForkSoak.Run),
     ["soak"] = ("many jobs through reusable and forked children; descriptors, children and memory sampled: [--reused N] [--forks N]", Soak.Run),
     ["raytracer"] = ("PyGmy's 300x200 scene, one job per row, to a PNG: raytracer [--variant NAME] [--output PATH] [--mpi: across MPI ranks]", Raytracer.Run),
     ["bottles"] = ("nested continuous queues: 3 greps of 3 tail -f followers each: [--lines N] [--dir PATH]", Bottles.Run),

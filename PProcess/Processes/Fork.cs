@@ -31,6 +31,9 @@ public static class Fork
     /// </summary>
     public static long Retries => ForkPoint.Retries;
 
+    /// <summary>Why the last (up to 20) retried forks were made again, the newest last.</summary>
+    public static IReadOnlyList<string> RecentRetryReasons => ForkPoint.RecentRetryReasons;
+
     /// <summary>
     /// Forks once and returns the channel in both processes: in the parent it leads to the child
     /// (<see cref="Channel.Pid"/> is the child's pid); in the child it leads to the parent
