@@ -4,6 +4,7 @@ using PProcess.Examples.Programs;
 // pprocess's example programs. Usage: PProcess.Examples <name> [--delay SECONDS] [--limit N]
 var examples = new SortedDictionary<string, (string Description, Action<Options> Run)>
 {
+    ["child_threads"] = ("the runtime's threads in a parent that used the pool, a timer, sockets and Process, and in its child", ChildThreads.Run),
     ["fork_cost"] = ("measures a fork round trip and the child's JIT work: fork_cost [COUNT] [jit]", ForkCost.Run),
     ["simple"] = ("sequential: nested loops fill the table, for comparison", Simple.Run),
     ["simple1"] = ("sequential: results appended to a list", Simple1.Run),

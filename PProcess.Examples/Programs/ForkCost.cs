@@ -44,8 +44,8 @@ public static class ForkCost
     }
 
     /// <summary>
-    /// "pool": round trips before and after the parent starts its thread pool, in one run. After,
-    /// each child also starts the thread-pool watcher of docs/fork-safety.md rule 4.
+    /// "pool": round trips before and after the parent starts its thread pool, in one run (each
+    /// child repairs its copy of the pool either way: docs/fork-safety.md rule 4).
     /// </summary>
     private static void ComparePool(int count)
     {
@@ -63,8 +63,8 @@ public static class ForkCost
         double before = RoundTrip();
         Task.Run(() => 0).Wait();
         double after = RoundTrip();
-        Console.WriteLine($"Fork.Start round trip over {count} forks: {before:F0} us before the parent used the thread pool (no watcher), " +
-                          $"{after:F0} us after (a watcher thread in each child): ratio {after / before:F2}");
+        Console.WriteLine($"Fork.Start round trip over {count} forks: {before:F0} us before the parent used the thread pool, " +
+                          $"{after:F0} us after: ratio {after / before:F2}");
     }
 
     /// <summary>Never called in the parent: each child compiles it.</summary>

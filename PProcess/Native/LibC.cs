@@ -18,7 +18,7 @@ internal static unsafe partial class LibC
     /// fork(2) as the raw clone syscall, not glibc's fork(): glibc's marks the stacks of the
     /// parent's other threads free in the child, the child's first new thread then runs on one of
     /// them, and the runtime, which still walks those threads' stacks at every GC, aborts the child
-    /// (docs/fork-safety.md, rule 9). No GC transition: a child must not block on a GC that a
+    /// (docs/fork-safety.md, rule 17). No GC transition: a child must not block on a GC that a
     /// thread of the parent had started (it would wait for ever) before its start is checked.
     /// Returns the child's pid, 0 in the child, or -1 with errno in <see cref="Marshal.GetLastSystemError"/>.
     /// </summary>

@@ -10,7 +10,7 @@ namespace PProcess.Runtime;
 /// or a fatal error) unlinks the files of its diagnostics server and debugger transport, named
 /// after the pid they were created for: in a child that is the parent's, and dotnet-trace,
 /// dotnet-counters and debuggers could no longer attach to the parent (measured: docs/fork-safety.md,
-/// rule 13). A child does not own those files, so its copy of libcoreclr gets an <c>unlink</c>
+/// rule 20). A child does not own those files, so its copy of libcoreclr gets an <c>unlink</c>
 /// that does nothing: its import slot (global offset table) is pointed at <c>getpid</c>, which
 /// takes no argument and changes nothing. Only libcoreclr's slot is changed; the child's own file
 /// deletions go through System.Native's <c>unlink</c>, which is untouched.
