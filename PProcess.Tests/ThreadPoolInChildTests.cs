@@ -69,6 +69,62 @@ public class ThreadPoolInChildTests
     }
 
     [Fact]
+    public void FourThreadsUsingPMapExchangeMapAndAWorkerPoolAtOnceGetEveryResult() => IsolatedProcess.Passes(MixedThreadsScenario);
+
+    private static int Cube(int x) => x * x * x;
+
+    private static void MixedThreadsScenario()
+    {
+        Assert.Equal(1, Task.Run(() => 1).Result);
+        var expected = Enumerable.Range(0, 30).Select(Cube).ToArray();
+        int[]? viaPMap = null, viaMap = null, viaPool = null;
+        List<object?>? viaExchange = null;
+        var threads = new[]
+        {
+            new Thread(() => viaPMap = Enumerable.Range(0, 30).PMap(Cube, limit: 2).ToArray()),
+            new Thread(() =>
+            {
+                using var map = new Map<int>(limit: 2);
+                var job = map.Manage(Exchange.MakeParallel<int, int>(Cube));
+                for (int i = 0; i < 30; i++)
+                {
+                    job(i);
+                }
+                viaMap = [.. map];
+            }),
+            new Thread(() =>
+            {
+                using var exchange = new Collecting(limit: 2);
+                for (int i = 0; i < 30; i++)
+                {
+                    int n = i;
+                    exchange.Start(c => c.Send(Cube(n)));
+                }
+                exchange.Finish();
+                viaExchange = exchange.Results;
+            }),
+            new Thread(() =>
+            {
+                using var pool = new WorkerPool(new WorkerPoolOptions { Workers = 2 });
+                viaPool = pool.Map<int, int>(Cube, Enumerable.Range(0, 30));
+            }),
+        };
+        foreach (var thread in threads)
+        {
+            thread.Start();
+        }
+        foreach (var thread in threads)
+        {
+            thread.Join();
+        }
+        Assert.Equal(expected, viaPMap);
+        Assert.Equal(expected, viaMap);
+        Assert.Equal(expected, viaPool);
+        Assert.Equal(expected, viaExchange!.Cast<int>().Order());
+        Assert.True(ProcFs.NoChildrenLeft());
+    }
+
+    [Fact]
     public void ChildrenOfAnAspNetCoreHostHaveAWorkingRuntime() => IsolatedProcess.Passes(AspNetCoreScenario);
 
     private static void AspNetCoreScenario() => AspNetCoreHost().GetAwaiter().GetResult();
