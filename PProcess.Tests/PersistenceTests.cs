@@ -259,7 +259,7 @@ public class PersistenceTests
             return "connect: " + Stdlib.GetLastError();
         }
         // A well-formed request ("I hold 0 results") that a daemon without the check would answer with its count.
-        var channel = new Channel(new PProcess.Transports.SocketTransport(fd), 0, null, PProcess.Serialization.DefaultChannelSerializer.Instance);
+        var channel = new Channel(new PProcess.Transports.SocketTransport(fd), null, null, PProcess.Serialization.DefaultChannelSerializer.Instance);
         try
         {
             channel.Send(0L);

@@ -1,5 +1,6 @@
-using System.Diagnostics;
+using PProcess.Channels;
 using PProcess.Exchanges;
+using PProcess.Native;
 using PProcess.Serialization;
 using PProcess.Transports;
 
@@ -17,13 +18,12 @@ namespace PProcess;
 /// </summary>
 public partial class Exchange : IDisposable
 {
-    private readonly List<Channel> active = [];
-    private readonly Dictionary<Channel, Worker> workers = [];
+    private readonly ChannelSet<Worker> set = new();
+    private readonly List<ChannelSet<Worker>.Entry> ready = [];
+    private readonly List<ChannelSet<Worker>.Entry> ended = [];
     private readonly LinkedList<PendingJob> waiting = new();
     private readonly Queue<Exception> failures = new();
     private readonly List<Channel> removed = [];
-    private readonly Poller poller = new();
-    private readonly CancellationWake? wake;
     private int limit;
     private long jobs;
     private bool disposed;
@@ -67,7 +67,6 @@ public partial class Exchange : IDisposable
         }
         JobTimeout = jobTimeout == Timeout.InfiniteTimeSpan ? null : jobTimeout;
         CancellationToken = cancellationToken;
-        wake = cancellationToken.CanBeCanceled ? new CancellationWake(cancellationToken) : null;
         if (reuse && continuous)
         {
             throw new ArgumentException(
@@ -135,12 +134,10 @@ public partial class Exchange : IDisposable
         Watch(new Worker(channel, -1, null));
     }
 
-    private void Watch(Worker worker)
-    {
-        active.Add(worker.Channel);
-        workers[worker.Channel] = worker;
-        poller.Invalidate();
-    }
+    private void Watch(Worker worker) => set.Add(worker.Channel, worker);
+
+    /// <summary>What the exchange knows of each child it watches, in the order they were added.</summary>
+    private IEnumerable<Worker> Workers => set.Entries.Select(e => e.Owner);
 
     /// <summary>
     /// Stops watching a channel. With <see cref="Autoclose"/>, the channel is closed and its child
@@ -149,11 +146,7 @@ public partial class Exchange : IDisposable
     public void Remove(Channel channel)
     {
         ArgumentNullException.ThrowIfNull(channel);
-        if (active.Remove(channel))
-        {
-            workers.Remove(channel);
-            poller.Invalidate();
-        }
+        set.Remove(channel);
         if (Autoclose)
         {
             channel.Dispose();
@@ -161,17 +154,17 @@ public partial class Exchange : IDisposable
     }
 
     /// <summary>The channels being watched.</summary>
-    public IReadOnlyList<Channel> Active() => active.ToArray();
+    public IReadOnlyList<Channel> Active() => set.Entries.Select(e => e.Channel).ToArray();
 
     /// <summary>True when as many children are alive as the limit allows.</summary>
-    public bool Busy() => active.Count >= Limit;
+    public bool Busy() => set.Count >= Limit;
 
     /// <summary>
     /// True while children are working, jobs are queued, or a child's failure has not been raised yet
     /// (several children can fail in one round; each is raised by its own call). A reusable child
     /// waiting for its next job does not count: it is told to quit when nothing is queued for it.
     /// </summary>
-    public bool Unfinished() => waiting.Count > 0 || failures.Count > 0 || workers.Values.Any(w => w.State != WorkerState.Idle);
+    public bool Unfinished() => waiting.Count > 0 || failures.Count > 0 || Workers.Any(w => w.State != WorkerState.Idle);
 
     /// <summary>
     /// Waits until at least one channel has a message, or the timeout passes (null: no timeout),
@@ -205,7 +198,7 @@ public partial class Exchange : IDisposable
         ThrowPendingFailure();
         foreach (var channel in ReadyCore(timeout))
         {
-            var worker = workers[channel];
+            var worker = set.OwnerOf(channel)!;
             long ticket = CurrentTicket(worker);
             try
             {
@@ -234,7 +227,7 @@ public partial class Exchange : IDisposable
     {
         while (Busy())
         {
-            if (!workers.Values.Any(w => w.State == WorkerState.Quitting) && FindIdle(null) is { } idle)
+            if (!Workers.Any(w => w.State == WorkerState.Quitting) && FindIdle(null) is { } idle)
             {
                 // A reusable child waiting for a job holds a slot: free it.
                 Quit(idle);
@@ -251,7 +244,7 @@ public partial class Exchange : IDisposable
     {
         ThrowIfCanceled();
         ThrowPendingFailure();
-        while (Unfinished() || active.Count > 0)
+        while (Unfinished() || set.Count > 0)
         {
             Store();
         }
@@ -303,20 +296,20 @@ public partial class Exchange : IDisposable
         }
         disposed = true;
         waiting.Clear();
-        foreach (var worker in workers.Values)
+        var entries = set.Entries.ToArray();
+        foreach (var entry in entries)
         {
-            if (worker.State == WorkerState.Idle)
+            if (entry.Owner.State == WorkerState.Idle)
             {
-                Quit(worker);
+                Quit(entry.Owner);
             }
         }
-        foreach (var channel in active)
+        foreach (var entry in entries)
         {
-            channel.Dispose();
+            set.Remove(entry.Channel);
+            entry.Channel.Dispose();
         }
-        active.Clear();
-        workers.Clear();
-        wake?.Dispose();
+        set.Dispose();
     }
 
     /// <summary>The number of jobs started or queued so far; the next job's sequence number.</summary>
@@ -330,7 +323,7 @@ public partial class Exchange : IDisposable
     private protected virtual bool TakeFailure(Channel channel, long ticket, Exception failure) => false;
 
     /// <summary>The sequence number of the job whose result <paramref name="channel"/> carries next, or -1.</summary>
-    private protected long TicketOf(Channel channel) => workers.TryGetValue(channel, out var worker) ? CurrentTicket(worker) : -1;
+    private protected long TicketOf(Channel channel) => set.OwnerOf(channel) is { } worker ? CurrentTicket(worker) : -1;
 
     private long CurrentTicket(Worker worker) => Continuous || worker.AwaitingResult ? worker.Ticket : -1;
 
@@ -368,7 +361,7 @@ public partial class Exchange : IDisposable
     /// </summary>
     private void StartWaiting()
     {
-        int coming = workers.Values.Count(w => w.State == WorkerState.Quitting);
+        int coming = Workers.Count(w => w.State == WorkerState.Quitting);
         for (var node = waiting.First; node is not null;)
         {
             var next = node.Next;
@@ -385,13 +378,13 @@ public partial class Exchange : IDisposable
                     next = node;
                 }
             }
-            else if (active.Count < Limit)
+            else if (set.Count < Limit)
             {
                 try
                 {
                     Launch(job);
                 }
-                catch (ForkException shortage) when (shortage.IsResourceShortage && active.Count > 0)
+                catch (ForkException shortage) when (shortage.IsResourceShortage && set.Count > 0)
                 {
                     // Out of processes or descriptors: the job stays queued, and is tried again
                     // when a running child ends and gives its resources back.
@@ -413,9 +406,9 @@ public partial class Exchange : IDisposable
             }
             node = next;
         }
-        if (waiting.Count == 0 && !workers.Values.Any(w => w.State == WorkerState.Working))
+        if (waiting.Count == 0 && !Workers.Any(w => w.State == WorkerState.Working))
         {
-            foreach (var worker in workers.Values.Where(w => w.State == WorkerState.Idle).ToList())
+            foreach (var worker in Workers.Where(w => w.State == WorkerState.Idle).ToList())
             {
                 Quit(worker);
             }
@@ -424,9 +417,8 @@ public partial class Exchange : IDisposable
 
     private Worker? FindIdle(object? reuseKey)
     {
-        foreach (var channel in active)
+        foreach (var worker in Workers)
         {
-            var worker = workers[channel];
             if (worker.State == WorkerState.Idle && (reuseKey is null || ReferenceEquals(worker.ReuseKey, reuseKey)))
             {
                 return worker;
@@ -472,7 +464,7 @@ public partial class Exchange : IDisposable
         if (Reuse)
         {
             worker.State = WorkerState.Idle;
-            worker.Deadline = long.MaxValue;
+            worker.Deadline = Deadline.Never;
         }
         else
         {
@@ -505,46 +497,31 @@ public partial class Exchange : IDisposable
     private List<Channel> ReadyCore(TimeSpan? timeout)
     {
         removed.Clear();
-        var ready = new List<Channel>();
-        var polled = poller.Poll(active, UntilNextDeadline(timeout), wake?.PollDescriptor ?? -1);
+        if (set.Count == 0)
+        {
+            // Nothing to wait for.
+            ThrowIfCanceled();
+            return [];
+        }
+        // The caller's timeout, shortened to the nearest job deadline.
+        var deadline = Deadline.After(timeout);
+        foreach (var worker in Workers)
+        {
+            deadline = Deadline.Earlier(deadline, worker.Deadline);
+        }
+        using (set.WakeOn(CancellationToken))
+        {
+            set.Wait(deadline, ready, ended);
+        }
+        foreach (var entry in ended)
+        {
+            Ended(entry.Channel, entry.Owner);
+        }
         ThrowIfCanceled();
-        foreach (var channel in polled)
-        {
-            switch (channel.Probe())
-            {
-                case ProbeResult.Data:
-                    ready.Add(channel);
-                    break;
-                case ProbeResult.EndOfStream:
-                    Ended(channel);
-                    break;
-            }
-        }
-        return ready;
+        return ready.ConvertAll(e => e.Channel);
     }
 
-    /// <summary>The poll timeout: the caller's, shortened to the nearest job deadline.</summary>
-    private TimeSpan? UntilNextDeadline(TimeSpan? timeout)
-    {
-        if (JobTimeout is null || workers.Count == 0)
-        {
-            return timeout;
-        }
-        long nearest = workers.Values.Min(w => w.Deadline);
-        if (nearest == long.MaxValue)
-        {
-            return timeout;
-        }
-        var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), nearest);
-        if (left < TimeSpan.Zero)
-        {
-            left = TimeSpan.Zero;
-        }
-        return timeout is { } t && t != Timeout.InfiniteTimeSpan && t < left ? t : left;
-    }
-
-    private long NewDeadline() =>
-        JobTimeout is { } t ? Stopwatch.GetTimestamp() + (long)(t.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
+    private Deadline NewDeadline() => Deadline.After(JobTimeout);
 
     /// <summary>Kills and reaps the children whose job outlived the job timeout; their jobs fail.</summary>
     private void ExpireOverdue()
@@ -553,8 +530,7 @@ public partial class Exchange : IDisposable
         {
             return;
         }
-        long now = Stopwatch.GetTimestamp();
-        foreach (var worker in workers.Values.Where(w => w.Deadline <= now && w.State != WorkerState.Idle).ToList())
+        foreach (var worker in Workers.Where(w => w.Deadline.HasPassed && w.State != WorkerState.Idle).ToList())
         {
             var channel = worker.Channel;
             bool owed = Continuous || worker.AwaitingResult;
@@ -577,7 +553,7 @@ public partial class Exchange : IDisposable
             return;
         }
         waiting.Clear();
-        foreach (var channel in active.ToList())
+        foreach (var channel in Active())
         {
             Discard(channel);
         }
@@ -585,12 +561,8 @@ public partial class Exchange : IDisposable
     }
 
     /// <summary>A child closed its end and everything it sent has been read: reap it and judge how it ended.</summary>
-    private void Ended(Channel channel)
+    private void Ended(Channel channel, Worker worker)
     {
-        var worker = workers[channel];
-        active.Remove(channel);
-        workers.Remove(channel);
-        poller.Invalidate();
         removed.Add(channel);
         bool owed = !Continuous && worker.AwaitingResult;
         long ticket = CurrentTicket(worker);
@@ -607,9 +579,7 @@ public partial class Exchange : IDisposable
 
     private void Discard(Channel channel)
     {
-        active.Remove(channel);
-        workers.Remove(channel);
-        poller.Invalidate();
+        set.Remove(channel);
         removed.Add(channel);
         channel.Dispose();
     }

@@ -1,4 +1,3 @@
-using Mono.Unix.Native;
 using PProcess.Native;
 using PProcess.Runtime;
 using PProcess.Serialization;
@@ -86,7 +85,7 @@ public sealed class BackgroundProcess : IDisposable
         "results are lost.", Address);
 
     /// <summary>Sends SIGKILL to the background process: for tests and emergencies. Its socket file stays behind (stale).</summary>
-    public void Kill() => Syscall.kill(Pid, Signum.SIGKILL);
+    public void Kill() => LibC.Kill(Pid, Signals.SIGKILL);
 
     /// <summary>Closes the starter's status channel; the background process is not affected.</summary>
     public void Dispose() => status.Close();
@@ -113,7 +112,7 @@ public sealed class BackgroundProcess : IDisposable
         }
         catch
         {
-            Syscall.close(logFd);
+            LibC.Close(logFd);
             throw;
         }
         var description = $"background process at '{path}' ({job})";
@@ -133,13 +132,13 @@ public sealed class BackgroundProcess : IDisposable
         }
         catch
         {
-            Syscall.close(listenFd);
-            Syscall.unlink(path);
-            Syscall.close(logFd);
+            LibC.Close(listenFd);
+            LibC.Unlink(path);
+            LibC.Close(logFd);
             throw;
         }
-        Syscall.close(listenFd);
-        Syscall.close(logFd);
+        LibC.Close(listenFd);
+        LibC.Close(logFd);
         try
         {
             int pid = starter.Receive<int>();
@@ -149,7 +148,7 @@ public sealed class BackgroundProcess : IDisposable
         catch (ChildProcessException e)
         {
             starter.Dispose();
-            Syscall.unlink(path);
+            LibC.Unlink(path);
             throw new PersistentProcessException($"The background process at '{path}' could not be started: {e.Message}", path, e);
         }
     }
@@ -157,12 +156,12 @@ public sealed class BackgroundProcess : IDisposable
     private static int OpenOutput(string? logPath, string address)
     {
         var target = logPath ?? "/dev/null";
-        var flags = logPath is null ? OpenFlags.O_RDWR : OpenFlags.O_WRONLY | OpenFlags.O_CREAT | OpenFlags.O_APPEND;
-        int fd = Syscall.open(target, flags | OpenFlags.O_CLOEXEC, FilePermissions.S_IRUSR | FilePermissions.S_IWUSR);
+        int flags = logPath is null ? LibC.O_RDWR : LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND;
+        int fd = LibC.Open(target, flags | LibC.O_CLOEXEC, 0b110_000_000 /* 0600 */);
         if (fd < 0)
         {
             throw new PersistentProcessException(
-                $"The log file '{target}' for the background process at '{address}' cannot be opened: {NativeErrors.Error("open", Stdlib.GetLastError()).Message}",
+                $"The log file '{target}' for the background process at '{address}' cannot be opened: {LibC.Error("open", LibC.LastError).Message}",
                 address);
         }
         return fd;
@@ -172,9 +171,9 @@ public sealed class BackgroundProcess : IDisposable
     private static void Detach(Channel channel, int listenFd, int logFd, string path, Action<Channel> body, string description,
         IChannelSerializer serializer)
     {
-        if (Syscall.setsid() < 0)
+        if (LibC.SetSid() < 0)
         {
-            throw NativeErrors.Error("setsid", Stdlib.GetLastError());
+            throw LibC.Error("setsid", LibC.LastError);
         }
         int firstChild = ProcessIdentity.Current;
         // This child may have threads of its own (the thread-pool watcher): fork only when they
@@ -183,7 +182,7 @@ public sealed class BackgroundProcess : IDisposable
         int pid = LibC.Fork();
         if (pid < 0)
         {
-            throw NativeErrors.Error("fork of the background process", NativeErrors.FromLastPInvoke());
+            throw LibC.Error("fork of the background process", LibC.LastError);
         }
         if (pid > 0)
         {
@@ -199,7 +198,7 @@ public sealed class BackgroundProcess : IDisposable
         // The job's own child must not hold them.
         DescriptorRegistry.Add(listenFd);
         DescriptorRegistry.Add(statusFd);
-        var status = new Channel(new Transports.SocketTransport(statusFd), 0, null, serializer) { PeerDescription = "the starter" };
+        var status = new Channel(new Transports.SocketTransport(statusFd), null, null, serializer) { PeerDescription = "the starter" };
         int code = Daemon.Run(listenFd, status, path, body, description, serializer);
         ChildRuntime.Exit(code);
     }
@@ -211,18 +210,18 @@ public sealed class BackgroundProcess : IDisposable
     /// </summary>
     private static void RedirectStandardStreams(int logFd)
     {
-        int devNull = Syscall.open("/dev/null", OpenFlags.O_RDWR);
+        int devNull = LibC.Open("/dev/null", LibC.O_RDWR, 0);
         if (devNull >= 0)
         {
-            Syscall.dup2(devNull, 0);
+            LibC.Dup2(devNull, 0);
             if (devNull > 2)
             {
-                Syscall.close(devNull);
+                LibC.Close(devNull);
             }
         }
-        Syscall.dup2(logFd, 1);
-        Syscall.dup2(logFd, 2);
-        Syscall.close(logFd);
+        LibC.Dup2(logFd, 1);
+        LibC.Dup2(logFd, 2);
+        LibC.Close(logFd);
     }
 
     /// <summary>
@@ -245,7 +244,7 @@ public sealed class BackgroundProcess : IDisposable
         {
             if (int.TryParse(entry, out int fd) && fd > 2 && fd != listenFd && fd != statusFd)
             {
-                Syscall.close(fd);
+                LibC.Close(fd);
             }
         }
     }

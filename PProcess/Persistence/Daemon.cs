@@ -1,4 +1,3 @@
-using Mono.Unix.Native;
 using PProcess.Native;
 using PProcess.Runtime;
 using PProcess.Serialization;
@@ -42,7 +41,7 @@ internal static class Daemon
         }
         status.Close();
         Serve(listenFd, path, held, serializer);
-        Syscall.close(listenFd);
+        LibC.Close(listenFd);
         return 0;
     }
 
@@ -81,16 +80,15 @@ internal static class Daemon
     {
         while (true)
         {
-            int fd = Syscall.accept4(listenFd, null, UnixSocketFlags.SOCK_CLOEXEC);
+            int fd = LibC.Accept(listenFd);
             if (fd < 0)
             {
-                var errno = Stdlib.GetLastError();
-                if (errno is Errno.EINTR or Errno.ECONNABORTED or Errno.EMFILE or Errno.ENFILE or Errno.ENOBUFS or Errno.ENOMEM)
+                if (LibC.LastError is Errno.ECONNABORTED or Errno.EMFILE or Errno.ENFILE or Errno.ENOBUFS or Errno.ENOMEM)
                 {
                     continue;
                 }
                 // The listening socket is unusable: nobody can collect any more.
-                Syscall.unlink(path);
+                LibC.Unlink(path);
                 return;
             }
             PeerCredentials peer;
@@ -100,17 +98,17 @@ internal static class Daemon
             }
             catch (IOException)
             {
-                Syscall.close(fd);
+                LibC.Close(fd);
                 continue;
             }
             if (!peer.IsSameUser)
             {
                 // Refused before a byte is read from it or written to it (docs/persistence.md, security).
-                Syscall.close(fd);
+                LibC.Close(fd);
                 continue;
             }
             DescriptorRegistry.Add(fd);
-            var collector = new Channel(new SocketTransport(fd), 0, null, serializer) { PeerDescription = $"the collector (pid {peer.Pid})" };
+            var collector = new Channel(new SocketTransport(fd), null, null, serializer) { PeerDescription = $"the collector (pid {peer.Pid})" };
             bool confirmed;
             try
             {
@@ -124,7 +122,7 @@ internal static class Daemon
             {
                 // The socket file goes before the connection closes: a collector that has seen the
                 // end of the stream can start a new background process at the same address at once.
-                Syscall.unlink(path);
+                LibC.Unlink(path);
                 collector.Close();
                 return;
             }

@@ -41,7 +41,7 @@ internal sealed class PersistentConnection : IDisposable
         var path = UnixSocketAddress.Validate(address);
         int fd = UnixSocketAddress.Connect(path);
         DescriptorRegistry.Add(fd);
-        var channel = new Channel(new SocketTransport(fd), 0, $"the background process at '{path}'", serializer)
+        var channel = new Channel(new SocketTransport(fd), null, $"the background process at '{path}'", serializer)
         {
             PeerDescription = $"the background process at '{path}'",
         };

@@ -1,6 +1,7 @@
 using System.Globalization;
-using Mono.Unix.Native;
+using PProcess.Channels;
 using PProcess.Exchanges;
+using PProcess.Native;
 using PProcess.Persistence;
 using PProcess.Serialization;
 
@@ -131,6 +132,7 @@ public class PersistentExchange : IDisposable
         }
         var connection = PersistentConnection.Open(path, heldFrom.GetValueOrDefault(path), Serializer);
         connections[path] = connection;
+        set.Add(connection.Channel, connection);
     }
 
     /// <summary>
@@ -142,12 +144,19 @@ public class PersistentExchange : IDisposable
         var path = UnixSocketAddress.Validate(address);
         if (connections.Remove(path, out var connection))
         {
+            set.Remove(connection.Channel);
             heldFrom[path] = connection.Received;
             connection.Dispose();
         }
     }
 
-    private readonly Poller poller = new();
+    /// <summary>
+    /// What <see cref="Store"/> waits on: the status channels of processes still computing (owner:
+    /// the <see cref="BackgroundProcess"/>) and the connections to collect from (owner: the <see cref="PersistentConnection"/>).
+    /// </summary>
+    private readonly ChannelSet<object> set = new();
+    private readonly List<ChannelSet<object>.Entry> ready = [];
+    private readonly List<ChannelSet<object>.Entry> ended = [];
 
     /// <summary>
     /// One round: waits (up to <paramref name="timeout"/>; null: no limit) for results and for
@@ -159,27 +168,14 @@ public class PersistentExchange : IDisposable
     {
         ThrowIfDisposed();
         ThrowPendingFailure();
-        // Status channels of processes still computing, and connections to collect from; the
-        // exchange's poller sees bytes a channel has already buffered, which poll alone cannot.
-        var channels = new List<Channel>();
-        var owners = new List<object>();
-        foreach (var process in computing)
+        if (set.Count > 0)
         {
-            channels.Add(process.StatusChannel);
-            owners.Add(process);
-        }
-        foreach (var connection in connections.Values)
-        {
-            channels.Add(connection.Channel);
-            owners.Add(connection);
-        }
-        if (channels.Count > 0)
-        {
-            poller.Invalidate();
-            foreach (var channel in poller.Poll(channels, timeout, wakeFd: -1))
+            set.Wait(Deadline.After(timeout), ready, ended);
+            foreach (var (channel, owner) in ready.Concat(ended))
             {
-                if (owners[channels.IndexOf(channel)] is BackgroundProcess process)
+                if (owner is BackgroundProcess process)
                 {
+                    set.Remove(channel);
                     computing.Remove(process);
                     if (!process.ReadStatus())
                     {
@@ -188,7 +184,7 @@ public class PersistentExchange : IDisposable
                 }
                 else
                 {
-                    Serve((PersistentConnection)owners[channels.IndexOf(channel)]);
+                    Serve((PersistentConnection)owner);
                 }
             }
         }
@@ -252,6 +248,7 @@ public class PersistentExchange : IDisposable
             }
             else if (connection.Channel.Probe() == Transports.ProbeResult.EndOfStream)
             {
+                // Bytes the confirmation protocol still owed never came.
                 throw connection.Lost(null);
             }
             else
@@ -273,11 +270,13 @@ public class PersistentExchange : IDisposable
             failures.Enqueue(e is PersistentProcessException ? e : connection.Lost(e));
             heldFrom[connection.Address] = connection.Received;
             connections.Remove(connection.Address);
+            set.Remove(connection.Channel);
             connection.Dispose();
             return;
         }
         if (connection.Confirmed)
         {
+            set.Remove(connection.Channel);
             connections.Remove(connection.Address);
             heldFrom.Remove(connection.Address);
             collected.Add(connection.Address);
@@ -322,6 +321,7 @@ public class PersistentExchange : IDisposable
         var process = BackgroundProcess.Start(job.Address, job.Body, job.Job, LogPath, Serializer);
         started.Add(process);
         computing.Add(process);
+        set.Add(process.StatusChannel, process);
     }
 
     private void ThrowPendingFailure()
@@ -365,5 +365,6 @@ public class PersistentExchange : IDisposable
         {
             process.Dispose();
         }
+        set.Dispose();
     }
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
-using Mono.Unix.Native;
 using PProcess.Native;
+using PProcess.Processes;
 using PProcess.Runtime;
 using PProcess.Serialization;
 using PProcess.Transports;
@@ -107,11 +107,9 @@ public static class Fork
         int pid = LibC.Fork();
         if (pid < 0)
         {
-            var errno = NativeErrors.FromLastPInvoke();
+            int errno = LibC.LastError;
             ends.Abandon();
-            throw new ForkException(
-                $"fork failed: {errno}{(errno == Mono.Unix.Native.Errno.EAGAIN ? " (the process limit was reached)" : errno == Mono.Unix.Native.Errno.ENOMEM ? " (out of memory)" : "")}",
-                (int)NativeConvert.FromErrno(errno));
+            throw new ForkException($"fork failed: {Errno.Name(errno)}{(errno is Errno.EAGAIN or Errno.ENOMEM ? Errno.ShortageHint(errno) : "")}", errno);
         }
         if (pid == 0)
         {
@@ -120,7 +118,7 @@ public static class Fork
             // A grandchild closes this end too: otherwise it would keep the channel to this
             // child's parent open after this child ends.
             Register(childEnd);
-            var channel = new Channel(childEnd, 0, job, serializer);
+            var channel = new Channel(childEnd, null, job, serializer, toParent: true);
             if (body is null)
             {
                 return channel;
@@ -129,7 +127,7 @@ public static class Fork
         }
         var parentEnd = ends.Parent();
         Register(parentEnd);
-        return new Channel(parentEnd, pid, job, serializer);
+        return new Channel(parentEnd, new ChildProcess(pid), job, serializer);
     }
 
     private static void Register(IChannelTransport transport)

@@ -47,7 +47,7 @@ public static class ForkTask
         var channel = completer.Fork(() => Fork.Spawn(c => c.Send(function()), JobNames.Describe(function), Serialization.DefaultChannelSerializer.Instance, function));
         // kill(2) is safe from any thread; the child's end of stream then wakes the completer.
         int pid = channel.Pid;
-        var registration = cancellationToken.UnsafeRegister(static state => Mono.Unix.Native.Syscall.kill((int)state!, Mono.Unix.Native.Signum.SIGKILL), pid);
+        var registration = cancellationToken.UnsafeRegister(static state => Native.LibC.Kill((int)state!, Native.Signals.SIGKILL), pid);
         completer.Watch(channel, c =>
         {
             // Waits for a kill in progress; after it, none can come, so the pid is reaped safely below.

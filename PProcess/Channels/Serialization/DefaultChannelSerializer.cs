@@ -236,8 +236,8 @@ public sealed class DefaultChannelSerializer : IChannelSerializer
             // forked since, and each write would copy a page; dropped, it comes back as fresh zero
             // pages, which is what a new array holds anyway (perf showed copy_mc and page faults
             // ahead of the copy itself when a second 512 MiB result reused the first one's memory).
-            Native.LibC.Madvise((nint)from, (nuint)(to - from), Native.LibC.MADV_DONTNEED);
-            Native.LibC.Madvise((nint)from, (nuint)(to - from), Native.LibC.MADV_HUGEPAGE);
+            Native.LibC.Advise((nint)from, (nuint)(to - from), Native.LibC.MADV_DONTNEED);
+            Native.LibC.Advise((nint)from, (nuint)(to - from), Native.LibC.MADV_HUGEPAGE);
         }
     }
 

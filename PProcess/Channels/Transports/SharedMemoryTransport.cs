@@ -1,4 +1,3 @@
-using Mono.Unix.Native;
 using PProcess.Native;
 
 namespace PProcess.Transports;
@@ -62,7 +61,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     private static readonly Func<SharedMemoryTransport, bool> HasDataOrGone = t => t.HasData() || t.peerGone;
     private static readonly Func<SharedMemoryTransport, bool> HasSpace = t => t.tx.Capacity - (t.tx.Head - Volatile.Read(ref t.tx.Tail)) > 0;
 
-    private readonly Mapping mapping;
+    private readonly SafeMapping mapping;
     private readonly SharedRing tx;
     private readonly SharedRing rx;
     private readonly int txData;
@@ -70,16 +69,18 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     private readonly int rxData;
     private readonly int rxSpace;
     private readonly int liveness;
-    private readonly Pollfd[] dataWait;
-    private readonly Pollfd[] spaceWait;
+    private readonly PollFd[] dataWait;
+    private readonly PollFd[] spaceWait;
     private bool peerGone;
     private int disposed;
 
     /// <summary>1 for this end while it is open, plus one per call in progress: the last to leave releases the end.</summary>
     private int users = 1;
 
-    private SharedMemoryTransport(Mapping mapping, long capacity, bool parentSide, int[] bells, int liveness)
+    private SharedMemoryTransport(SafeMapping mapping, long capacity, bool parentSide, int[] bells, int liveness)
     {
+        bool added = false;
+        mapping.DangerousAddRef(ref added);
         this.mapping = mapping;
         nint region = mapping.Address;
         this.liveness = liveness;
@@ -91,15 +92,16 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             ? (bells[0], bells[1], bells[2], bells[3])
             : (bells[2], bells[3], bells[0], bells[1]);
         Descriptors = [.. bells, liveness];
-        dataWait = [new Pollfd { fd = rxData, events = PollEvents.POLLIN }, new Pollfd { fd = liveness, events = PollEvents.POLLIN }];
-        spaceWait = [new Pollfd { fd = txSpace, events = PollEvents.POLLIN }, new Pollfd { fd = liveness, events = PollEvents.POLLIN }];
+        PollDescriptors = [rxData, liveness];
+        dataWait = [PollFd.ForInput(rxData), PollFd.ForInput(liveness)];
+        spaceWait = [PollFd.ForInput(txSpace), PollFd.ForInput(liveness)];
         // Only this end's own child inherits the region: siblings forked later do not.
-        LibC.Madvise(region, mapping.Length, LibC.MADV_DONTFORK);
+        LibC.Advise(region, mapping.Length, LibC.MADV_DONTFORK);
     }
 
-    public int PollDescriptor => rxData;
+    public int[] PollDescriptors { get; }
 
-    public int HangUpDescriptor => liveness;
+    public bool SpinsBeforeBlocking => true;
 
     public int[] Descriptors { get; }
 
@@ -173,8 +175,8 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         // ever (nothing else wakes its eventfds), and keep the liveness socket open, so that the
         // peer never saw the hang-up either: ring both of this end's bells; the loops then see
         // the end disposed.
-        Ring(rxData);
-        Ring(txSpace);
+        LibC.Ring(rxData);
+        LibC.Ring(txSpace);
         Leave();
     }
 
@@ -202,9 +204,9 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         {
             foreach (var fd in Descriptors)
             {
-                Syscall.close(fd);
+                LibC.Close(fd);
             }
-            mapping.Release();
+            mapping.DangerousRelease();
         }
     }
 
@@ -237,7 +239,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
                 Interlocked.MemoryBarrier();
                 if (Volatile.Read(ref rx.WriterWaiting) != 0 && Interlocked.Exchange(ref rx.WriterWaiting, 0) != 0)
                 {
-                    Ring(rxSpace);
+                    LibC.Ring(rxSpace);
                 }
                 return n;
             }
@@ -297,7 +299,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             Interlocked.MemoryBarrier();
             if (Volatile.Read(ref tx.ReaderWaiting) != 0 && Interlocked.Exchange(ref tx.ReaderWaiting, 0) != 0)
             {
-                Ring(txData);
+                LibC.Ring(txData);
             }
             data = data[n..];
         }
@@ -315,7 +317,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             return HasData() ? ProbeResult.Data : ProbeResult.EndOfStream;
         }
         // A wake-up was consumed, or this was a stale one: ask for the next, then look again.
-        Drain(rxData);
+        LibC.Drain(rxData);
         Interlocked.Exchange(ref rx.ReaderWaiting, 1);
         if (HasData())
         {
@@ -332,34 +334,18 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     private bool HasData() => Volatile.Read(ref rx.Head) != rx.Tail;
 
     /// <summary>Polls the wake-up and the peer's liveness; notes a hang-up, and drains the wake-up.</summary>
-    private void Block(Pollfd[] fds, int bell)
+    private void Block(PollFd[] fds, int bell)
     {
-        fds[0].revents = 0;
-        fds[1].revents = 0;
-        Exchanges.Poller.Wait(fds, null);
-        if (fds[1].revents != 0)
+        fds[0].ReturnedEvents = 0;
+        fds[1].ReturnedEvents = 0;
+        LibC.Poll(fds, Deadline.Never);
+        if (fds[1].ReturnedEvents != 0)
         {
             peerGone = true;
         }
-        if (fds[0].revents != 0)
+        if (fds[0].ReturnedEvents != 0)
         {
-            Drain(bell);
-        }
-    }
-
-    private static void Ring(int bell)
-    {
-        ulong one = 1;
-        while (Syscall.write(bell, &one, sizeof(ulong)) < 0 && Stdlib.GetLastError() == Errno.EINTR)
-        {
-        }
-    }
-
-    private static void Drain(int bell)
-    {
-        ulong count;
-        while (Syscall.read(bell, &count, sizeof(ulong)) < 0 && Stdlib.GetLastError() == Errno.EINTR)
-        {
+            LibC.Drain(bell);
         }
     }
 
@@ -367,29 +353,16 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     private bool PeerHungUp()
     {
         byte b;
-        while (true)
-        {
-            long n = Syscall.recv(liveness, &b, 1, MessageFlags.MSG_PEEK | MessageFlags.MSG_DONTWAIT);
-            if (n >= 0)
-            {
-                return true;
-            }
-            var errno = Stdlib.GetLastError();
-            if (errno == Errno.EINTR)
-            {
-                continue;
-            }
-            return errno != Errno.EAGAIN;
-        }
+        return LibC.Receive(liveness, &b, 1, LibC.MSG_PEEK | LibC.MSG_DONTWAIT) >= 0 || LibC.LastError != Errno.EAGAIN;
     }
 
     private static IOException PeerClosed() =>
-        new("The other end of the channel is closed (EPIPE): the peer process has ended or closed it.", (int)NativeConvert.FromErrno(Errno.EPIPE));
+        new("The other end of the channel is closed (EPIPE): the peer process has ended or closed it.", Errno.EPIPE);
 
     /// <summary>The region, four eventfds and the liveness socketpair, made before the fork.</summary>
     internal sealed class Ends : ChannelEnds
     {
-        private readonly Mapping mapping;
+        private readonly SafeMapping mapping;
         private readonly long capacity;
         private readonly int[] bells = [-1, -1, -1, -1];
         private readonly int parentLiveness;
@@ -405,20 +378,15 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             }
             long bytes = 2 * (SharedRing.HeaderSize + capacity);
             var length = (nuint)((bytes + 4095) & ~4095L);
-            var region = LibC.Mmap(0, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED | LibC.MAP_ANONYMOUS, -1, 0);
-            if (region == LibC.MAP_FAILED)
-            {
-                throw Shortage("mmap of a shared-memory channel", NativeErrors.FromLastPInvoke());
-            }
-            mapping = new Mapping(region, length);
+            mapping = SafeMapping.Create(length) ?? throw Shortage("mmap of a shared-memory channel", LibC.LastError);
             try
             {
                 for (int i = 0; i < bells.Length; i++)
                 {
-                    bells[i] = LibC.EventFd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC);
+                    bells[i] = LibC.EventFd();
                     if (bells[i] < 0)
                     {
-                        throw Shortage("eventfd", NativeErrors.FromLastPInvoke());
+                        throw Shortage("eventfd", LibC.LastError);
                     }
                 }
                 (parentLiveness, childLiveness) = SocketTransport.CreatePair();
@@ -426,21 +394,28 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             catch (Exception)
             {
                 CloseBells();
-                mapping.Release();
+                mapping.Dispose();
                 throw;
             }
         }
 
         internal override IChannelTransport Parent()
         {
-            Syscall.close(childLiveness);
-            return new SharedMemoryTransport(mapping, capacity, parentSide: true, bells, parentLiveness);
+            LibC.Close(childLiveness);
+            return Take(new SharedMemoryTransport(mapping, capacity, parentSide: true, bells, parentLiveness));
         }
 
         internal override IChannelTransport Child()
         {
-            Syscall.close(parentLiveness);
-            return new SharedMemoryTransport(mapping, capacity, parentSide: false, bells, childLiveness);
+            LibC.Close(parentLiveness);
+            return Take(new SharedMemoryTransport(mapping, capacity, parentSide: false, bells, childLiveness));
+        }
+
+        /// <summary>The end now holds the region: the maker's own reference goes.</summary>
+        private IChannelTransport Take(SharedMemoryTransport end)
+        {
+            mapping.Dispose();
+            return end;
         }
 
         /// <summary>
@@ -449,18 +424,19 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         /// </summary>
         internal (IChannelTransport Parent, IChannelTransport Child) Loopback()
         {
-            int[] copies = [.. bells.Select(fd => Syscall.dup(fd))];
-            mapping.AddReference();
-            return (new SharedMemoryTransport(mapping, capacity, parentSide: true, bells, parentLiveness),
+            int[] copies = [.. bells.Select(LibC.Dup)];
+            var ends = (new SharedMemoryTransport(mapping, capacity, parentSide: true, bells, parentLiveness),
                 new SharedMemoryTransport(mapping, capacity, parentSide: false, copies, childLiveness));
+            mapping.Dispose();
+            return ends;
         }
 
         internal override void Abandon()
         {
             CloseBells();
-            Syscall.close(parentLiveness);
-            Syscall.close(childLiveness);
-            mapping.Release();
+            LibC.Close(parentLiveness);
+            LibC.Close(childLiveness);
+            mapping.Dispose();
         }
 
         private void CloseBells()
@@ -469,33 +445,12 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             {
                 if (fd >= 0)
                 {
-                    Syscall.close(fd);
+                    LibC.Close(fd);
                 }
             }
         }
 
-        private static ForkException Shortage(string call, Errno errno) =>
-            new($"{call} failed: {errno}{(errno is Errno.EMFILE or Errno.ENFILE ? " (too many open files)" : errno == Errno.ENOMEM ? " (out of memory)" : "")}",
-                (int)NativeConvert.FromErrno(errno));
-    }
-
-    /// <summary>The mapped region, unmapped when the last end of this process that uses it is released.</summary>
-    private sealed class Mapping(nint address, nuint length)
-    {
-        private int references = 1;
-
-        internal nint Address { get; } = address;
-
-        internal nuint Length { get; } = length;
-
-        internal void AddReference() => Interlocked.Increment(ref references);
-
-        internal void Release()
-        {
-            if (Interlocked.Decrement(ref references) == 0)
-            {
-                LibC.Munmap(Address, Length);
-            }
-        }
+        private static ForkException Shortage(string call, int errno) =>
+            new($"{call} failed: {Errno.Name(errno)}{(errno == Errno.EAGAIN ? "" : Errno.ShortageHint(errno))}", errno);
     }
 }

@@ -1,0 +1,107 @@
+using T = Tmds.Linux.LibC;
+
+namespace PProcess.Native;
+
+/// <summary>Unix stream sockets: pairs, named sockets with sockaddr_un, peer credentials, socket files (Tmds.LibC).</summary>
+internal static unsafe partial class LibC
+{
+    private const int AF_UNIX = 1;
+    private const int SOCK_STREAM = 1;
+    private const int SOCK_CLOEXEC = 0x80000;
+    private const int SOL_SOCKET = 1;
+    private const int SO_PEERCRED = 17;
+    internal const int S_IFMT = 0xF000;
+    internal const int S_IFSOCK = 0xC000;
+
+    /// <summary>sizeof(sockaddr_un.sun_path) on Linux, the terminating NUL included.</summary>
+    internal const int SunPathSize = 108;
+
+    /// <summary>A connected pair of close-on-exec stream sockets; 0, or -1 with errno set.</summary>
+    internal static int SocketPair(out int first, out int second)
+    {
+        int* fds = stackalloc int[2];
+        int result = T.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
+        (first, second) = result == 0 ? (fds[0], fds[1]) : (-1, -1);
+        return result;
+    }
+
+    /// <summary>A new close-on-exec Unix stream socket, or -1.</summary>
+    internal static int UnixSocket() => T.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    internal static int Bind(int fd, string path)
+    {
+        var address = Address(path, out int length);
+        return T.bind(fd, (Tmds.Linux.sockaddr*)&address, length);
+    }
+
+    /// <summary>connect(2) to the socket file at <paramref name="path"/>, restarted after EINTR.</summary>
+    internal static int Connect(int fd, string path)
+    {
+        var address = Address(path, out int length);
+        return (int)Restart(&ConnectOnce, fd, &address, (nuint)length, 0);
+    }
+
+    private static long ConnectOnce(int fd, void* address, nuint length, int flags) => T.connect(fd, (Tmds.Linux.sockaddr*)address, (int)length);
+
+    internal static int Listen(int fd, int backlog) => T.listen(fd, backlog);
+
+    /// <summary>accept4(2), close-on-exec, restarted after EINTR: the connection's descriptor, or -1.</summary>
+    internal static int Accept(int fd) => (int)Restart(&AcceptOnce, fd, null, 0, SOCK_CLOEXEC);
+
+    private static long AcceptOnce(int fd, void* unused, nuint length, int flags) => T.accept4(fd, null, null, flags);
+
+    /// <summary>getsockopt(SO_PEERCRED): the credentials the kernel recorded for the peer at connect time; 0 or -1.</summary>
+    internal static int PeerCredentials(int fd, out int pid, out uint uid, out uint gid)
+    {
+        Tmds.Linux.ucred credentials = default;
+        Tmds.Linux.socklen_t length = (uint)sizeof(Tmds.Linux.ucred);
+        int result = T.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length);
+        (pid, uid, gid) = (credentials.pid, credentials.uid, credentials.gid);
+        return result;
+    }
+
+    internal static int Unlink(string path)
+    {
+        fixed (byte* p = Path(path))
+        {
+            return T.unlink(p);
+        }
+    }
+
+    /// <summary>Sets the process's umask; returns the previous one.</summary>
+    internal static int Umask(int mask) => (ushort)T.umask((ushort)mask);
+
+    internal static int Chmod(string path, int mode)
+    {
+        fixed (byte* p = Path(path))
+        {
+            return T.chmod(p, (ushort)mode);
+        }
+    }
+
+    /// <summary>The file type bits (st_mode &amp; S_IFMT) of <paramref name="path"/>, not following a link; -1 with errno set.</summary>
+    internal static int FileType(string path)
+    {
+        Tmds.Linux.stat info;
+        fixed (byte* p = Path(path))
+        {
+            return T.lstat(p, &info) == 0 ? (ushort)info.st_mode & S_IFMT : -1;
+        }
+    }
+
+    private static Tmds.Linux.sockaddr_un Address(string path, out int length)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(path);
+        if (bytes.Length >= SunPathSize)
+        {
+            throw new ArgumentException($"A Unix socket path holds at most {SunPathSize - 1} bytes: '{path}'.", nameof(path));
+        }
+        Tmds.Linux.sockaddr_un address = default;
+        address.sun_family = AF_UNIX;
+        var target = new Span<byte>(address.sun_path, SunPathSize);
+        bytes.CopyTo(target);
+        target[bytes.Length] = 0;
+        length = sizeof(ushort) + bytes.Length + 1;
+        return address;
+    }
+}
