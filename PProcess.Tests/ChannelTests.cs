@@ -351,8 +351,7 @@ public abstract class ChannelTests : TransportScenarios
         using var channel = Fork.Start(c => c.Send(ProcFs.OpenDescriptors().Values.Count(v => v.Contains("eventfd"))));
         int eventfds = channel.Receive<int>();
         Assert.Equal(Fork.DefaultTransport == ChannelTransportKind.SharedMemory ? 4 : 0, eventfds);
-        using var explicitly = Fork.Start(c => c.Send(ProcFs.OpenDescriptors().Values.Count(v => v.Contains("eventfd"))),
-            transport: ChannelTransportKind.SharedMemory);
+        using var explicitly = Fork.Start(c => c.Send(ProcFs.OpenDescriptors().Values.Count(v => v.Contains("eventfd"))), new ChannelOptions { Transport = ChannelTransportKind.SharedMemory });
         Assert.Equal(4, explicitly.Receive<int>());
     }
 }

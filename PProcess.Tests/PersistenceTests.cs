@@ -104,7 +104,7 @@ public class PersistenceTests
             Console.WriteLine("hello from the background job");
             channel.Send("printed");
             channel.Send("done");
-        }, logPath: log).Start();
+        }, new PersistentExchangeOptions { LogPath = log }).Start();
         process.WaitUntilComputed();
         Console.WriteLine(process.Pid);
         Console.WriteLine(Environment.ProcessId);

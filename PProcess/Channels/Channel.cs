@@ -31,9 +31,12 @@ public sealed class Channel : IDisposable
     /// <param name="job">The job, for messages.</param>
     /// <param name="serializer">The serializer both ends use.</param>
     /// <param name="toParent">True for a child's end, which leads to its parent.</param>
-    internal Channel(IChannelTransport transport, ChildProcess? child, string? job, IChannelSerializer serializer, bool toParent = false)
+    /// <param name="exitGrace">How long a child that closed its end may take to exit; see <see cref="ChannelOptions.ExitGrace"/>.</param>
+    internal Channel(IChannelTransport transport, ChildProcess? child, string? job, IChannelSerializer serializer, bool toParent = false,
+        TimeSpan? exitGrace = null)
     {
         this.transport = transport;
+        ExitGrace = exitGrace ?? TimeSpan.FromSeconds(5);
         Child = child;
         Job = job;
         Serializer = serializer;
@@ -304,8 +307,8 @@ public sealed class Channel : IDisposable
     /// <summary>The descriptors a poll loop watches for this channel.</summary>
     internal int[] PollDescriptors => transport.PollDescriptors;
 
-    /// <summary>True when a reader watches memory briefly before blocking (shared memory).</summary>
-    internal bool SpinsBeforeBlocking => transport.SpinsBeforeBlocking;
+    /// <summary>How long a reader watches memory before blocking (shared memory); zero for a socket.</summary>
+    internal TimeSpan SpinLimit => transport.SpinLimit;
 
     /// <summary>Before blocking in poll: asks the transport for a wake-up; true if data is already there.</summary>
     internal bool ArmWakeUp() => transport.ArmWakeUp();
@@ -314,7 +317,7 @@ public sealed class Channel : IDisposable
     internal bool DataWaiting => transport.DataWaiting;
 
     /// <summary>How long a child that has closed its end may take to exit before it is killed.</summary>
-    internal static TimeSpan ExitGrace { get; set; } = TimeSpan.FromSeconds(5);
+    internal TimeSpan ExitGrace { get; }
 
     /// <summary>Reaps the child whose end of the channel is closed; see <see cref="ChildProcess.WaitOrKill"/>.</summary>
     private ChildStatus ReapAfterEndOfStream() => Child!.WaitOrKill(Deadline.After(ExitGrace));

@@ -20,8 +20,8 @@ internal sealed class ChannelSet<TOwner> : IDisposable where TOwner : class
     private int[] slotEntry = [];
     private bool[] buffered = [];
     private bool changed = true;
-    /// <summary>Whether a channel is over shared memory, whose ring is worth watching briefly before a poll.</summary>
-    private bool spinning;
+    /// <summary>How long to watch the channels' shared-memory rings before a poll (the longest of their limits); zero for sockets.</summary>
+    private TimeSpan spin;
     private WakeSignal? wake;
 
     /// <summary>A channel and its owner.</summary>
@@ -119,11 +119,11 @@ internal sealed class ChannelSet<TOwner> : IDisposable where TOwner : class
     private bool Round(Deadline deadline, List<Entry> ready, List<Entry> ended)
     {
         bool mayBlock = deadline.PollTimeout() != 0;
-        if (spinning && mayBlock)
+        if (spin > TimeSpan.Zero && mayBlock)
         {
             // A reply over shared memory usually comes within microseconds: watch the rings
             // briefly before paying for a wake-up through the kernel.
-            SharedMemoryTransport.SpinUntil(entries, AnyDataWaiting);
+            SharedMemoryTransport.SpinUntil(entries, AnyDataWaiting, spin);
         }
         bool anyBuffered = false;
         for (int i = 0; i < entries.Count; i++)
@@ -187,7 +187,7 @@ internal sealed class ChannelSet<TOwner> : IDisposable where TOwner : class
     {
         var list = new List<PollFd>(entries.Count + 1);
         var owner = new List<int>(entries.Count);
-        spinning = false;
+        spin = TimeSpan.Zero;
         for (int i = 0; i < entries.Count; i++)
         {
             var channel = entries[i].Channel;
@@ -196,7 +196,10 @@ internal sealed class ChannelSet<TOwner> : IDisposable where TOwner : class
                 list.Add(PollFd.ForInput(fd));
                 owner.Add(i);
             }
-            spinning |= channel.SpinsBeforeBlocking;
+            if (channel.SpinLimit > spin)
+            {
+                spin = channel.SpinLimit;
+            }
         }
         if (wake is not null)
         {

@@ -8,7 +8,7 @@ namespace PProcess;
 
 /// <summary>
 /// A set of channels to child processes, watched with poll: pprocess's Exchange. Start jobs
-/// with <see cref="Start(Action{Channel})"/> (queued while the exchange is busy), drive it with
+/// with <see cref="Start(Action{Channel})"/> or a <see cref="MakeParallel{T1, TResult}"/> job (queued while the exchange is busy), drive it with
 /// <see cref="Store"/>, <see cref="Wait"/> or <see cref="Finish"/>, and receive results by
 /// overriding <see cref="StoreData"/>. No more than <see cref="Limit"/> children are alive at
 /// once. A child that fails (throws, dies of a signal, exits non-zero or without sending)
@@ -21,81 +21,50 @@ public partial class Exchange : IDisposable
     private readonly ChannelSet<Worker> set = new();
     private readonly List<ChannelSet<Worker>.Entry> ready = [];
     private readonly List<ChannelSet<Worker>.Entry> ended = [];
-    private readonly LinkedList<PendingJob> waiting = new();
-    private readonly Queue<Exception> failures = new();
+    private readonly JobQueue queue = new("An exchange's limit (children alive at once)");
     private readonly List<Channel> removed = [];
-    private int limit;
-    private long jobs;
+    private readonly ChannelOptions channelOptions;
     private bool disposed;
 
     /// <summary>Creates an exchange.</summary>
-    /// <param name="limit">The most children alive at once; by default <see cref="Cores.Usable"/>.</param>
-    /// <param name="reuse">
-    /// Reuse children: a child running a job made by <see cref="MakeReusable{T1, TResult}"/> that has sent its
-    /// result receives the next queued job of the same function over its channel instead of a new fork,
-    /// and is told to quit when no such job is queued.
-    /// </param>
-    /// <param name="continuous">Children send many messages: a child that ends after any number of them is not an error.</param>
-    /// <param name="autoclose">Close a channel and reap its child when it is removed.</param>
+    /// <param name="options">Its limit, modes, job timeout and channel settings; by default <see cref="ExchangeOptions"/>'s.</param>
     /// <param name="channels">Channels to watch from the start.</param>
-    /// <param name="serializer">The serializer for the channels this exchange creates, and for the arguments handed to reused children.</param>
-    /// <param name="jobTimeout">
-    /// How long one job may run (from its fork or hand-over to its result; in continuous mode, the
-    /// child's whole life). A child still working after that is killed and reaped, and its job fails
-    /// with <see cref="ChildTimeoutException"/>. Null: no limit.
-    /// </param>
-    /// <param name="cancellationToken">
-    /// Cancels the exchange: a blocked wait wakes at once, every child is killed and reaped, queued
-    /// jobs are dropped, and the call raises <see cref="OperationCanceledException"/>.
-    /// </param>
-    /// <param name="transport">
-    /// How the channels this exchange creates carry their bytes: a socketpair (null, the default) or shared
-    /// memory, whose round trip is shorter (docs/performance.md). Results, errors and crash reports are the same.
-    /// </param>
-    public Exchange(int? limit = null, bool reuse = false, bool continuous = false, bool autoclose = true,
-        IEnumerable<Channel>? channels = null, IChannelSerializer? serializer = null, TimeSpan? jobTimeout = null,
-        CancellationToken cancellationToken = default, ChannelTransportKind? transport = null)
+    public Exchange(ExchangeOptions? options = null, IEnumerable<Channel>? channels = null)
     {
-        if (transport is { } kind && !Enum.IsDefined(kind))
-        {
-            throw new ArgumentOutOfRangeException(nameof(transport), transport, "Unknown channel transport kind.");
-        }
-        Transport = transport ?? Fork.DefaultTransport;
-        if (jobTimeout is { } t && (t <= TimeSpan.Zero && t != Timeout.InfiniteTimeSpan))
-        {
-            throw new ArgumentOutOfRangeException(nameof(jobTimeout), t, "A job timeout must be positive (or null for none).");
-        }
-        JobTimeout = jobTimeout == Timeout.InfiniteTimeSpan ? null : jobTimeout;
-        CancellationToken = cancellationToken;
-        if (reuse && continuous)
+        options ??= new ExchangeOptions();
+        if (options.Reuse && options.Continuous)
         {
             throw new ArgumentException(
                 "An exchange cannot be both reuse and continuous: a reused child is handed its next job when it has sent " +
-                "one result, and a continuous child sends any number of results.", nameof(continuous));
+                "one result, and a continuous child sends any number of results.", nameof(options));
         }
-        Limit = limit ?? Cores.Usable;
-        Reuse = reuse;
-        Continuous = continuous;
-        Autoclose = autoclose;
-        Serializer = serializer ?? DefaultChannelSerializer.Instance;
+        Limit = options.Limit ?? Cores.Usable;
+        Reuse = options.Reuse;
+        Continuous = options.Continuous;
+        Autoclose = options.Autoclose;
+        JobTimeout = options.JobTimeout;
+        channelOptions = new ChannelOptions
+        {
+            Serializer = options.Serializer, Transport = options.Transport, ExitGrace = options.ExitGrace,
+            RingCapacity = options.RingCapacity, SpinLimit = options.SpinLimit,
+        };
         foreach (var channel in channels ?? [])
         {
             Add(channel);
         }
     }
 
+    /// <summary>Creates an exchange with at most <paramref name="limit"/> children alive at once and the other settings' defaults.</summary>
+    public Exchange(int limit)
+        : this(new ExchangeOptions { Limit = limit })
+    {
+    }
+
     /// <summary>The most children alive at once. At least 1.</summary>
     public int Limit
     {
-        get => limit;
-        set
-        {
-            if (value < 1)
-            {
-                throw new ArgumentOutOfRangeException(nameof(value), value, "An exchange's limit is the number of children alive at once and must be at least 1.");
-            }
-            limit = value;
-        }
+        get => queue.Limit;
+        set => queue.Limit = value;
     }
 
     /// <summary>Whether children are reused for queued jobs.</summary>
@@ -108,16 +77,13 @@ public partial class Exchange : IDisposable
     public bool Autoclose { get; }
 
     /// <summary>The serializer of the channels this exchange creates.</summary>
-    public IChannelSerializer Serializer { get; }
+    public IChannelSerializer Serializer => channelOptions.Serializer;
 
     /// <summary>How the channels this exchange creates carry their bytes.</summary>
-    public ChannelTransportKind Transport { get; }
+    public ChannelTransportKind Transport => channelOptions.Transport;
 
     /// <summary>How long one job may run before its child is killed, or null.</summary>
     public TimeSpan? JobTimeout { get; }
-
-    /// <summary>The token that cancels this exchange.</summary>
-    public CancellationToken CancellationToken { get; }
 
     /// <summary>The channels whose children ended during the last <see cref="Ready"/> or <see cref="Store"/>.</summary>
     public IReadOnlyList<Channel> Removed => removed;
@@ -164,39 +130,42 @@ public partial class Exchange : IDisposable
     /// (several children can fail in one round; each is raised by its own call). A reusable child
     /// waiting for its next job does not count: it is told to quit when nothing is queued for it.
     /// </summary>
-    public bool Unfinished() => waiting.Count > 0 || failures.Count > 0 || Workers.Any(w => w.State != WorkerState.Idle);
+    public bool Unfinished() => queue.Waiting.Count > 0 || queue.HasFailures || Workers.Any(w => w.State != WorkerState.Idle);
 
     /// <summary>
     /// Waits until at least one channel has a message, or the timeout passes (null: no timeout),
     /// and returns the channels with messages. Channels whose children ended are removed and
     /// listed in <see cref="Removed"/>; a child that ended badly raises its error here once no
     /// channel is ready (otherwise at the next call), so no message is lost.
+    /// <paramref name="cancellationToken"/> cancels the exchange: the wait wakes at once, every
+    /// child is killed and reaped, queued jobs are dropped, and <see cref="OperationCanceledException"/> is raised.
     /// </summary>
-    public IReadOnlyList<Channel> Ready(TimeSpan? timeout = null)
+    public IReadOnlyList<Channel> Ready(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        ThrowIfCanceled();
-        ThrowPendingFailure();
-        var ready = ReadyCore(timeout);
+        ThrowIfCanceled(cancellationToken);
+        queue.ThrowPendingFailure();
+        var channels = ReadyCore(timeout, cancellationToken);
         ExpireOverdue();
-        if (ready.Count == 0)
+        if (channels.Count == 0)
         {
-            ThrowPendingFailure();
+            queue.ThrowPendingFailure();
         }
-        return ready;
+        return channels;
     }
 
     /// <summary>
     /// One round: waits for ready channels (up to <paramref name="timeout"/>), calls
     /// <see cref="StoreData"/> for each, then starts queued jobs while the exchange is not busy.
     /// Raises the first failure of a child, if one ended badly; the rest of the round is done first.
+    /// <paramref name="cancellationToken"/> cancels the exchange, as for <see cref="Ready"/>.
     /// </summary>
-    public void Store(TimeSpan? timeout = null)
+    public void Store(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        ThrowIfCanceled();
-        ThrowPendingFailure();
-        foreach (var channel in ReadyCore(timeout))
+        ThrowIfCanceled(cancellationToken);
+        queue.ThrowPendingFailure();
+        foreach (var channel in ReadyCore(timeout, cancellationToken))
         {
             var worker = set.OwnerOf(channel)!;
             long ticket = CurrentTicket(worker);
@@ -219,11 +188,11 @@ public partial class Exchange : IDisposable
         }
         ExpireOverdue();
         StartWaiting();
-        ThrowPendingFailure();
+        queue.ThrowPendingFailure();
     }
 
     /// <summary>Runs <see cref="Store"/> until the exchange is not busy.</summary>
-    public void Wait()
+    public void Wait(CancellationToken cancellationToken = default)
     {
         while (Busy())
         {
@@ -232,7 +201,7 @@ public partial class Exchange : IDisposable
                 // A reusable child waiting for a job holds a slot: free it.
                 Quit(idle);
             }
-            Store();
+            Store(null, cancellationToken);
         }
     }
 
@@ -240,13 +209,13 @@ public partial class Exchange : IDisposable
     /// Runs <see cref="Store"/> until every child has ended and no job is queued. Reusable
     /// children are told to quit and reaped too.
     /// </summary>
-    public void Finish()
+    public void Finish(CancellationToken cancellationToken = default)
     {
-        ThrowIfCanceled();
-        ThrowPendingFailure();
+        ThrowIfCanceled(cancellationToken);
+        queue.ThrowPendingFailure();
         while (Unfinished() || set.Count > 0)
         {
-            Store();
+            Store(null, cancellationToken);
         }
     }
 
@@ -264,18 +233,18 @@ public partial class Exchange : IDisposable
     /// parent: do the work, send the result and end with <see cref="Fork.Exit"/>. In the parent,
     /// returns null; the exchange watches the new child's channel.
     /// </summary>
-    public Channel? Create()
+    public Channel? Create(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        ThrowIfCanceled();
-        Wait();
-        long ticket = jobs;
-        var channel = Fork.Spawn(null, $"#{ticket} Exchange.Create()", Serializer, transport: Transport);
+        ThrowIfCanceled(cancellationToken);
+        Wait(cancellationToken);
+        long ticket = queue.Tickets;
+        var channel = Fork.Spawn(null, $"#{ticket} Exchange.Create()", channelOptions);
         if (channel.IsChild)
         {
             return channel;
         }
-        jobs++;
+        queue.TakeTicket();
         Watch(new Worker(channel, ticket, null) { Deadline = NewDeadline() });
         return null;
     }
@@ -295,7 +264,7 @@ public partial class Exchange : IDisposable
             return;
         }
         disposed = true;
-        waiting.Clear();
+        queue.Waiting.Clear();
         var entries = set.Entries.ToArray();
         foreach (var entry in entries)
         {
@@ -313,7 +282,7 @@ public partial class Exchange : IDisposable
     }
 
     /// <summary>The number of jobs started or queued so far; the next job's sequence number.</summary>
-    private protected long JobsStarted => jobs;
+    private protected long JobsStarted => queue.Tickets;
 
     /// <summary>
     /// Lets a subclass keep a child's failure with its job (a Map at that job's index, a queue in
@@ -327,17 +296,11 @@ public partial class Exchange : IDisposable
 
     private long CurrentTicket(Worker worker) => Continuous || worker.AwaitingResult ? worker.Ticket : -1;
 
-    private void Enqueue(Delegate callable, Action<Channel> body, Action<Channel>? handOver, params object?[] args)
+    private void Enqueue(Delegate callable, IParallelJob? job, Action<Channel> body, Action<Channel>? handOver, params object?[] args)
     {
         ArgumentNullException.ThrowIfNull(callable);
         ThrowIfDisposed();
-        ThrowIfCanceled();
-        long ticket = jobs++;
-        var wrapped = WrappedJob.Of(callable);
-        var name = $"#{ticket} {JobNames.Describe(wrapped?.Function ?? callable, args)}";
-        // Children of a reusable job serve further jobs of that same delegate (same function, same job).
-        object? reuseKey = wrapped is { Reusable: true } ? callable : null;
-        var node = waiting.AddLast(new PendingJob(body, name, ticket, callable, reuseKey, handOver));
+        var node = queue.Add(callable, job, body, handOver, args);
         try
         {
             StartWaiting();
@@ -345,14 +308,16 @@ public partial class Exchange : IDisposable
         catch (ForkException) when (node.List is not null)
         {
             // Not accepted: the caller sees the error, and the job does not run later behind its back.
-            waiting.Remove(node);
-            jobs--;
+            queue.Withdraw(node);
             throw;
         }
     }
 
-    private void Launch(PendingJob job) =>
-        Watch(new Worker(Fork.Spawn(job.Body, job.Name, Serializer, job.Callable, transport: Transport), job.Ticket, job.ReuseKey) { Deadline = NewDeadline() });
+    private void Launch(PendingJob job)
+    {
+        job.Prepare();
+        Watch(new Worker(Fork.Spawn(job.Body, job.Name, channelOptions), job.Ticket, job.ReuseKey) { Deadline = NewDeadline() });
+    }
 
     /// <summary>
     /// Gives queued jobs to idle reusable children of the same function, or to new children while
@@ -362,6 +327,7 @@ public partial class Exchange : IDisposable
     private void StartWaiting()
     {
         int coming = Workers.Count(w => w.State == WorkerState.Quitting);
+        var waiting = queue.Waiting;
         for (var node = waiting.First; node is not null;)
         {
             var next = node.Next;
@@ -490,17 +456,17 @@ public partial class Exchange : IDisposable
     {
         if (!TakeFailure(channel, ticket, failure))
         {
-            failures.Enqueue(failure);
+            queue.Fail(failure);
         }
     }
 
-    private List<Channel> ReadyCore(TimeSpan? timeout)
+    private List<Channel> ReadyCore(TimeSpan? timeout, CancellationToken cancellationToken)
     {
         removed.Clear();
         if (set.Count == 0)
         {
             // Nothing to wait for.
-            ThrowIfCanceled();
+            ThrowIfCanceled(cancellationToken);
             return [];
         }
         // The caller's timeout, shortened to the nearest job deadline.
@@ -509,7 +475,7 @@ public partial class Exchange : IDisposable
         {
             deadline = Deadline.Earlier(deadline, worker.Deadline);
         }
-        using (set.WakeOn(CancellationToken))
+        using (set.WakeOn(cancellationToken))
         {
             set.Wait(deadline, ready, ended);
         }
@@ -517,7 +483,7 @@ public partial class Exchange : IDisposable
         {
             Ended(entry.Channel, entry.Owner);
         }
-        ThrowIfCanceled();
+        ThrowIfCanceled(cancellationToken);
         return ready.ConvertAll(e => e.Channel);
     }
 
@@ -546,18 +512,18 @@ public partial class Exchange : IDisposable
     }
 
     /// <summary>After the token was cancelled: every child is killed and reaped, queued jobs are dropped.</summary>
-    private void ThrowIfCanceled()
+    private void ThrowIfCanceled(CancellationToken cancellationToken)
     {
-        if (!CancellationToken.IsCancellationRequested)
+        if (!cancellationToken.IsCancellationRequested)
         {
             return;
         }
-        waiting.Clear();
+        queue.Waiting.Clear();
         foreach (var channel in Active())
         {
             Discard(channel);
         }
-        CancellationToken.ThrowIfCancellationRequested();
+        cancellationToken.ThrowIfCancellationRequested();
     }
 
     /// <summary>A child closed its end and everything it sent has been read: reap it and judge how it ended.</summary>
@@ -582,14 +548,6 @@ public partial class Exchange : IDisposable
         set.Remove(channel);
         removed.Add(channel);
         channel.Dispose();
-    }
-
-    private void ThrowPendingFailure()
-    {
-        if (failures.TryDequeue(out var failure))
-        {
-            throw failure;
-        }
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);

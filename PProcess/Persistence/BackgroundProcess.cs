@@ -99,12 +99,12 @@ public sealed class BackgroundProcess : IDisposable
     /// address (too long, no such directory, in use, a log file that cannot be opened) are raised
     /// here, in the starter.
     /// </summary>
-    internal static BackgroundProcess Start(string address, Action<Channel> body, string job, string? logPath, IChannelSerializer serializer)
+    internal static BackgroundProcess Start(string address, Action<Channel> body, string job, PersistentExchangeOptions options)
     {
         ArgumentNullException.ThrowIfNull(body);
         var path = UnixSocketAddress.Validate(address);
         ForkGuard.ThrowIfUnsafe();
-        int logFd = OpenOutput(logPath, path);
+        int logFd = OpenOutput(options.LogPath, path);
         int listenFd;
         try
         {
@@ -117,6 +117,9 @@ public sealed class BackgroundProcess : IDisposable
         }
         var description = $"background process at '{path}' ({job})";
         ChildPath.Prepare(body);
+        // The daemon, a grandchild, writes to the starter's channel: a shared-memory region is not
+        // inherited past the first fork (it is marked MADV_DONTFORK), a socket is.
+        var socket = new ChannelOptions { Serializer = options.Serializer, Transport = ChannelTransportKind.Socket, ExitGrace = options.ExitGrace };
         Channel starter;
         try
         {
@@ -124,11 +127,8 @@ public sealed class BackgroundProcess : IDisposable
             // to init (or the nearest subreaper) when the first child exits: it can never regain a
             // controlling terminal, and its starter has no zombie to reap.
             starter = Fork.Spawn(
-                channel => Detach(channel, listenFd, logFd, path, body, description, serializer),
-                $"starter of the {description}", serializer, dieWithParent: false,
-                // The daemon, a grandchild, writes to this channel: a shared-memory region is not
-                // inherited past the first fork (it is marked MADV_DONTFORK), a socket is.
-                transport: ChannelTransportKind.Socket);
+                channel => Detach(channel, listenFd, logFd, path, body, description, options, socket),
+                $"starter of the {description}", socket, dieWithParent: false);
         }
         catch
         {
@@ -167,39 +167,40 @@ public sealed class BackgroundProcess : IDisposable
         return fd;
     }
 
-    /// <summary>In the first child: new session, fork the daemon, report its pid, leave.</summary>
+    /// <summary>
+    /// In the first child: a new session, then the daemon forked through the one fork path
+    /// (<see cref="Fork.Spawn"/>, not killed with this child), its pid reported, and this child leaves.
+    /// </summary>
     private static void Detach(Channel channel, int listenFd, int logFd, string path, Action<Channel> body, string description,
-        IChannelSerializer serializer)
+        ChannelOptions options, ChannelOptions socket)
     {
         if (LibC.SetSid() < 0)
         {
             throw LibC.Error("setsid", LibC.LastError);
         }
-        int firstChild = ProcessIdentity.Current;
-        // This child may have threads of its own (the thread-pool watcher): fork only when they
-        // sleep, as Fork.Spawn does before every fork (fork-safety rule 2).
-        Quiescence.WaitForOtherThreads();
-        int pid = LibC.Fork();
-        if (pid < 0)
-        {
-            throw LibC.Error("fork of the background process", LibC.LastError);
-        }
-        if (pid > 0)
-        {
-            channel.Send(pid);
-            return;
-        }
         int statusFd = channel.FileDescriptor;
         // Kept: the status channel is the daemon's now, not a descriptor to close after the fork.
         DescriptorRegistry.Remove(statusFd);
-        ChildRuntime.Enter(firstChild, dieWithParent: false);
+        var daemon = Fork.Spawn(link => RunDaemon(link, statusFd, listenFd, logFd, path, body, description, options),
+            description, socket, dieWithParent: false);
+        channel.Send(daemon.Pid);
+        // Not reaped (nor killed): when this child exits, the daemon is reparented to init.
+        daemon.Close();
+    }
+
+    /// <summary>In the daemon: standard streams to the log, every other inherited descriptor closed, then the job and its collectors.</summary>
+    private static void RunDaemon(Channel link, int statusFd, int listenFd, int logFd, string path, Action<Channel> body, string description,
+        ChannelOptions options)
+    {
+        // The channel to the first child, which is leaving, is closed with the rest below.
+        DescriptorRegistry.Remove(link.FileDescriptor);
         RedirectStandardStreams(logFd);
         CloseAllExcept(listenFd, statusFd);
         // The job's own child must not hold them.
         DescriptorRegistry.Add(listenFd);
         DescriptorRegistry.Add(statusFd);
-        var status = new Channel(new Transports.SocketTransport(statusFd), null, null, serializer) { PeerDescription = "the starter" };
-        int code = Daemon.Run(listenFd, status, path, body, description, serializer);
+        var status = new Channel(new Transports.SocketTransport(statusFd), null, null, options.Serializer) { PeerDescription = "the starter" };
+        int code = Daemon.Run(listenFd, status, path, body, description, options);
         ChildRuntime.Exit(code);
     }
 

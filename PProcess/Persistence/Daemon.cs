@@ -23,14 +23,14 @@ namespace PProcess.Persistence;
 internal static class Daemon
 {
     /// <summary>How long a connected collector may take to send its first message.</summary>
-    internal static TimeSpan HelloTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan HelloTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>A held result: a value, or the error that took its place.</summary>
     private readonly record struct Held(object? Value, RemoteError? Error);
 
-    internal static int Run(int listenFd, Channel status, string path, Action<Channel> body, string description, IChannelSerializer serializer)
+    internal static int Run(int listenFd, Channel status, string path, Action<Channel> body, string description, ChannelOptions options)
     {
-        var held = Compute(body, description, serializer);
+        var held = Compute(body, description, options);
         try
         {
             status.Send((long)held.Count);
@@ -40,16 +40,16 @@ internal static class Daemon
             // The starter has gone: nobody waits for this news.
         }
         status.Close();
-        Serve(listenFd, path, held, serializer);
+        Serve(listenFd, path, held, options.Serializer);
         LibC.Close(listenFd);
         return 0;
     }
 
     /// <summary>Runs the job in a child and keeps everything it sends, its failure included.</summary>
-    private static List<Held> Compute(Action<Channel> body, string description, IChannelSerializer serializer)
+    private static List<Held> Compute(Action<Channel> body, string description, ChannelOptions options)
     {
         var held = new List<Held>();
-        using var worker = Fork.Spawn(body, description, serializer);
+        using var worker = Fork.Spawn(body, description, options);
         while (true)
         {
             try

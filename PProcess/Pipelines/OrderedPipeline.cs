@@ -20,7 +20,7 @@ namespace PProcess;
 /// whose jobs had to be picklable. <see cref="Put{TArgs, TResult}"/> and <see cref="Get"/> are
 /// thread-safe; the order is the order in which <c>Put</c> calls returned.
 /// </remarks>
-public sealed class OrderedPipeline : IDisposable
+public sealed class OrderedPipeline : IDisposable, IAsyncDisposable
 {
     private readonly WorkerPool pool;
     private readonly ConcurrentQueue<Task<object?>> pipeline = new();
@@ -40,6 +40,7 @@ public sealed class OrderedPipeline : IDisposable
     /// </summary>
     public OrderedPipeline(int? workers = null, int? bufferSize = null, IChannelSerializer? serializer = null)
     {
+        // Checked here, before anything is made, for a clear error.
         int buffer = bufferSize ?? 10 * Cores.Usable;
         ArgumentOutOfRangeException.ThrowIfLessThan(buffer, 1, nameof(bufferSize));
         if (workers is < 1)
@@ -48,7 +49,7 @@ public sealed class OrderedPipeline : IDisposable
         }
         BufferSize = buffer;
         free = new SemaphoreSlim(buffer);
-        pool = new WorkerPool(new WorkerPoolOptions { Workers = workers, Serializer = serializer });
+        pool = new WorkerPool(new WorkerPoolOptions { Workers = workers, Serializer = serializer ?? DefaultChannelSerializer.Instance });
     }
 
     /// <summary>How many values may be in the pipeline (put, not yet got) before <c>Put</c> blocks.</summary>
@@ -256,5 +257,17 @@ public sealed class OrderedPipeline : IDisposable
         disposed = true;
         stopping.Cancel();
         pool.Dispose();
+    }
+
+    /// <summary><see cref="Dispose"/> without blocking the caller, which waits for the workers to end.</summary>
+    public ValueTask DisposeAsync()
+    {
+        if (disposed)
+        {
+            return ValueTask.CompletedTask;
+        }
+        disposed = true;
+        stopping.Cancel();
+        return pool.DisposeAsync();
     }
 }

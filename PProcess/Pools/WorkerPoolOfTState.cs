@@ -25,10 +25,9 @@ namespace PProcess;
 /// sleep; threads that compute without pause never do, and then no replacement is made.
 /// </remarks>
 /// <typeparam name="TState">What the initializer makes in each worker.</typeparam>
-public class WorkerPool<TState> : IDisposable
+public class WorkerPool<TState> : IDisposable, IAsyncDisposable
 {
     private readonly Func<int, TState>? initializer;
-    private readonly IChannelSerializer serializer;
     private readonly PoolWorker?[] workers;
     private readonly ConcurrentQueue<PoolRequest> queue = new();
     /// <summary>The live workers' channels, polled by the pool's thread; submitters wake it.</summary>
@@ -52,14 +51,8 @@ public class WorkerPool<TState> : IDisposable
     {
         options ??= new WorkerPoolOptions();
         int count = options.Workers ?? Cores.Usable;
-        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1, "options.Workers");
-        if (!Enum.IsDefined(options.Transport))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), $"Unknown worker transport {options.Transport}.");
-        }
         this.initializer = initializer;
         Options = options;
-        serializer = options.Serializer ?? DefaultChannelSerializer.Instance;
         ownerPid = ProcessIdentity.Current;
         workers = new PoolWorker?[count];
         pids = [];
@@ -211,9 +204,7 @@ public class WorkerPool<TState> : IDisposable
     private PoolWorker SpawnWorker(int index)
     {
         var init = initializer;
-        // The constructor validated the transport.
-        var transport = Options.Transport == WorkerTransport.Socket ? ChannelTransportKind.Socket : ChannelTransportKind.SharedMemory;
-        var channel = Fork.Spawn(c => PoolWorkerLoop.Serve(c, index, init), $"pool worker {index}", serializer, init, transport: transport);
+        var channel = Fork.Spawn(c => PoolWorkerLoop.Serve(c, index, init), $"pool worker {index}", Options, init);
         try
         {
             var hello = channel.Receive();
@@ -472,4 +463,14 @@ public class WorkerPool<TState> : IDisposable
         set.Dispose();
         GC.SuppressFinalize(this);
     }
+
+    /// <summary>
+    /// <see cref="Dispose"/> without blocking the caller: the wait for the pool's thread and the
+    /// workers' exit (up to 5 s) runs on a thread of its own.
+    /// </summary>
+    public ValueTask DisposeAsync() => new(ForkTask.RunOnThread(() =>
+    {
+        Dispose();
+        return true;
+    }));
 }

@@ -84,7 +84,7 @@ internal static class ChildPath
         var ends = new Transports.SharedMemoryTransport.Ends();
         var (parent, child) = ends.Loopback();
         // A shared-memory reader spins before it blocks; the spin is generic, so PrepareAll skips it.
-        Transports.SharedMemoryTransport.SpinUntil(parent, static t => t.DataWaiting || true);
+        Transports.SharedMemoryTransport.SpinUntil(parent, static t => t.DataWaiting || true, parent.SpinLimit);
         WarmUp(child, parent);
     }
 

@@ -23,8 +23,8 @@ internal interface IChannelTransport : IDisposable
     /// </summary>
     int[] PollDescriptors { get; }
 
-    /// <summary>True when a reader may watch memory briefly before it blocks (shared memory): a reply often comes within microseconds.</summary>
-    bool SpinsBeforeBlocking { get; }
+    /// <summary>How long a reader may watch memory before it blocks (shared memory: a reply often comes within microseconds); zero for a socket.</summary>
+    TimeSpan SpinLimit { get; }
 
     /// <summary>Every descriptor this end holds: registered so that other children close them (DescriptorRegistry).</summary>
     int[] Descriptors { get; }

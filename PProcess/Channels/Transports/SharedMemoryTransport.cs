@@ -16,20 +16,15 @@ namespace PProcess.Transports;
 /// </summary>
 internal sealed unsafe class SharedMemoryTransport : IChannelTransport
 {
-    /// <summary>The capacity of each ring: a power of two.</summary>
-    internal static int RingCapacity { get; set; } = 1 << 20;
-
     /// <summary>
-    /// How long a reader (or a writer facing a full ring) spins, watching the ring, before it asks for
-    /// an eventfd wake-up and blocks in poll: a wake-up through the kernel costs microseconds, and a
-    /// short reply usually arrives sooner (docs/performance.md). Zero: never spin.
+    /// Spins until <paramref name="ready"/> holds or <paramref name="spinLimit"/> passes; true if it holds.
+    /// A reader (or a writer facing a full ring) watches the ring so before it asks for an eventfd
+    /// wake-up and blocks in poll: a wake-up through the kernel costs microseconds, and a short reply
+    /// usually arrives sooner (ChannelOptions.SpinLimit).
     /// </summary>
-    internal static TimeSpan SpinLimit { get; set; } = TimeSpan.FromMicroseconds(50);
-
-    /// <summary>Spins until <paramref name="ready"/> holds or <see cref="SpinLimit"/> passes; true if it holds.</summary>
-    internal static bool SpinUntil<TState>(TState state, Func<TState, bool> ready)
+    internal static bool SpinUntil<TState>(TState state, Func<TState, bool> ready, TimeSpan spinLimit)
     {
-        long limit = (long)(SpinLimit.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        long limit = (long)(spinLimit.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         if (limit <= 0)
         {
             return false;
@@ -77,8 +72,9 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     /// <summary>1 for this end while it is open, plus one per call in progress: the last to leave releases the end.</summary>
     private int users = 1;
 
-    private SharedMemoryTransport(SafeMapping mapping, long capacity, bool parentSide, int[] bells, int liveness)
+    private SharedMemoryTransport(SafeMapping mapping, long capacity, TimeSpan spinLimit, bool parentSide, int[] bells, int liveness)
     {
+        SpinLimit = spinLimit;
         bool added = false;
         mapping.DangerousAddRef(ref added);
         this.mapping = mapping;
@@ -101,7 +97,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
 
     public int[] PollDescriptors { get; }
 
-    public bool SpinsBeforeBlocking => true;
+    public TimeSpan SpinLimit { get; }
 
     public int[] Descriptors { get; }
 
@@ -252,7 +248,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
                 }
                 return 0;
             }
-            if (SpinUntil(this, HasDataOrGone))
+            if (SpinUntil(this, HasDataOrGone, SpinLimit))
             {
                 continue;
             }
@@ -282,7 +278,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
                 {
                     throw PeerClosed();
                 }
-                if (SpinUntil(this, HasSpace))
+                if (SpinUntil(this, HasSpace, SpinLimit))
                 {
                     continue;
                 }
@@ -364,14 +360,17 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     {
         private readonly SafeMapping mapping;
         private readonly long capacity;
+        private readonly TimeSpan spinLimit;
         private readonly int[] bells = [-1, -1, -1, -1];
         private readonly int parentLiveness;
         private readonly int childLiveness;
 
-        /// <param name="ringCapacity">Each ring's capacity; by default <see cref="RingCapacity"/>.</param>
-        internal Ends(long? ringCapacity = null)
+        /// <param name="ringCapacity">Each ring's capacity: a power of two of at least 4096 bytes.</param>
+        /// <param name="spinLimit">How long a reader or writer watches a ring before it blocks.</param>
+        internal Ends(long ringCapacity = 1 << 20, TimeSpan? spinLimit = null)
         {
-            capacity = ringCapacity ?? RingCapacity;
+            capacity = ringCapacity;
+            this.spinLimit = spinLimit ?? TimeSpan.FromMicroseconds(50);
             if (capacity < 4096 || (capacity & (capacity - 1)) != 0)
             {
                 throw new InvalidOperationException($"The ring capacity must be a power of two of at least 4096 bytes, not {capacity}.");
@@ -402,13 +401,13 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         internal override IChannelTransport Parent()
         {
             LibC.Close(childLiveness);
-            return Take(new SharedMemoryTransport(mapping, capacity, parentSide: true, bells, parentLiveness));
+            return Take(new SharedMemoryTransport(mapping, capacity, spinLimit, parentSide: true, bells, parentLiveness));
         }
 
         internal override IChannelTransport Child()
         {
             LibC.Close(parentLiveness);
-            return Take(new SharedMemoryTransport(mapping, capacity, parentSide: false, bells, childLiveness));
+            return Take(new SharedMemoryTransport(mapping, capacity, spinLimit, parentSide: false, bells, childLiveness));
         }
 
         /// <summary>The end now holds the region: the maker's own reference goes.</summary>
@@ -425,8 +424,8 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         internal (IChannelTransport Parent, IChannelTransport Child) Loopback()
         {
             int[] copies = [.. bells.Select(LibC.Dup)];
-            var ends = (new SharedMemoryTransport(mapping, capacity, parentSide: true, bells, parentLiveness),
-                new SharedMemoryTransport(mapping, capacity, parentSide: false, copies, childLiveness));
+            var ends = (new SharedMemoryTransport(mapping, capacity, spinLimit, parentSide: true, bells, parentLiveness),
+                new SharedMemoryTransport(mapping, capacity, spinLimit, parentSide: false, copies, childLiveness));
             mapping.Dispose();
             return ends;
         }

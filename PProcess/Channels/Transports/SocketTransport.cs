@@ -28,7 +28,7 @@ internal sealed unsafe class SocketTransport : IChannelTransport
 
     public int[] PollDescriptors { get; }
 
-    public bool SpinsBeforeBlocking => false;
+    public TimeSpan SpinLimit => TimeSpan.Zero;
 
     public int[] Descriptors => PollDescriptors;
 
