@@ -6,6 +6,7 @@ using PProcess.Processes;
 using PProcess.Runtime;
 using PProcess.Serialization;
 using PProcess.Transports;
+using PProcess.Errors;
 
 namespace PProcess;
 

@@ -24,7 +24,6 @@ public partial class Exchange : IDisposable
     private readonly JobQueue queue = new("An exchange's limit (children alive at once)");
     private readonly List<Channel> removed = [];
     private readonly ChannelOptions channelOptions;
-    private bool disposed;
 
     /// <summary>Creates an exchange.</summary>
     /// <param name="options">Its limit, modes, job timeout and channel settings; by default <see cref="ExchangeOptions"/>'s.</param>
@@ -259,12 +258,10 @@ public partial class Exchange : IDisposable
     /// <summary>Releases the children and channels; override to release more.</summary>
     protected virtual void Dispose(bool disposing)
     {
-        if (disposed || !disposing)
+        if (!disposing || !queue.Close())
         {
             return;
         }
-        disposed = true;
-        queue.Waiting.Clear();
         var entries = set.Entries.ToArray();
         foreach (var entry in entries)
         {
@@ -550,5 +547,5 @@ public partial class Exchange : IDisposable
         channel.Dispose();
     }
 
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(queue.IsClosed, this);
 }

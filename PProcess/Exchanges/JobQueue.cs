@@ -1,3 +1,5 @@
+using PProcess.Processes;
+
 namespace PProcess.Exchanges;
 
 /// <summary>
@@ -26,6 +28,21 @@ internal sealed class JobQueue(string limitName)
     internal long Tickets { get; private set; }
 
     internal bool HasFailures => failures.Count > 0;
+
+    /// <summary>True once the exchange that owns the queue is disposed.</summary>
+    internal bool IsClosed { get; private set; }
+
+    /// <summary>Drops the queued jobs and refuses more; false if it was closed already.</summary>
+    internal bool Close()
+    {
+        if (IsClosed)
+        {
+            return false;
+        }
+        IsClosed = true;
+        Waiting.Clear();
+        return true;
+    }
 
     /// <summary>Uses up the next ticket for a job that is not queued (a child made by Exchange.Create).</summary>
     internal long TakeTicket() => Tickets++;

@@ -19,14 +19,17 @@ internal readonly struct Deadline
     /// <summary>Now: a wait with this deadline only looks.</summary>
     internal static Deadline Now => new(Stopwatch.GetTimestamp());
 
-    /// <summary><paramref name="timeout"/> from now; null (or <see cref="Timeout.InfiniteTimeSpan"/>) is never.</summary>
+    /// <summary><paramref name="timeout"/> from now; null, and only null, is never (a negative time is refused).</summary>
     internal static Deadline After(TimeSpan? timeout)
     {
-        if (timeout is not { } t || t == Timeout.InfiniteTimeSpan)
+        if (timeout is not { } t)
         {
             return Never;
         }
-        ArgumentOutOfRangeException.ThrowIfLessThan(t, TimeSpan.Zero, nameof(timeout));
+        if (t < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), t, "A timeout is zero or a positive time; null means no limit.");
+        }
         long ticks = (long)Math.Min(t.TotalSeconds * Stopwatch.Frequency, long.MaxValue / 2);
         return new(Stopwatch.GetTimestamp() + ticks);
     }

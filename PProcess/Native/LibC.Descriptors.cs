@@ -5,16 +5,6 @@ namespace PProcess.Native;
 /// <summary>Reading, writing and closing descriptors; eventfd (Tmds.LibC).</summary>
 internal static unsafe partial class LibC
 {
-    internal const int MSG_PEEK = 0x2;
-    internal const int MSG_DONTWAIT = 0x40;
-    internal const int O_RDWR = 0x2;
-    internal const int O_WRONLY = 0x1;
-    internal const int O_CREAT = 0x40;
-    internal const int O_APPEND = 0x400;
-    internal const int O_CLOEXEC = 0x80000;
-    internal const int EFD_NONBLOCK = 0x800;
-    internal const int EFD_CLOEXEC = 0x80000;
-
     internal static int Close(int fd) => T.close(fd);
 
     /// <summary>read(2), restarted after EINTR; the byte count, 0 at end of file, or -1.</summary>
@@ -44,8 +34,6 @@ internal static unsafe partial class LibC
             return T.open(p, flags, (ushort)mode);
         }
     }
-
-    internal const int O_NONBLOCK = 0x800;
 
     /// <summary>A pipe, both ends non-blocking and close-on-exec; 0, or -1 with errno set.</summary>
     internal static int Pipe(out int readEnd, out int writeEnd)

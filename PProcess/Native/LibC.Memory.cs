@@ -5,10 +5,6 @@ namespace PProcess.Native;
 /// <summary>Shared anonymous mappings and advice on them (Tmds.LibC).</summary>
 internal static unsafe partial class LibC
 {
-    internal const int MADV_DONTNEED = 4;
-    internal const int MADV_DONTFORK = 10;
-    internal const int MADV_HUGEPAGE = 14;
-
     /// <summary>
     /// mmap(MAP_SHARED | MAP_ANONYMOUS), read-write: memory a child inherits and shares with its
     /// parent. Not MemoryMappedFile, whose views .NET marks MADV_DONTFORK (docs/fork-safety.md,

@@ -15,8 +15,6 @@ internal struct PollFd
 
 internal static unsafe partial class LibC
 {
-    internal const short POLLIN = 1;
-
     /// <summary>
     /// poll(2), declared here: Tmds.LibC declares it without SetLastError, so an EINTR cannot be
     /// told from any other failure.

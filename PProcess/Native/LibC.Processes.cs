@@ -11,13 +11,6 @@ namespace PProcess.Native;
 /// </summary>
 internal static unsafe partial class LibC
 {
-    internal const nint SIG_DFL = 0;
-    internal const int PR_SET_PDEATHSIG = 1;
-    internal const int WNOHANG = 1;
-
-    /// <summary>pidfd_open's number, the same on every Linux architecture (from the common syscall table).</summary>
-    private const int SYS_pidfd_open = 434;
-
     internal static int Fork() => T.fork();
 
     /// <summary>Ends the calling process at once, without running the runtime's exit logic.</summary>

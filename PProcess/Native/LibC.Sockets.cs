@@ -5,17 +5,6 @@ namespace PProcess.Native;
 /// <summary>Unix stream sockets: pairs, named sockets with sockaddr_un, peer credentials, socket files (Tmds.LibC).</summary>
 internal static unsafe partial class LibC
 {
-    private const int AF_UNIX = 1;
-    private const int SOCK_STREAM = 1;
-    private const int SOCK_CLOEXEC = 0x80000;
-    private const int SOL_SOCKET = 1;
-    private const int SO_PEERCRED = 17;
-    internal const int S_IFMT = 0xF000;
-    internal const int S_IFSOCK = 0xC000;
-
-    /// <summary>sizeof(sockaddr_un.sun_path) on Linux, the terminating NUL included.</summary>
-    internal const int SunPathSize = 108;
-
     /// <summary>A connected pair of close-on-exec stream sockets; 0, or -1 with errno set.</summary>
     internal static int SocketPair(out int first, out int second)
     {

@@ -1,4 +1,5 @@
 using PProcess.Persistence;
+using PProcess.Processes;
 
 namespace PProcess;
 

@@ -1,8 +1,9 @@
 using PProcess.Native;
+using PProcess.Persistence;
 using PProcess.Runtime;
 using PProcess.Serialization;
 
-namespace PProcess.Persistence;
+namespace PProcess;
 
 /// <summary>
 /// A background process as its starter sees it: a daemon listening at <see cref="Address"/>

@@ -2,6 +2,7 @@ using PProcess.Native;
 using PProcess.Runtime;
 using PProcess.Serialization;
 using PProcess.Transports;
+using PProcess.Errors;
 
 namespace PProcess.Persistence;
 

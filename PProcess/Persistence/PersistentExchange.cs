@@ -29,7 +29,6 @@ public class PersistentExchange : IDisposable
     private readonly Dictionary<string, long> heldFrom = [];
     private readonly HashSet<string> collected = [];
     private readonly PersistentExchangeOptions options;
-    private bool disposed;
 
     /// <summary>Creates a persistent exchange.</summary>
     /// <param name="options">Its limit, log file, confirmation timeout and the results' serializer; by default <see cref="PersistentExchangeOptions"/>'s.</param>
@@ -347,8 +346,6 @@ public class PersistentExchange : IDisposable
     private static string Format(string address, params object?[] args) =>
         string.Format(CultureInfo.InvariantCulture, address, args);
 
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
-
     /// <summary>
     /// Closes the connections (without confirming: their background processes keep their results)
     /// and the status channels, and drops queued jobs. Background processes are not stopped.
@@ -359,15 +356,16 @@ public class PersistentExchange : IDisposable
         GC.SuppressFinalize(this);
     }
 
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(queue.IsClosed, this);
+
     /// <summary>Releases the connections; override to release more.</summary>
     protected virtual void Dispose(bool disposing)
     {
-        if (disposed || !disposing)
+        // Closing the queue drops the queued jobs; a second Dispose finds it closed.
+        if (!disposing || !queue.Close())
         {
             return;
         }
-        disposed = true;
-        queue.Waiting.Clear();
         foreach (var connection in connections.Values)
         {
             connection.Dispose();

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
+using PProcess.Native;
 using PProcess.Serialization;
 
 namespace PProcess;
@@ -67,34 +67,37 @@ public sealed class OrderedPipeline : IDisposable, IAsyncDisposable
     /// <summary>
     /// Puts a job: <paramref name="job"/> will run on <paramref name="arguments"/> in a worker.
     /// Blocks while the buffer is full; <see cref="TimeoutException"/> if it stays full for
-    /// <paramref name="timeout"/> (null: wait for ever).
+    /// <paramref name="timeout"/> (null: wait for ever); <see cref="OperationCanceledException"/>
+    /// if <paramref name="cancellationToken"/> is cancelled first.
     /// </summary>
-    public void Put<TArgs, TResult>(Func<TArgs, TResult> job, TArgs arguments, TimeSpan? timeout = null)
+    public void Put<TArgs, TResult>(Func<TArgs, TResult> job, TArgs arguments, TimeSpan? timeout = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(job);
-        Enqueue(timeout, () => Box(pool.SubmitAsync(job, arguments)));
+        Enqueue(timeout, () => Box(pool.SubmitAsync(job, arguments)), cancellationToken);
     }
 
     /// <summary>
     /// Puts a value that passes through in order, unchanged (parallel-queue's non-callables).
     /// A delegate is refused: a job needs its arguments (<see cref="Put{TArgs, TResult}"/>).
     /// </summary>
-    public void Put(object? value, TimeSpan? timeout = null)
+    public void Put(object? value, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         if (value is Delegate)
         {
             throw new ArgumentException("A job goes with its arguments: Put(job, arguments). Only plain values pass through.", nameof(value));
         }
-        Enqueue(timeout, () => Task.FromResult(value));
+        Enqueue(timeout, () => Task.FromResult(value), cancellationToken);
     }
 
-    private void Enqueue(TimeSpan? timeout, Func<Task<object?>> make)
+    private void Enqueue(TimeSpan? timeout, Func<Task<object?>> make, CancellationToken cancellationToken)
     {
         ThrowIfStopped();
         bool room;
         try
         {
-            room = free.Wait(timeout ?? Timeout.InfiniteTimeSpan, stopping.Token);
+            using var either = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token, cancellationToken);
+            room = free.Wait(timeout ?? Timeout.InfiniteTimeSpan, either.Token);
         }
         catch (OperationCanceledException)
         {
@@ -130,10 +133,11 @@ public sealed class OrderedPipeline : IDisposable, IAsyncDisposable
     /// gets it). A job that threw raises its exception here (a <see cref="RemoteException"/>, or a
     /// <see cref="ChildExitedException"/> if its worker died), once; the next call goes on after it.
     /// <see cref="InvalidOperationException"/> once the pipeline is stopped and empty.
+    /// A cancelled <paramref name="cancellationToken"/> raises <see cref="OperationCanceledException"/>.
     /// </summary>
-    public object? Get(TimeSpan? timeout = null)
+    public object? Get(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        if (TryGet(timeout ?? Timeout.InfiniteTimeSpan, out var value))
+        if (TryGet(timeout, out var value, cancellationToken))
         {
             return value;
         }
@@ -144,18 +148,17 @@ public sealed class OrderedPipeline : IDisposable, IAsyncDisposable
         throw new TimeoutException($"No result within {timeout}.");
     }
 
-    /// <summary>As <see cref="Get"/>, but returns false at the timeout, or when stopped and empty.</summary>
-    public bool TryGet(TimeSpan timeout, out object? value)
+    /// <summary>As <see cref="Get"/>, but returns false at the timeout (null: none), or when stopped and empty.</summary>
+    public bool TryGet(TimeSpan? timeout, out object? value, CancellationToken cancellationToken = default)
     {
-        var clock = Stopwatch.StartNew();
+        var deadline = Deadline.After(timeout);
         lock (getGate)
         {
             while (true)
             {
                 if (pipeline.TryPeek(out var head))
                 {
-                    var left = Remaining(timeout, clock);
-                    if (!Finished(head, left))
+                    if (!Finished(head, deadline.Remaining ?? Timeout.InfiniteTimeSpan, cancellationToken))
                     {
                         value = null;
                         return false;
@@ -171,8 +174,7 @@ public sealed class OrderedPipeline : IDisposable, IAsyncDisposable
                     value = null;
                     return false;
                 }
-                var wait = Remaining(timeout, clock);
-                if (!filled.Wait(wait))
+                if (!filled.Wait(deadline.Remaining ?? Timeout.InfiniteTimeSpan, cancellationToken))
                 {
                     value = null;
                     return false;
@@ -184,20 +186,17 @@ public sealed class OrderedPipeline : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Waits for a task without raising its exception (Get raises it at its place).</summary>
-    private static bool Finished(Task task, TimeSpan timeout)
+    private static bool Finished(Task task, TimeSpan timeout, CancellationToken cancellationToken)
     {
         try
         {
-            return task.Wait(timeout);
+            return task.Wait(timeout, cancellationToken);
         }
         catch (AggregateException)
         {
             return true;
         }
     }
-
-    private static TimeSpan Remaining(TimeSpan timeout, Stopwatch clock) =>
-        timeout == Timeout.InfiniteTimeSpan ? timeout : TimeSpan.FromTicks(Math.Max(0, (timeout - clock.Elapsed).Ticks));
 
     /// <summary>No more values may be put; values already in the pipeline can still be got. Returns at once.</summary>
     public void Stop()

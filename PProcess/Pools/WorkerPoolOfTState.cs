@@ -323,8 +323,8 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
 
     private static readonly TimeSpan InitialReplacementPatience = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>Not before this <see cref="Environment.TickCount64"/>: the next attempt after a refusal.</summary>
-    private long nextReplacementAttempt;
+    /// <summary>Not before then: the next attempt after a refusal.</summary>
+    private Deadline nextReplacementAttempt = Deadline.Now;
 
     private void Replace()
     {
@@ -333,7 +333,7 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
             FailQueuedIfNoWorkers();
             return;
         }
-        if (Environment.TickCount64 < nextReplacementAttempt)
+        if (!nextReplacementAttempt.HasPassed)
         {
             return;
         }
@@ -352,13 +352,13 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
                 pids = workers.Where(w => w is not null).Select(w => w!.Channel.Pid).ToArray();
                 Interlocked.Increment(ref replacements);
                 replacementPatience = InitialReplacementPatience;
-                nextReplacementAttempt = 0;
+                nextReplacementAttempt = Deadline.Now;
             }
             catch (Exception e) when (e is ForkSafetyException or ForkException or RemoteException or ChildProcessException or ChannelProtocolException or IOException)
             {
                 lastReplacementError = e;
                 Interlocked.Increment(ref failedReplacements);
-                nextReplacementAttempt = Environment.TickCount64 + (long)replacementPatience.TotalMilliseconds;
+                nextReplacementAttempt = Deadline.After(replacementPatience);
                 replacementPatience = TimeSpan.FromTicks(Math.Min(replacementPatience.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
                 break;
             }

@@ -1,5 +1,6 @@
 using PProcess.Runtime;
 using PProcess.Tasks;
+using PProcess.Processes;
 
 namespace PProcess;
 

@@ -24,12 +24,11 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     /// </summary>
     internal static bool SpinUntil<TState>(TState state, Func<TState, bool> ready, TimeSpan spinLimit)
     {
-        long limit = (long)(spinLimit.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
-        if (limit <= 0)
+        if (spinLimit <= TimeSpan.Zero)
         {
             return false;
         }
-        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        var deadline = Deadline.After(spinLimit);
         for (int i = 0; ; i++)
         {
             if (ready(state))
@@ -46,7 +45,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             {
                 Thread.Yield();
             }
-            if ((i & 7) == 7 && System.Diagnostics.Stopwatch.GetTimestamp() - start > limit)
+            if ((i & 7) == 7 && deadline.HasPassed)
             {
                 return ready(state);
             }
@@ -231,12 +230,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             {
                 int n = (int)Math.Min(available, buffer.Length);
                 rx.CopyOut(tail, buffer[..n]);
-                Volatile.Write(ref rx.Tail, tail + n);
-                Interlocked.MemoryBarrier();
-                if (Volatile.Read(ref rx.WriterWaiting) != 0 && Interlocked.Exchange(ref rx.WriterWaiting, 0) != 0)
-                {
-                    LibC.Ring(rxSpace);
-                }
+                Publish(ref rx.Tail, tail + n, ref rx.WriterWaiting, rxSpace);
                 return n;
             }
             if (peerGone)
@@ -291,13 +285,23 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             }
             int n = (int)Math.Min(free, data.Length);
             tx.CopyIn(head, data[..n]);
-            Volatile.Write(ref tx.Head, head + n);
-            Interlocked.MemoryBarrier();
-            if (Volatile.Read(ref tx.ReaderWaiting) != 0 && Interlocked.Exchange(ref tx.ReaderWaiting, 0) != 0)
-            {
-                LibC.Ring(txData);
-            }
+            Publish(ref tx.Head, head + n, ref tx.ReaderWaiting, txData);
             data = data[n..];
+        }
+    }
+
+    /// <summary>
+    /// Moves this side's position (a producer's head, a consumer's tail) on, then rings the other
+    /// side if it has flagged that it waits: the full fence between them is what makes a lost
+    /// wake-up impossible (see <see cref="SharedRing"/>).
+    /// </summary>
+    private static void Publish(ref long position, long value, ref int otherWaiting, int bell)
+    {
+        Volatile.Write(ref position, value);
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref otherWaiting) != 0 && Interlocked.Exchange(ref otherWaiting, 0) != 0)
+        {
+            LibC.Ring(bell);
         }
     }
 
