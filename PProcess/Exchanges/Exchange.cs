@@ -104,6 +104,21 @@ public partial class Exchange : IDisposable
     /// <summary>What the exchange knows of each child it watches, in the order they were added.</summary>
     private IEnumerable<Worker> Workers => set.Entries.Select(e => e.Owner);
 
+    /// <summary>How many watched children are in <paramref name="state"/>; a loop, not LINQ: it runs every round.</summary>
+    private int CountIn(WorkerState state)
+    {
+        var entries = set.Entries;
+        int count = 0;
+        for (int i = 0; i < entries.Count; i++)
+        {
+            if (entries[i].Owner.State == state)
+            {
+                count++;
+            }
+        }
+        return count;
+    }
+
     /// <summary>
     /// Stops watching a channel. With <see cref="Autoclose"/>, the channel is closed and its child
     /// reaped (and killed, if it is still running).
@@ -129,7 +144,7 @@ public partial class Exchange : IDisposable
     /// (several children can fail in one round; each is raised by its own call). A reusable child
     /// waiting for its next job does not count: it is told to quit when nothing is queued for it.
     /// </summary>
-    public bool Unfinished() => queue.Waiting.Count > 0 || queue.HasFailures || Workers.Any(w => w.State != WorkerState.Idle);
+    public bool Unfinished() => queue.Waiting.Count > 0 || queue.HasFailures || CountIn(WorkerState.Idle) < set.Count;
 
     /// <summary>
     /// Waits until at least one channel has a message, or the timeout passes (null: no timeout),
@@ -195,7 +210,7 @@ public partial class Exchange : IDisposable
     {
         while (Busy())
         {
-            if (!Workers.Any(w => w.State == WorkerState.Quitting) && FindIdle(null) is { } idle)
+            if (CountIn(WorkerState.Quitting) == 0 && FindIdle(null) is { } idle)
             {
                 // A reusable child waiting for a job holds a slot: free it.
                 Quit(idle);
@@ -323,7 +338,7 @@ public partial class Exchange : IDisposable
     /// </summary>
     private void StartWaiting()
     {
-        int coming = Workers.Count(w => w.State == WorkerState.Quitting);
+        int coming = CountIn(WorkerState.Quitting);
         var waiting = queue.Waiting;
         for (var node = waiting.First; node is not null;)
         {
@@ -369,7 +384,7 @@ public partial class Exchange : IDisposable
             }
             node = next;
         }
-        if (waiting.Count == 0 && !Workers.Any(w => w.State == WorkerState.Working))
+        if (waiting.Count == 0 && CountIn(WorkerState.Working) == 0 && CountIn(WorkerState.Idle) > 0)
         {
             foreach (var worker in Workers.Where(w => w.State == WorkerState.Idle).ToList())
             {
@@ -380,8 +395,10 @@ public partial class Exchange : IDisposable
 
     private Worker? FindIdle(object? reuseKey)
     {
-        foreach (var worker in Workers)
+        var entries = set.Entries;
+        for (int i = 0; i < entries.Count; i++)
         {
+            var worker = entries[i].Owner;
             if (worker.State == WorkerState.Idle && (reuseKey is null || ReferenceEquals(worker.ReuseKey, reuseKey)))
             {
                 return worker;
@@ -468,9 +485,13 @@ public partial class Exchange : IDisposable
         }
         // The caller's timeout, shortened to the nearest job deadline.
         var deadline = Deadline.After(timeout);
-        foreach (var worker in Workers)
+        if (JobTimeout is not null)
         {
-            deadline = Deadline.Earlier(deadline, worker.Deadline);
+            var entries = set.Entries;
+            for (int i = 0; i < entries.Count; i++)
+            {
+                deadline = Deadline.Earlier(deadline, entries[i].Owner.Deadline);
+            }
         }
         using (set.WakeOn(cancellationToken))
         {
@@ -489,7 +510,7 @@ public partial class Exchange : IDisposable
     /// <summary>Kills and reaps the children whose job outlived the job timeout; their jobs fail.</summary>
     private void ExpireOverdue()
     {
-        if (JobTimeout is not { } allowed)
+        if (JobTimeout is not { } allowed || set.Count == 0)
         {
             return;
         }

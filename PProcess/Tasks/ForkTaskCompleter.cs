@@ -61,7 +61,7 @@ internal sealed class ForkTaskCompleter
     /// <summary>
     /// Forks on the completer's thread and returns the channel (or throws what the fork threw).
     /// A child's PR_SET_PDEATHSIG fires when the <em>thread</em> that forked it ends, not the
-    /// process (measured: docs/fork-safety.md fact 15). A fork made on a thread-pool thread,
+    /// process (docs/fork-safety.md, fact 15). A fork made on a thread-pool thread,
     /// which retires when idle, would have its child killed; the completer's thread lives as long
     /// as the process. The caller sleeps meanwhile, so it is quiescent.
     /// </summary>

@@ -63,6 +63,8 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     private readonly int rxData;
     private readonly int rxSpace;
     private readonly int liveness;
+    /// <summary>This end's eventfds and liveness socket, closed when the last user leaves.</summary>
+    private readonly SafeDescriptor[] owned;
     private readonly PollFd[] dataWait;
     private readonly PollFd[] spaceWait;
     private bool peerGone;
@@ -87,6 +89,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             ? (bells[0], bells[1], bells[2], bells[3])
             : (bells[2], bells[3], bells[0], bells[1]);
         Descriptors = [.. bells, liveness];
+        owned = Array.ConvertAll(Descriptors, fd => new SafeDescriptor(fd));
         PollDescriptors = [rxData, liveness];
         dataWait = [PollFd.ForInput(rxData), PollFd.ForInput(liveness)];
         spaceWait = [PollFd.ForInput(txSpace), PollFd.ForInput(liveness)];
@@ -197,9 +200,9 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     {
         if (Interlocked.Decrement(ref users) == 0)
         {
-            foreach (var fd in Descriptors)
+            foreach (var descriptor in owned)
             {
-                LibC.Close(fd);
+                descriptor.Dispose();
             }
             mapping.DangerousRelease();
         }
