@@ -8,7 +8,9 @@ internal static class Errno
 {
     internal const int ENOENT = 2;
     internal const int EINTR = 4;
+    internal const int ESRCH = 3;
     internal const int EBADF = 9;
+    internal const int ECHILD = 10;
     internal const int EAGAIN = 11;
     internal const int ENOMEM = 12;
     internal const int EACCES = 13;
@@ -26,7 +28,9 @@ internal static class Errno
     {
         ENOENT => "ENOENT",
         EINTR => "EINTR",
+        ESRCH => "ESRCH",
         EBADF => "EBADF",
+        ECHILD => "ECHILD",
         EAGAIN => "EAGAIN",
         ENOMEM => "ENOMEM",
         EACCES => "EACCES",
