@@ -69,7 +69,7 @@ Console.Error.WriteLine($"PProcess benchmarks ({(quick ? "quick" : "full")}), {c
 
 // Warm-up: the first fork compiles the child path (docs/fork-safety.md, rule 9).
 _ = Enumerable.Range(0, 4).PMap(x => x + 1).ToList();
-_ = Enumerable.Range(0, 4).PMap(x => x + 1, transport: ChannelTransportKind.SharedMemory).ToList();
+_ = Enumerable.Range(0, 4).PMap(x => x + 1, new PMapOptions { Transport = ChannelTransportKind.SharedMemory }).ToList();
 
 long Block(int from, int count)
 {
@@ -133,7 +133,7 @@ for (int round = 1; round <= rounds; round++)
                 {
                     c.Send(value);
                 }
-            }, transport: kind))
+            }, new ChannelOptions { Transport = kind }))
             {
                 for (int i = 0; i < 1000; i++)
                 {
@@ -155,7 +155,7 @@ for (int round = 1; round <= rounds; round++)
             int jobs = trips / 5;
             Record($"reusable_job_round_trip_{k}_us", Time(() =>
             {
-                using var map = new Map<int>(limit: 1, reuse: true, transport: kind);
+                using var map = new Map<int>(new ExchangeOptions { Limit = 1, Reuse = true, Transport = kind });
                 for (int i = 0; i < jobs; i++)
                 {
                     map.Start(twice, i);
@@ -208,12 +208,12 @@ for (int round = 1; round <= rounds; round++)
     if (Section(4))
     {
         Record("mandelbrot_sequential_s", Time(() => expected = Mandelbrot.Checksum(rows.Select(y => Mandelbrot.Row(y, w, h)).ToList())));
-        Record("mandelbrot_pmap_s", Time(() => pmapSum = Mandelbrot.Checksum(rows.PMap(y => Mandelbrot.Row(y, w, h), batchSize: batch).ToList())),
+        Record("mandelbrot_pmap_s", Time(() => pmapSum = Mandelbrot.Checksum(rows.PMap(y => Mandelbrot.Row(y, w, h), new PMapOptions { BatchSize = batch }).ToList())),
             $"batchSize {batch}, limit {cores}, a fork per batch");
         Record("mandelbrot_pmap_reuse_s", Time(() => pmapReuseSum = Mandelbrot.Checksum(
-            rows.PMap(y => Mandelbrot.Row(y, w, h), batchSize: batch, reuse: true).ToList())), $"batchSize {batch}, limit {cores}, reused children");
+            rows.PMap(y => Mandelbrot.Row(y, w, h), new PMapOptions { BatchSize = batch, Reuse = true }).ToList())), $"batchSize {batch}, limit {cores}, reused children");
         Record("mandelbrot_pmap_reuse_shm_s", Time(() => pmapShmSum = Mandelbrot.Checksum(
-            rows.PMap(y => Mandelbrot.Row(y, w, h), batchSize: batch, reuse: true, transport: ChannelTransportKind.SharedMemory).ToList())),
+            rows.PMap(y => Mandelbrot.Row(y, w, h), new PMapOptions { BatchSize = batch, Reuse = true, Transport = ChannelTransportKind.SharedMemory }).ToList())),
             "reused children, shared memory");
     }
 }
@@ -245,7 +245,7 @@ for (int round = 1; round <= rounds; round++)
             byte[]? received = null;
             double seconds = Time(() =>
             {
-                using var channel = Fork.Start(c => c.Send(big), transport: kind);
+                using var channel = Fork.Start(c => c.Send(big), new ChannelOptions { Transport = kind });
                 received = channel.Receive<byte[]>();
             });
             if (received!.Length != bytes || received[12345] != big[12345] || received[^1] != big[^1])

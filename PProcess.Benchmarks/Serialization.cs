@@ -50,7 +50,7 @@ public static class SerializationBench
             {
                 c.Send(received);
             }
-        }, serializer: serializer);
+        }, new ChannelOptions { Serializer = serializer });
         echo.Send(value);
         Check(value, echo.Receive<object>());
         var clock = Stopwatch.StartNew();

@@ -50,8 +50,7 @@ public static class MpiPMapExtensions
         Exception? failure = null;
         try
         {
-            foreach (var result in source.PMap(selector, options.Limit, options.BatchSize, options.Reuse, options.Serializer, options.Timeout,
-                default, options.Transport))
+            foreach (var result in source.PMap(selector, options.ToPMapOptions()))
             {
                 results.Add(result);
             }

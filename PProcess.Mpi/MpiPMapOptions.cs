@@ -72,4 +72,19 @@ public sealed class MpiPMapOptions
             throw new ArgumentOutOfRangeException(nameof(Timeout), t, "The timeout must be positive (or null for none).");
         }
     }
+
+    /// <summary>The options of each rank's local PMap.</summary>
+    internal PMapOptions ToPMapOptions()
+    {
+        var local = new PMapOptions { Limit = Limit, BatchSize = BatchSize, Reuse = Reuse, JobTimeout = Timeout };
+        if (Serializer is not null)
+        {
+            local.Serializer = Serializer;
+        }
+        if (Transport is { } transport)
+        {
+            local.Transport = transport;
+        }
+        return local;
+    }
 }

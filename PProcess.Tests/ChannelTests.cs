@@ -306,7 +306,7 @@ public abstract class ChannelTests : TransportScenarios
         {
             // A socket's link names its inode; every eventfd's link reads the same, so for shared
             // memory the grandchild counts them: its own channel's four, and none of its parent's.
-            int socket = c.HangUpDescriptor >= 0 ? c.HangUpDescriptor : c.FileDescriptor;
+            int socket = c.PollDescriptors[^1];
             var mine = File.ResolveLinkTarget($"/proc/self/fd/{socket}", false)!.ToString();
             using var inner = Fork.Start(g =>
             {
@@ -334,7 +334,7 @@ public abstract class ChannelTests : TransportScenarios
         {
             (mine, theirs) = new PProcess.Transports.SharedMemoryTransport.Ends().Loopback();
         }
-        using var sender = new Channel(mine, 0, null, PProcess.Serialization.DefaultChannelSerializer.Instance);
+        using var sender = new Channel(mine, null, null, PProcess.Serialization.DefaultChannelSerializer.Instance, toParent: true);
         theirs.Dispose();
         var error = Assert.Throws<IOException>(() => sender.Send(new byte[1 << 20]));
         Assert.Contains("EPIPE", error.Message);
@@ -351,8 +351,7 @@ public abstract class ChannelTests : TransportScenarios
         using var channel = Fork.Start(c => c.Send(ProcFs.OpenDescriptors().Values.Count(v => v.Contains("eventfd"))));
         int eventfds = channel.Receive<int>();
         Assert.Equal(Fork.DefaultTransport == ChannelTransportKind.SharedMemory ? 4 : 0, eventfds);
-        using var explicitly = Fork.Start(c => c.Send(ProcFs.OpenDescriptors().Values.Count(v => v.Contains("eventfd"))),
-            transport: ChannelTransportKind.SharedMemory);
+        using var explicitly = Fork.Start(c => c.Send(ProcFs.OpenDescriptors().Values.Count(v => v.Contains("eventfd"))), new ChannelOptions { Transport = ChannelTransportKind.SharedMemory });
         Assert.Equal(4, explicitly.Receive<int>());
     }
 }

@@ -151,8 +151,7 @@ public abstract partial class FailureTests : TransportScenarios
 
     private static void ClosedButRunningScenario()
     {
-        Channel.ExitGrace = TimeSpan.FromMilliseconds(300);
-        using var exchange = new Collecting(limit: 1);
+        using var exchange = new Collecting(new ExchangeOptions { Limit = 1, ExitGrace = TimeSpan.FromMilliseconds(300) });
         exchange.Start(c =>
         {
             c.Close();

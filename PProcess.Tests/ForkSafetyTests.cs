@@ -390,7 +390,7 @@ public class ForkSafetyTests
                 c.Send("ready");
                 c.Receive();
                 c.Send(CompiledMethods() - before);
-            }, transport: ChannelTransportKind.SharedMemory);
+            }, new ChannelOptions { Transport = ChannelTransportKind.SharedMemory });
             Assert.Equal("ready", channel.Receive());
             channel.Send("go");
             counts.Add(channel.Receive<long>());

@@ -31,6 +31,13 @@ public class ForkStartTests
 
     private static void DisturbedScenario() => RetriedScenario(ForkPoint.Fault.Disturbed, "another thread ran during the fork");
 
+    [Fact]
+    public void AForkAfterWhichTheForkingThreadStartedAThreadIsMadeAgain() => IsolatedProcess.Passes(NewThreadScenario);
+
+    // The standard-error relay's thread was once started between the check and the fork: its start,
+    // holding a runtime lock, was not in the snapshot, and a child's JIT waited for ever on that lock.
+    private static void NewThreadScenario() => RetriedScenario(ForkPoint.Fault.NewThread, "threads, ");
+
     /// <summary>
     /// Each job's first fork fails in the given way; every job still runs once, in order, and the
     /// retries are counted. Without the handshake a sleeping or spinning child never answers and

@@ -68,13 +68,13 @@ public partial class InterruptionTests
     private static void PollScenario()
     {
         using var handler = PosixSignalRegistration.Create(PosixSignal.SIGWINCH, context => context.Cancel = true);
-        long before = Poller.Interruptions;
+        long before = PProcess.Native.LibC.PollInterruptions;
         using var exchange = new Collecting(limit: 1);
         exchange.Start(InterruptParentInPoll, Environment.ProcessId, 20);
         // Finish waits in poll; the child sends its result only after interrupting that poll 20 times.
         exchange.Finish();
         Assert.Equal([20], exchange.Results);
-        Assert.True(Poller.Interruptions - before >= 1, $"poll was interrupted {Poller.Interruptions - before} times");
+        Assert.True(PProcess.Native.LibC.PollInterruptions - before >= 1, $"poll was interrupted {PProcess.Native.LibC.PollInterruptions - before} times");
     }
 
     private static void Echo(Channel channel) => channel.Send(channel.Receive<byte[]>());

@@ -77,8 +77,8 @@ public class MemoryPackSerializerTests
 
     private static void PMapScenario()
     {
-        var forked = Enumerable.Range(0, 12).PMap(Packed, limit: 3, serializer: MemoryPackChannelSerializer.Instance).ToList();
-        var batched = Enumerable.Range(0, 40).PMap(Packed, batchSize: 8, reuse: true, limit: 2, serializer: MemoryPackChannelSerializer.Instance).ToList();
+        var forked = Enumerable.Range(0, 12).PMap(Packed, new PMapOptions { Limit = 3, Serializer = MemoryPackChannelSerializer.Instance }).ToList();
+        var batched = Enumerable.Range(0, 40).PMap(Packed, new PMapOptions { BatchSize = 8, Reuse = true, Limit = 2, Serializer = MemoryPackChannelSerializer.Instance }).ToList();
         Assert.Equal(Enumerable.Range(0, 12).Select(i => $"result {i}"), forked.Select(r => r.Label));
         Assert.Equal(Enumerable.Range(0, 40).Select(i => -i), batched.Select(r => r.Counts[1]));
     }

@@ -18,8 +18,8 @@ public class PMapTests
     {
         var expected = Enumerable.Range(0, 50).Select(x => 3 * x).ToList();
         Assert.Equal(expected, Enumerable.Range(0, 50).PMap(SlowTriple, limit: 4).ToList());
-        Assert.Equal(expected, Enumerable.Range(0, 50).PMap(SlowTriple, limit: 3, batchSize: 7).ToList());
-        Assert.Equal(expected, Enumerable.Range(0, 50).PMap(SlowTriple, limit: 3, batchSize: 4, reuse: true).ToList());
+        Assert.Equal(expected, Enumerable.Range(0, 50).PMap(SlowTriple, new PMapOptions { Limit = 3, BatchSize = 7 }).ToList());
+        Assert.Equal(expected, Enumerable.Range(0, 50).PMap(SlowTriple, new PMapOptions { Limit = 3, BatchSize = 4, Reuse = true }).ToList());
         Assert.True(ProcFs.NoChildrenLeft());
     }
 
@@ -38,7 +38,7 @@ public class PMapTests
     private static void EndlessScenario()
     {
         int read = 0;
-        var results = Endless(() => read++).PMap(x => x + 1, limit: 2, batchSize: 3);
+        var results = Endless(() => read++).PMap(x => x + 1, new PMapOptions { Limit = 2, BatchSize = 3 });
         Assert.Equal(0, read);
         Assert.Equal([1, 2, 3, 4, 5], results.Take(5).ToList());
         // A window of 2 * limit batches of 3, refilled by one batch when the first was taken,
@@ -59,7 +59,7 @@ public class PMapTests
             var seen = new List<string>();
             var error = Assert.Throws<RemoteException>(() =>
             {
-                foreach (var s in Enumerable.Range(0, 20).PMap(FailAtSeven, limit: 2, batchSize: 3, reuse: reuse))
+                foreach (var s in Enumerable.Range(0, 20).PMap(FailAtSeven, new PMapOptions { Limit = 2, BatchSize = 3, Reuse = reuse }))
                 {
                     seen.Add(s);
                 }
@@ -80,8 +80,7 @@ public class PMapTests
         var seen = new List<int>();
         Assert.Throws<OperationCanceledException>(() =>
         {
-            foreach (var x in Enumerable.Range(0, 1000).PMap(x => { if (x > 0) { Thread.Sleep(60_000); } return x; }, limit: 3,
-                cancellationToken: cancel.Token))
+            foreach (var x in Enumerable.Range(0, 1000).PMap(x => { if (x > 0) { Thread.Sleep(60_000); } return x; }, new PMapOptions { Limit = 3 }, cancel.Token))
             {
                 seen.Add(x);
                 cancel.Cancel();
@@ -95,7 +94,7 @@ public class PMapTests
     public void BadArgumentsAreRefusedAtTheCall()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new[] { 1 }.PMap(x => x, limit: 0));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new[] { 1 }.PMap(x => x, batchSize: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new[] { 1 }.PMap(x => x, new PMapOptions { BatchSize = 0 }));
         Assert.Throws<ArgumentNullException>(() => ((int[])null!).PMap(x => x));
     }
 }

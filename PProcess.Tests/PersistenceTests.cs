@@ -110,7 +110,7 @@ public class PersistenceTests
             Console.WriteLine("hello from the background job");
             channel.Send("printed");
             channel.Send("done");
-        }, logPath: log).Start();
+        }, new PersistentExchangeOptions { LogPath = log }).Start();
         process.WaitUntilComputed();
         Console.WriteLine(process.Pid);
         Console.WriteLine(Environment.ProcessId);
@@ -277,10 +277,10 @@ public class PersistenceTests
         }).Start();
 
         // A collector that says hello and never reads: the daemon's writes stop, then time out.
-        using (var stalled = Persistence.PersistentConnection.Open(address, 0, Serialization.DefaultChannelSerializer.Instance))
+        using (var stalled = Persistence.PersistentConnection.Open(address, 0, Serialization.DefaultChannelSerializer.Instance, TimeSpan.FromSeconds(10)))
         {
             // Served once the stalled one is dropped: a collector that takes everything and never confirms.
-            using var unconfirmed = Persistence.PersistentConnection.Open(address, 0, Serialization.DefaultChannelSerializer.Instance);
+            using var unconfirmed = Persistence.PersistentConnection.Open(address, 0, Serialization.DefaultChannelSerializer.Instance, TimeSpan.FromSeconds(10));
             Assert.True(unconfirmed.Channel.Poll(TimeSpan.FromSeconds(30)), "the stalled collector still holds the background process");
             Assert.True(unconfirmed.ReadHeader());
             Assert.Equal(16, unconfirmed.Total);
@@ -362,7 +362,7 @@ public class PersistenceTests
             return "connect: " + Stdlib.GetLastError();
         }
         // A well-formed request ("I hold 0 results") that a daemon without the check would answer with its count.
-        var channel = new Channel(new PProcess.Transports.SocketTransport(fd), 0, null, PProcess.Serialization.DefaultChannelSerializer.Instance);
+        var channel = new Channel(new PProcess.Transports.SocketTransport(fd), null, null, PProcess.Serialization.DefaultChannelSerializer.Instance);
         try
         {
             channel.Send(0L);

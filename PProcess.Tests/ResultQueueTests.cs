@@ -53,7 +53,7 @@ public class ResultQueueTests
 
     private static void ContinuousScenario()
     {
-        using var queue = new ResultQueue<string>(limit: 2, continuous: true);
+        using var queue = new ResultQueue<string>(new ExchangeOptions { Limit = 2, Continuous = true });
         queue.Start(Reporter, "long");
         queue.Start(Reporter, "short");
         queue.Start(Reporter, "queued");

@@ -14,7 +14,7 @@ public abstract class ReuseTests : TransportScenarios
 
     private static void ReuseScenario()
     {
-        using var map = new Map<(string Text, int Pid)>(limit: 2, reuse: true);
+        using var map = new Map<(string Text, int Pid)>(new ExchangeOptions { Limit = 2, Reuse = true });
         var repeat = map.Manage(Exchange.MakeReusable((Work w) => Repeat(w)));
         for (int i = 0; i < 30; i++)
         {
@@ -37,7 +37,7 @@ public abstract class ReuseTests : TransportScenarios
 
     private static void ThrowingScenario()
     {
-        using var map = new Map<int>(limit: 1, reuse: true);
+        using var map = new Map<int>(new ExchangeOptions { Limit = 1, Reuse = true });
         var job = map.Manage(Exchange.MakeReusable((int x) => Checked(x)));
         for (int x = 0; x < 10; x++)
         {
@@ -56,7 +56,7 @@ public abstract class ReuseTests : TransportScenarios
 
     private static void TwoFunctionsScenario()
     {
-        using var queue = new ResultQueue<string>(limit: 1, reuse: true);
+        using var queue = new ResultQueue<string>(new ExchangeOptions { Limit = 1, Reuse = true });
         var upper = queue.Manage(Exchange.MakeReusable((string s) => s.ToUpperInvariant()));
         var lower = queue.Manage(Exchange.MakeReusable((string s) => s.ToLowerInvariant()));
         upper("a");
@@ -86,7 +86,7 @@ public abstract class ReuseTests : TransportScenarios
     [Fact]
     public void ReuseAndContinuousTogetherAreRefused()
     {
-        var error = Assert.Throws<ArgumentException>(() => new Exchange(reuse: true, continuous: true));
+        var error = Assert.Throws<ArgumentException>(() => new Exchange(new ExchangeOptions { Reuse = true, Continuous = true }));
         Assert.Contains("reuse", error.Message);
     }
 }

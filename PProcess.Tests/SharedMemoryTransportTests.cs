@@ -16,8 +16,8 @@ public class SharedMemoryTransportTests
         // A 4 KiB ring: messages of up to three times its size wrap around it and stream through,
         // and both writers keep finding it full, so every wait-and-wake path runs many times.
         var (parentEnd, childEnd) = new SharedMemoryTransport.Ends(ringCapacity: 4096).Loopback();
-        using var left = new Channel(parentEnd, 0, null, DefaultChannelSerializer.Instance);
-        using var right = new Channel(childEnd, 0, null, DefaultChannelSerializer.Instance);
+        using var left = new Channel(parentEnd, null, null, DefaultChannelSerializer.Instance, toParent: true);
+        using var right = new Channel(childEnd, null, null, DefaultChannelSerializer.Instance, toParent: true);
         const int count = 2000;
         var sender = new Thread(() =>
         {
@@ -58,8 +58,8 @@ public class SharedMemoryTransportTests
     public void AReaderSeesTheEndOfTheStreamOnlyAfterEverythingThePeerWrote()
     {
         var (parentEnd, childEnd) = new SharedMemoryTransport.Ends(ringCapacity: 4096).Loopback();
-        using var reader = new Channel(parentEnd, 0, null, DefaultChannelSerializer.Instance);
-        var writer = new Channel(childEnd, 0, null, DefaultChannelSerializer.Instance);
+        using var reader = new Channel(parentEnd, null, null, DefaultChannelSerializer.Instance, toParent: true);
+        var writer = new Channel(childEnd, null, null, DefaultChannelSerializer.Instance, toParent: true);
         writer.Send("one");
         writer.Send("two");
         Assert.True(reader.Poll(TimeSpan.Zero));
@@ -74,8 +74,8 @@ public class SharedMemoryTransportTests
     public void ClosingAnEndWakesAThreadBlockedInItAndThePeerSeesTheEnd()
     {
         var (parentEnd, childEnd) = new SharedMemoryTransport.Ends(ringCapacity: 4096).Loopback();
-        var reader = new Channel(parentEnd, 0, null, DefaultChannelSerializer.Instance);
-        using var peer = new Channel(childEnd, 0, null, DefaultChannelSerializer.Instance);
+        var reader = new Channel(parentEnd, null, null, DefaultChannelSerializer.Instance, toParent: true);
+        using var peer = new Channel(childEnd, null, null, DefaultChannelSerializer.Instance, toParent: true);
         Exception? seen = null;
         int tid = 0;
         var blocked = new Thread(() =>

@@ -19,7 +19,7 @@ public class TimeoutAndCancellationTests
 
     private static void MapTimeoutScenario()
     {
-        using var map = new Map<int>(limit: 2, jobTimeout: TimeSpan.FromMilliseconds(300));
+        using var map = new Map<int>(new ExchangeOptions { Limit = 2, JobTimeout = TimeSpan.FromMilliseconds(300) });
         var job = map.Manage(Exchange.MakeParallel((int x) => SleepForeverOn(x)));
         for (int x = 0; x < 4; x++)
         {
@@ -44,7 +44,7 @@ public class TimeoutAndCancellationTests
         var seen = new List<int>();
         var error = Assert.Throws<ChildTimeoutException>(() =>
         {
-            foreach (var x in Enumerable.Range(0, 6).PMap(SleepForeverOn, limit: 2, timeout: TimeSpan.FromMilliseconds(300)))
+            foreach (var x in Enumerable.Range(0, 6).PMap(SleepForeverOn, new PMapOptions { Limit = 2, JobTimeout = TimeSpan.FromMilliseconds(300) }))
             {
                 seen.Add(x);
             }
@@ -63,7 +63,7 @@ public class TimeoutAndCancellationTests
     /// </summary>
     private static void ReuseDeadlineScenario()
     {
-        using var map = new Map<int>(limit: 1, reuse: true, jobTimeout: TimeSpan.FromMilliseconds(500));
+        using var map = new Map<int>(new ExchangeOptions { Limit = 1, Reuse = true, JobTimeout = TimeSpan.FromMilliseconds(500) });
         var job = map.Manage(Exchange.MakeReusable((int x) => { Thread.Sleep(100); return Environment.ProcessId; }));
         for (int x = 0; x < 8; x++)
         {
@@ -78,7 +78,7 @@ public class TimeoutAndCancellationTests
     private static void CancelExchangeScenario()
     {
         using var cancel = new CancellationTokenSource();
-        using var queue = new ResultQueue<int>(limit: 2, cancellationToken: cancel.Token);
+        using var queue = new ResultQueue<int>(limit: 2);
         var job = queue.Manage(Exchange.MakeParallel((int x) => x == 0 ? x : SleepForeverOn(1)));
         for (int x = 0; x < 5; x++)
         {
@@ -88,7 +88,7 @@ public class TimeoutAndCancellationTests
         // Only cancellation can end this loop: the other children sleep for ever.
         Assert.Throws<OperationCanceledException>(() =>
         {
-            foreach (var x in queue)
+            foreach (var x in queue.WithCancellation(cancel.Token))
             {
                 seen.Add(x);
                 cancel.Cancel();
@@ -97,7 +97,7 @@ public class TimeoutAndCancellationTests
         Assert.Equal([0], seen);
         Assert.Empty(queue.Active());
         Assert.True(ProcFs.NoChildrenLeft());
-        Assert.Throws<OperationCanceledException>(() => queue.Finish());
+        Assert.Throws<OperationCanceledException>(() => queue.Finish(cancel.Token));
     }
 
     [Fact]
@@ -106,14 +106,14 @@ public class TimeoutAndCancellationTests
     private static void CancelFromThreadScenario()
     {
         using var cancel = new CancellationTokenSource();
-        using var exchange = new Collecting(limit: 2, cancellationToken: cancel.Token);
+        using var exchange = new Collecting(limit: 2);
         exchange.Start(c => { c.Send("started"); Thread.Sleep(Timeout.Infinite); });
         var channel = Assert.Single(exchange.Active());
         Assert.Equal("started", channel.Receive<string>());
         // The fork is done; now a thread cancels while the main thread is blocked in poll.
         var canceller = new Thread(() => cancel.Cancel());
         canceller.Start();
-        Assert.Throws<OperationCanceledException>(() => exchange.Finish());
+        Assert.Throws<OperationCanceledException>(() => exchange.Finish(cancel.Token));
         canceller.Join();
         Assert.True(ProcFs.NoChildrenLeft());
     }
@@ -121,7 +121,7 @@ public class TimeoutAndCancellationTests
     [Fact]
     public void BadTimeoutsAreRefused()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => new Exchange(jobTimeout: TimeSpan.Zero));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new[] { 1 }.PMap(x => x, timeout: TimeSpan.FromSeconds(-1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Exchange(new ExchangeOptions { JobTimeout = TimeSpan.Zero }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new[] { 1 }.PMap(x => x, new PMapOptions { JobTimeout = TimeSpan.FromSeconds(-1) }));
     }
 }

@@ -83,18 +83,18 @@ public class WorkerPoolTests
     }
 
     [Theory]
-    [InlineData(WorkerTransport.SharedMemory)]
-    [InlineData(WorkerTransport.Socket)]
-    public void EachTransportCarriesJobsAndResultsInOrder(WorkerTransport transport) =>
-        IsolatedProcess.Passes(transport == WorkerTransport.Socket ? SocketPoolScenario : SharedMemoryPoolScenario);
+    [InlineData(ChannelTransportKind.SharedMemory)]
+    [InlineData(ChannelTransportKind.Socket)]
+    public void EachTransportCarriesJobsAndResultsInOrder(ChannelTransportKind transport) =>
+        IsolatedProcess.Passes(transport == ChannelTransportKind.Socket ? SocketPoolScenario : SharedMemoryPoolScenario);
 
-    private static void SocketPoolScenario() => TransportScenario(WorkerTransport.Socket, eventFds: false);
+    private static void SocketPoolScenario() => TransportScenario(ChannelTransportKind.Socket, eventFds: false);
 
-    private static void SharedMemoryPoolScenario() => TransportScenario(WorkerTransport.SharedMemory, eventFds: true);
+    private static void SharedMemoryPoolScenario() => TransportScenario(ChannelTransportKind.SharedMemory, eventFds: true);
 
-    private static void TransportScenario(WorkerTransport transport, bool eventFds)
+    private static void TransportScenario(ChannelTransportKind transport, bool eventFds)
     {
-        Assert.Equal(WorkerTransport.SharedMemory, new WorkerPoolOptions().Transport);
+        Assert.Equal(ChannelTransportKind.SharedMemory, new WorkerPoolOptions().Transport);
         using var pool = new WorkerPool(new WorkerPoolOptions { Workers = 2, Transport = transport });
         // Many jobs in flight at once on two workers: each result is read only when it is there.
         Assert.Equal(Enumerable.Range(0, 200).Select(i => i * i), pool.Map(Square, Enumerable.Range(0, 200)));
@@ -280,6 +280,6 @@ public class WorkerPoolTests
     public void BadOptionsAreRefused()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new WorkerPool(new WorkerPoolOptions { Workers = 0 }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new WorkerPool(new WorkerPoolOptions { Transport = (WorkerTransport)7 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new WorkerPool(new WorkerPoolOptions { Transport = (ChannelTransportKind)7 }));
     }
 }

@@ -50,7 +50,7 @@ public sealed class BottlesPipeline : IDisposable
     {
         Directory = directory;
         this.temporary = temporary;
-        Greps = new ResultQueue<GrepMatch>(limit: Math.Min(limit, Song.Patterns.Length), continuous: true);
+        Greps = new ResultQueue<GrepMatch>(new ExchangeOptions { Limit = Math.Min(limit, Song.Patterns.Length), Continuous = true });
     }
 
     /// <summary>The directory of the song's files.</summary>

@@ -18,7 +18,7 @@ public static class Grep
     /// </summary>
     public static void Run(Channel channel, Regex pattern, string[] paths, TimeSpan poll)
     {
-        using var followers = new ResultQueue<TailLine>(limit: paths.Length, continuous: true);
+        using var followers = new ResultQueue<TailLine>(new ExchangeOptions { Limit = paths.Length, Continuous = true });
         foreach (var path in paths)
         {
             followers.Start(Tail.Follow, path, poll);

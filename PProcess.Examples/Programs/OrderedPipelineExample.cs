@@ -33,7 +33,7 @@ public static class OrderedPipelineExample
         var consumer = new Thread(() =>
         {
             var row = new List<int>();
-            while (pipeline.TryGet(Timeout.InfiniteTimeSpan, out var value))
+            while (pipeline.TryGet(null, out var value))
             {
                 if (value is RowDone)
                 {

@@ -46,7 +46,7 @@ public static class PipelineBusyProducer
             });
             var consumer = new Thread(() =>
             {
-                while (pipeline.TryGet(Timeout.InfiniteTimeSpan, out var v))
+                while (pipeline.TryGet(null, out var v))
                 {
                     if (first < 0)
                     {

@@ -109,7 +109,7 @@ public static class Raytracer
     /// <summary>A Map with reuse: --limit children render every row, receiving row numbers over their channels.</summary>
     private static byte[][] WithReusableChildren(int limit)
     {
-        using var rows = new Map<byte[]>(limit: limit, reuse: true);
+        using var rows = new Map<byte[]>(new ExchangeOptions { Limit = limit, Reuse = true });
         var render = rows.Manage(Exchange.MakeReusable((int y) => Renderer.RenderRow(y)));
         for (int y = 0; y < Renderer.Height; y++)
         {

@@ -16,7 +16,7 @@ public static class SimpleContinuousQueue
     public static void Run(Options options)
     {
         var clock = Stopwatch.StartNew();
-        using var queue = new ResultQueue<(int, int, int)>(limit: options.Limit, continuous: true);
+        using var queue = new ResultQueue<(int, int, int)>(new ExchangeOptions { Limit = options.Limit, Continuous = true });
         var calculate = queue.Manage<int, TimeSpan>(CalculateRow);
         Console.WriteLine("Calculating...");
         for (int i = 0; i < Options.N; i++)

@@ -11,7 +11,7 @@ public static class SimpleManagedMapReusable
     public static void Run(Options options)
     {
         var clock = Stopwatch.StartNew();
-        using var results = new Map<int>(limit: options.Limit, reuse: true);
+        using var results = new Map<int>(new ExchangeOptions { Limit = options.Limit, Reuse = true });
         var calculate = results.Manage(Exchange.MakeReusable((int i, int j) => Table.Calculate(i, j, options.Delay)));
         Console.WriteLine("Calculating...");
         Table.ForEachCell(calculate);

@@ -25,11 +25,11 @@ public static class Soak
         // A short warm-up first: the runtime keeps a descriptor open for each assembly it loads
         // (about 30 here: System.Linq, System.Text.Json...), once; the baseline comes after that.
         Sample("start", 0, clock);
-        _ = Enumerable.Range(0, 100).PMap(x => x, limit: limit, reuse: true).Sum() + Enumerable.Range(0, 10).PMap(x => x, limit: limit).Sum();
+        _ = Enumerable.Range(0, 100).PMap(x => x, new PMapOptions { Limit = limit, Reuse = true }).Sum() + Enumerable.Range(0, 10).PMap(x => x, limit: limit).Sum();
         var before = Sample("after warm-up", 0, clock);
         long sum = 0;
         int done = 0;
-        foreach (var x in Enumerable.Range(0, reused).PMap(x => x * 2L, limit: limit, reuse: true))
+        foreach (var x in Enumerable.Range(0, reused).PMap(x => x * 2L, new PMapOptions { Limit = limit, Reuse = true }))
         {
             sum += x;
             if (++done % (reused / 5) == 0)

@@ -46,7 +46,7 @@ public static class StartIndexer
         var clock = Stopwatch.StartNew();
         var index = new TokenIndex();
         int parsed = 0;
-        using (var parsers = new ResultQueue<IndexBatch>(limit: options.Limit, continuous: true))
+        using (var parsers = new ResultQueue<IndexBatch>(new ExchangeOptions { Limit = options.Limit, Continuous = true }))
         {
             foreach (var chunk in files.Chunk(slice))
             {

@@ -104,8 +104,7 @@ internal sealed class RankMap<T, TResult>
     {
         // The elements themselves, not their indices, go to PMap: the children's jobs are named after the
         // selector, as on one machine, and reused children receive elements, as PMap's do.
-        var stream = Indices().Select(i => source[i]).PMap(selector, options.Limit, options.BatchSize, options.Reuse, options.Serializer,
-            options.Timeout, default, options.Transport);
+        var stream = Indices().Select(i => source[i]).PMap(selector, options.ToPMapOptions());
         using var results = stream.GetEnumerator();
         while (true)
         {

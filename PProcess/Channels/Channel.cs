@@ -1,17 +1,21 @@
 using System.Buffers;
 using System.Text.Json;
-using Mono.Unix.Native;
-using PProcess.Native;
 using PProcess.Channels;
+using PProcess.Native;
+using PProcess.Processes;
 using PProcess.Runtime;
 using PProcess.Serialization;
 using PProcess.Transports;
+using PProcess.Errors;
 
 namespace PProcess;
 
 /// <summary>
-/// One end of a two-way link between a parent and one child process: framed messages over a
-/// socketpair or shared memory (<see cref="ChannelTransportKind"/>). In the parent, <see cref="Pid"/> is the child's pid; in the child it is 0.
+/// One end of a two-way link between a parent and one child process (or a persistent peer):
+/// framed messages over a socketpair or shared memory (<see cref="ChannelTransportKind"/>), the
+/// serializer both ends use, and whether the stream is still in step. The child process itself
+/// (reaping, killing, how it ended) is a <see cref="Processes.ChildProcess"/> the parent's end holds.
+/// In the parent, <see cref="Pid"/> is the child's pid; in the child it is 0.
 /// A channel is not thread-safe: one thread at a time sends, one receives.
 /// </summary>
 public sealed class Channel : IDisposable
@@ -20,24 +24,35 @@ public sealed class Channel : IDisposable
 
     private readonly IChannelTransport transport;
     private readonly int ownerPid;
-    private ChildStatus? status;
     private bool closed;
     private string? fault;
 
-    internal Channel(IChannelTransport transport, int pid, string? job, IChannelSerializer serializer)
+    /// <param name="transport">The bytes' way.</param>
+    /// <param name="child">In the parent, the child at the other end; null in the child, and for a persistent peer.</param>
+    /// <param name="job">The job, for messages.</param>
+    /// <param name="serializer">The serializer both ends use.</param>
+    /// <param name="toParent">True for a child's end, which leads to its parent.</param>
+    /// <param name="exitGrace">How long a child that closed its end may take to exit; see <see cref="ChannelOptions.ExitGrace"/>.</param>
+    internal Channel(IChannelTransport transport, ChildProcess? child, string? job, IChannelSerializer serializer, bool toParent = false,
+        TimeSpan? exitGrace = null)
     {
         this.transport = transport;
-        Pid = pid;
+        ExitGrace = exitGrace ?? TimeSpan.FromSeconds(5);
+        Child = child;
         Job = job;
         Serializer = serializer;
+        IsChild = toParent;
         ownerPid = ProcessIdentity.Current;
     }
 
-    /// <summary>The child's process id, in the parent; 0 in the child.</summary>
-    public int Pid { get; }
+    /// <summary>The child's process id, in the parent; 0 in the child (and for a persistent peer, which is not a child).</summary>
+    public int Pid => Child?.Pid ?? 0;
 
     /// <summary>True in the child process, whose channel leads to its parent.</summary>
-    public bool IsChild => Pid == 0;
+    public bool IsChild { get; }
+
+    /// <summary>The child process at the other end, in its parent; null otherwise.</summary>
+    internal ChildProcess? Child { get; }
 
     /// <summary>A description of the job the child runs, used in error messages.</summary>
     public string? Job { get; internal set; }
@@ -56,7 +71,7 @@ public sealed class Channel : IDisposable
         get
         {
             ThrowIfClosed();
-            return transport.PollDescriptor;
+            return transport.PollDescriptors[0];
         }
     }
 
@@ -73,7 +88,7 @@ public sealed class Channel : IDisposable
     internal bool ErrorReceived { get; private set; }
 
     /// <summary>The child's exit status once it has been reaped, or null.</summary>
-    public ChildStatus? Status => status;
+    public ChildStatus? Status => Child?.Status;
 
     /// <summary>
     /// Sends a value. Strings, byte arrays, unmanaged values and arrays of them cross as raw
@@ -108,9 +123,11 @@ public sealed class Channel : IDisposable
         {
             return value;
         }
-        if (IsChild)
+        if (Child is null)
         {
-            throw new EndOfStreamException("The parent closed the channel: there is nothing more to receive.");
+            throw new EndOfStreamException(IsChild
+                ? "The parent closed the channel: there is nothing more to receive."
+                : $"{Describe()} closed the channel: there is nothing more to receive.");
         }
         var s = ReapAfterEndOfStream();
         var what = MessagesReceived == 0
@@ -150,7 +167,7 @@ public sealed class Channel : IDisposable
         if (got == 0)
         {
             value = null;
-            if (!IsChild && Conclude(expectMessage: false) is { } failure)
+            if (Child is not null && Conclude(expectMessage: false) is { } failure)
             {
                 throw failure;
             }
@@ -176,7 +193,7 @@ public sealed class Channel : IDisposable
                 MessagesReceived++;
                 ErrorReceived = true;
                 throw new RemoteException(error, Pid, Job);
-            case FrameKind.Control when IsChild:
+            case FrameKind.Control when Child is null:
                 // The parent's "quit" to a reusable child: there is nothing more to receive.
                 ReadPayload(format, length, Serializer);
                 QuitReceived = true;
@@ -202,82 +219,27 @@ public sealed class Channel : IDisposable
     }
 
     /// <summary>
-    /// Waits up to <paramref name="timeout"/> (<see cref="TimeSpan.Zero"/>: just look;
-    /// <see cref="Timeout.InfiniteTimeSpan"/>: no limit) until a message, or the end of the
-    /// stream, can be read without blocking. Uses poll, so it works in a child, which has no
-    /// timers or thread pool.
+    /// Waits up to <paramref name="timeout"/> (<see cref="TimeSpan.Zero"/>: just look; null: no
+    /// limit) until a message, or the end of the stream, can be read without blocking. Uses poll,
+    /// so it works in a child, which has no timers or thread pool.
     /// </summary>
-    public bool Poll(TimeSpan timeout)
+    public bool Poll(TimeSpan? timeout)
     {
         ThrowIfClosed();
-        // Spin first (shared memory only), then ask for a wake-up: asked for while spinning, it
-        // would make the writer pay an eventfd write for a message the spin catches anyway.
-        if ((timeout != TimeSpan.Zero && transport.HangUpDescriptor >= 0
-                && Transports.SharedMemoryTransport.SpinUntil(transport, static t => t.DataWaiting))
-            || transport.ArmWakeUp())
-        {
-            return true;
-        }
-        Pollfd[] fds = transport.HangUpDescriptor < 0
-            ? [new Pollfd { fd = transport.PollDescriptor, events = PollEvents.POLLIN }]
-            : [new Pollfd { fd = transport.PollDescriptor, events = PollEvents.POLLIN }, new Pollfd { fd = transport.HangUpDescriptor, events = PollEvents.POLLIN }];
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        while (true)
-        {
-            var left = timeout == Timeout.InfiniteTimeSpan ? timeout : timeout - System.Diagnostics.Stopwatch.GetElapsedTime(started);
-            if (left != Timeout.InfiniteTimeSpan && left < TimeSpan.Zero)
-            {
-                left = TimeSpan.Zero;
-            }
-            if (Exchanges.Poller.Wait(fds, left) == 0)
-            {
-                return false;
-            }
-            // A wake-up can be stale (its data was read before): only data or the end of the stream count.
-            if (transport.Probe() != ProbeResult.Empty)
-            {
-                return true;
-            }
-            if (left == TimeSpan.Zero)
-            {
-                return false;
-            }
-        }
+        using var set = new ChannelSet<Channel>();
+        set.Add(this, this);
+        List<ChannelSet<Channel>.Entry> ready = [], ended = [];
+        set.Wait(Deadline.After(timeout), ready, ended);
+        return ready.Count + ended.Count > 0;
     }
 
     /// <summary>
     /// Waits for the child to end and reaps it, returning its exit status. Call this in the parent;
     /// calling it again returns the same status.
     /// </summary>
-    public ChildStatus Wait()
-    {
-        if (status is { } known)
-        {
-            return known;
-        }
-        if (IsChild)
-        {
-            throw new InvalidOperationException("Wait is for the parent: a child's channel has no child process to wait for.");
-        }
-        if (!IsOwner)
-        {
-            throw new InvalidOperationException($"Child process {Pid} belongs to process {ownerPid}; only it can wait for the child.");
-        }
-        while (true)
-        {
-            int r = Syscall.waitpid(Pid, out int raw, 0);
-            if (r == Pid)
-            {
-                status = ChildStatus.FromWaitStatus(raw);
-                return status.Value;
-            }
-            var errno = Stdlib.GetLastError();
-            if (errno != Mono.Unix.Native.Errno.EINTR)
-            {
-                throw NativeErrors.Error($"waitpid({Pid})", errno);
-            }
-        }
-    }
+    public ChildStatus Wait() =>
+        Child?.Wait() ?? throw new InvalidOperationException(
+            $"Wait is for the parent of a child: this channel leads to {Describe()}, which is not a child of this process.");
 
     /// <summary>Closes this end. The child is not waited for: see <see cref="Dispose"/>.</summary>
     public void Close()
@@ -307,18 +269,12 @@ public sealed class Channel : IDisposable
     public void Dispose()
     {
         Close();
-        if (!IsChild && IsOwner && status is null)
-        {
-            if (TryWait() is null)
-            {
-                Syscall.kill(Pid, Signum.SIGKILL);
-                Wait();
-            }
-        }
+        Child?.KillAndReap();
     }
 
     /// <inheritdoc />
-    public override string ToString() => IsChild ? "Channel(to parent)" : $"Channel(child {Pid}{(Job is null ? "" : ", job " + Job)})";
+    public override string ToString() =>
+        IsChild ? "Channel(to parent)" : Child is null ? $"Channel({Describe()})" : $"Channel(child {Pid}{(Job is null ? "" : ", job " + Job)})";
 
     private bool IsOwner => ownerPid == ProcessIdentity.Current;
 
@@ -349,8 +305,11 @@ public sealed class Channel : IDisposable
     /// <summary>Writes raw bytes, unframed: for tests that send garbage.</summary>
     internal void WriteRaw(ReadOnlySpan<byte> bytes) => transport.Write(bytes);
 
-    /// <summary>The transport's second descriptor to poll (hang-up), or -1.</summary>
-    internal int HangUpDescriptor => transport.HangUpDescriptor;
+    /// <summary>The descriptors a poll loop watches for this channel.</summary>
+    internal int[] PollDescriptors => transport.PollDescriptors;
+
+    /// <summary>How long a reader watches memory before blocking (shared memory); zero for a socket.</summary>
+    internal TimeSpan SpinLimit => transport.SpinLimit;
 
     /// <summary>Before blocking in poll: asks the transport for a wake-up; true if data is already there.</summary>
     internal bool ArmWakeUp() => transport.ArmWakeUp();
@@ -359,133 +318,21 @@ public sealed class Channel : IDisposable
     internal bool DataWaiting => transport.DataWaiting;
 
     /// <summary>How long a child that has closed its end may take to exit before it is killed.</summary>
-    internal static TimeSpan ExitGrace { get; set; } = TimeSpan.FromSeconds(5);
+    internal TimeSpan ExitGrace { get; }
 
-    /// <summary>True when the child had closed its channel but did not exit within <see cref="ExitGrace"/>, and was killed.</summary>
-    internal bool KilledAfterClosing { get; private set; }
-
-    /// <summary>
-    /// Reaps a child whose end of the channel is closed. Normally it is exiting; one that closed
-    /// its channel and kept running would leave the parent waiting for ever, so after
-    /// <see cref="ExitGrace"/> it is killed, and the error says so.
-    /// </summary>
-    private ChildStatus ReapAfterEndOfStream()
-    {
-        if (TryWait() is { } done)
-        {
-            return done;
-        }
-        // Normally the child is in _exit: wait for exactly that moment through a pidfd, which
-        // becomes readable when the process ends (sleeping 1, 2, 4 ms instead cost a fork-per-job
-        // PMap ~7 ms per job: docs/performance.md).
-        int pidfd = LibC.Syscall(LibC.SYS_pidfd_open, Pid, 0);
-        if (pidfd >= 0)
-        {
-            try
-            {
-                if (Exchanges.Poller.Wait([new Pollfd { fd = pidfd, events = PollEvents.POLLIN }], ExitGrace) > 0)
-                {
-                    return Wait();
-                }
-            }
-            finally
-            {
-                Syscall.close(pidfd);
-            }
-            Syscall.kill(Pid, Signum.SIGKILL);
-            KilledAfterClosing = true;
-            return Wait();
-        }
-        // No pidfd (a kernel older than 5.3): poll waitpid with growing pauses.
-        var deadline = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(ExitGrace.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
-        int pause = 1;
-        while (TryWait() is null)
-        {
-            if (System.Diagnostics.Stopwatch.GetTimestamp() > deadline)
-            {
-                Syscall.kill(Pid, Signum.SIGKILL);
-                KilledAfterClosing = true;
-                return Wait();
-            }
-            Thread.Sleep(pause);
-            pause = Math.Min(pause * 2, 50);
-        }
-        return status!.Value;
-    }
+    /// <summary>Reaps the child whose end of the channel is closed; see <see cref="ChildProcess.WaitOrKill"/>.</summary>
+    private ChildStatus ReapAfterEndOfStream() => Child!.WaitOrKill(Deadline.After(ExitGrace));
 
     /// <summary>Reaps the child without blocking; null while it runs.</summary>
-    internal ChildStatus? TryWait()
-    {
-        if (status is null && !IsChild && IsOwner)
-        {
-            int r;
-            do
-            {
-                r = Syscall.waitpid(Pid, out int raw, WaitOptions.WNOHANG);
-                if (r == Pid)
-                {
-                    status = ChildStatus.FromWaitStatus(raw);
-                }
-            }
-            while (r < 0 && Stdlib.GetLastError() == Mono.Unix.Native.Errno.EINTR);
-        }
-        return status;
-    }
+    internal ChildStatus? TryWait() => Child?.TryWait();
 
     /// <summary>
-    /// After the child has closed its end: reaps it and says what went wrong, if anything.
-    /// An exception the child already sent is not reported again. <paramref name="expectMessage"/>:
-    /// the child still owed the result of a job, so ending cleanly is a failure too.
+    /// After the child has closed its end: reaps it and says what went wrong, if anything
+    /// (<see cref="ChildProcess.Conclude"/>). <paramref name="expectMessage"/>: the child still owed
+    /// the result of a job, so ending cleanly is a failure too.
     /// </summary>
-    internal ChildProcessException? Conclude(bool expectMessage)
-    {
-        var s = ReapAfterEndOfStream();
-        if (ErrorReceived && !expectMessage)
-        {
-            // Its exception was the last word; the exit code that follows it adds nothing.
-            return null;
-        }
-        string? problem = null;
-        if (KilledAfterClosing)
-        {
-            problem = $"closed its channel but had not exited {ExitGrace.TotalSeconds:0.#} s later, so it was killed";
-        }
-        else if (s.Signal is int signal)
-        {
-            problem = s + SignalHint(signal);
-        }
-        else if (s.ExitCode != 0)
-        {
-            problem = s + ExitHint(s.ExitCode ?? 0);
-        }
-        else if (expectMessage)
-        {
-            problem = MessagesReceived == 0
-                ? $"{s} without sending a result"
-                : $"{s} after {MessagesReceived} message(s), without sending the result of its last job";
-        }
-        return problem is null ? null : new ChildExitedException($"{Describe()} {problem}.", Pid, Job, s);
-    }
-
-    private string SignalHint(int signal) => signal switch
-    {
-        6 => StandardErrorRelay.LastWords(Pid) is { } words
-            ? $" (the .NET runtime aborted it; its standard error said: \"{words}\")"
-            : " (an abort: Environment.FailFast, a stack overflow or a fatal error of the .NET runtime, or native code " +
-              "calling abort(); the child's standard error names the cause)",
-        9 => " (by a user, a timeout, or the kernel's out-of-memory killer)",
-        11 => " (a crash in native code, or an access to memory it could not map)",
-        _ => "",
-    };
-
-    private string ExitHint(int code) => code switch
-    {
-        ExitCodes.UnhandledException => StandardErrorRelay.LastWords(Pid) is { } words
-            ? $" (an exception escaped the child's code: \"{words}\")"
-            : " (an exception escaped the child's code; see its standard error)",
-        ExitCodes.ParentGone => " (its parent died before the child could start)",
-        _ => "",
-    };
+    internal ChildProcessException? Conclude(bool expectMessage) =>
+        Child?.Conclude(Describe(), Job, ExitGrace, MessagesReceived, ErrorReceived, expectMessage);
 
     private void ThrowIfClosed()
     {
@@ -535,7 +382,7 @@ public sealed class Channel : IDisposable
     private Exception Truncated(string what)
     {
         fault = $"a message was truncated ({what})";
-        if (IsChild)
+        if (Child is null)
         {
             return new ChannelProtocolException($"The message from {Describe()} was truncated: {what}.");
         }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using PProcess.Errors;
 
 namespace PProcess.Channels;
 

@@ -1,4 +1,4 @@
-namespace PProcess;
+namespace PProcess.Errors;
 
 /// <summary>The wire form of an exception: what crosses from a child to its parent.</summary>
 internal sealed record RemoteError(

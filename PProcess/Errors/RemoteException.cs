@@ -1,4 +1,5 @@
 using System.Text;
+using PProcess.Errors;
 
 namespace PProcess;
 

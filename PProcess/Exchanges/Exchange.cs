@@ -1,5 +1,6 @@
-using System.Diagnostics;
+using PProcess.Channels;
 using PProcess.Exchanges;
+using PProcess.Native;
 using PProcess.Serialization;
 using PProcess.Transports;
 
@@ -7,7 +8,7 @@ namespace PProcess;
 
 /// <summary>
 /// A set of channels to child processes, watched with poll: pprocess's Exchange. Start jobs
-/// with <see cref="Start(Action{Channel})"/> (queued while the exchange is busy), drive it with
+/// with <see cref="Start(Action{Channel})"/> or a <see cref="MakeParallel{T1, TResult}"/> job (queued while the exchange is busy), drive it with
 /// <see cref="Store"/>, <see cref="Wait"/> or <see cref="Finish"/>, and receive results by
 /// overriding <see cref="StoreData"/>. No more than <see cref="Limit"/> children are alive at
 /// once. A child that fails (throws, dies of a signal, exits non-zero or without sending)
@@ -17,86 +18,52 @@ namespace PProcess;
 /// </summary>
 public partial class Exchange : IDisposable
 {
-    private readonly List<Channel> active = [];
-    private readonly Dictionary<Channel, Worker> workers = [];
-    private readonly LinkedList<PendingJob> waiting = new();
-    private readonly Queue<Exception> failures = new();
+    private readonly ChannelSet<Worker> set = new();
+    private readonly List<ChannelSet<Worker>.Entry> ready = [];
+    private readonly List<ChannelSet<Worker>.Entry> ended = [];
+    private readonly JobQueue queue = new("An exchange's limit (children alive at once)");
     private readonly List<Channel> removed = [];
-    private readonly Poller poller = new();
-    private readonly CancellationWake? wake;
-    private int limit;
-    private long jobs;
-    private bool disposed;
+    private readonly ChannelOptions channelOptions;
 
     /// <summary>Creates an exchange.</summary>
-    /// <param name="limit">The most children alive at once; by default <see cref="Cores.Usable"/>.</param>
-    /// <param name="reuse">
-    /// Reuse children: a child running a job made by <see cref="MakeReusable{T1, TResult}"/> that has sent its
-    /// result receives the next queued job of the same function over its channel instead of a new fork,
-    /// and is told to quit when no such job is queued.
-    /// </param>
-    /// <param name="continuous">Children send many messages: a child that ends after any number of them is not an error.</param>
-    /// <param name="autoclose">Close a channel and reap its child when it is removed.</param>
+    /// <param name="options">Its limit, modes, job timeout and channel settings; by default <see cref="ExchangeOptions"/>'s.</param>
     /// <param name="channels">Channels to watch from the start.</param>
-    /// <param name="serializer">The serializer for the channels this exchange creates, and for the arguments handed to reused children.</param>
-    /// <param name="jobTimeout">
-    /// How long one job may run (from its fork or hand-over to its result; in continuous mode, the
-    /// child's whole life). A child still working after that is killed and reaped, and its job fails
-    /// with <see cref="ChildTimeoutException"/>. Null: no limit.
-    /// </param>
-    /// <param name="cancellationToken">
-    /// Cancels the exchange: a blocked wait wakes at once, every child is killed and reaped, queued
-    /// jobs are dropped, and the call raises <see cref="OperationCanceledException"/>.
-    /// </param>
-    /// <param name="transport">
-    /// How the channels this exchange creates carry their bytes: a socketpair (null, the default) or shared
-    /// memory, whose round trip is shorter (docs/performance.md). Results, errors and crash reports are the same.
-    /// </param>
-    public Exchange(int? limit = null, bool reuse = false, bool continuous = false, bool autoclose = true,
-        IEnumerable<Channel>? channels = null, IChannelSerializer? serializer = null, TimeSpan? jobTimeout = null,
-        CancellationToken cancellationToken = default, ChannelTransportKind? transport = null)
+    public Exchange(ExchangeOptions? options = null, IEnumerable<Channel>? channels = null)
     {
-        if (transport is { } kind && !Enum.IsDefined(kind))
-        {
-            throw new ArgumentOutOfRangeException(nameof(transport), transport, "Unknown channel transport kind.");
-        }
-        Transport = transport ?? Fork.DefaultTransport;
-        if (jobTimeout is { } t && (t <= TimeSpan.Zero && t != Timeout.InfiniteTimeSpan))
-        {
-            throw new ArgumentOutOfRangeException(nameof(jobTimeout), t, "A job timeout must be positive (or null for none).");
-        }
-        JobTimeout = jobTimeout == Timeout.InfiniteTimeSpan ? null : jobTimeout;
-        CancellationToken = cancellationToken;
-        wake = cancellationToken.CanBeCanceled ? new CancellationWake(cancellationToken) : null;
-        if (reuse && continuous)
+        options ??= new ExchangeOptions();
+        if (options.Reuse && options.Continuous)
         {
             throw new ArgumentException(
                 "An exchange cannot be both reuse and continuous: a reused child is handed its next job when it has sent " +
-                "one result, and a continuous child sends any number of results.", nameof(continuous));
+                "one result, and a continuous child sends any number of results.", nameof(options));
         }
-        Limit = limit ?? Cores.Usable;
-        Reuse = reuse;
-        Continuous = continuous;
-        Autoclose = autoclose;
-        Serializer = serializer ?? DefaultChannelSerializer.Instance;
+        Limit = options.Limit ?? Cores.Usable;
+        Reuse = options.Reuse;
+        Continuous = options.Continuous;
+        Autoclose = options.Autoclose;
+        JobTimeout = options.JobTimeout;
+        channelOptions = new ChannelOptions
+        {
+            Serializer = options.Serializer, Transport = options.Transport, ExitGrace = options.ExitGrace,
+            RingCapacity = options.RingCapacity, SpinLimit = options.SpinLimit,
+        };
         foreach (var channel in channels ?? [])
         {
             Add(channel);
         }
     }
 
+    /// <summary>Creates an exchange with at most <paramref name="limit"/> children alive at once and the other settings' defaults.</summary>
+    public Exchange(int limit)
+        : this(new ExchangeOptions { Limit = limit })
+    {
+    }
+
     /// <summary>The most children alive at once. At least 1.</summary>
     public int Limit
     {
-        get => limit;
-        set
-        {
-            if (value < 1)
-            {
-                throw new ArgumentOutOfRangeException(nameof(value), value, "An exchange's limit is the number of children alive at once and must be at least 1.");
-            }
-            limit = value;
-        }
+        get => queue.Limit;
+        set => queue.Limit = value;
     }
 
     /// <summary>Whether children are reused for queued jobs.</summary>
@@ -109,16 +76,13 @@ public partial class Exchange : IDisposable
     public bool Autoclose { get; }
 
     /// <summary>The serializer of the channels this exchange creates.</summary>
-    public IChannelSerializer Serializer { get; }
+    public IChannelSerializer Serializer => channelOptions.Serializer;
 
     /// <summary>How the channels this exchange creates carry their bytes.</summary>
-    public ChannelTransportKind Transport { get; }
+    public ChannelTransportKind Transport => channelOptions.Transport;
 
     /// <summary>How long one job may run before its child is killed, or null.</summary>
     public TimeSpan? JobTimeout { get; }
-
-    /// <summary>The token that cancels this exchange.</summary>
-    public CancellationToken CancellationToken { get; }
 
     /// <summary>The channels whose children ended during the last <see cref="Ready"/> or <see cref="Store"/>.</summary>
     public IReadOnlyList<Channel> Removed => removed;
@@ -135,11 +99,24 @@ public partial class Exchange : IDisposable
         Watch(new Worker(channel, -1, null));
     }
 
-    private void Watch(Worker worker)
+    private void Watch(Worker worker) => set.Add(worker.Channel, worker);
+
+    /// <summary>What the exchange knows of each child it watches, in the order they were added.</summary>
+    private IEnumerable<Worker> Workers => set.Entries.Select(e => e.Owner);
+
+    /// <summary>How many watched children are in <paramref name="state"/>; a loop, not LINQ: it runs every round.</summary>
+    private int CountIn(WorkerState state)
     {
-        active.Add(worker.Channel);
-        workers[worker.Channel] = worker;
-        poller.Invalidate();
+        var entries = set.Entries;
+        int count = 0;
+        for (int i = 0; i < entries.Count; i++)
+        {
+            if (entries[i].Owner.State == state)
+            {
+                count++;
+            }
+        }
+        return count;
     }
 
     /// <summary>
@@ -149,11 +126,7 @@ public partial class Exchange : IDisposable
     public void Remove(Channel channel)
     {
         ArgumentNullException.ThrowIfNull(channel);
-        if (active.Remove(channel))
-        {
-            workers.Remove(channel);
-            poller.Invalidate();
-        }
+        set.Remove(channel);
         if (Autoclose)
         {
             channel.Dispose();
@@ -161,51 +134,54 @@ public partial class Exchange : IDisposable
     }
 
     /// <summary>The channels being watched.</summary>
-    public IReadOnlyList<Channel> Active() => active.ToArray();
+    public IReadOnlyList<Channel> Active() => set.Entries.Select(e => e.Channel).ToArray();
 
     /// <summary>True when as many children are alive as the limit allows.</summary>
-    public bool Busy() => active.Count >= Limit;
+    public bool Busy() => set.Count >= Limit;
 
     /// <summary>
     /// True while children are working, jobs are queued, or a child's failure has not been raised yet
     /// (several children can fail in one round; each is raised by its own call). A reusable child
     /// waiting for its next job does not count: it is told to quit when nothing is queued for it.
     /// </summary>
-    public bool Unfinished() => waiting.Count > 0 || failures.Count > 0 || workers.Values.Any(w => w.State != WorkerState.Idle);
+    public bool Unfinished() => queue.Waiting.Count > 0 || queue.HasFailures || CountIn(WorkerState.Idle) < set.Count;
 
     /// <summary>
     /// Waits until at least one channel has a message, or the timeout passes (null: no timeout),
     /// and returns the channels with messages. Channels whose children ended are removed and
     /// listed in <see cref="Removed"/>; a child that ended badly raises its error here once no
     /// channel is ready (otherwise at the next call), so no message is lost.
+    /// <paramref name="cancellationToken"/> cancels the exchange: the wait wakes at once, every
+    /// child is killed and reaped, queued jobs are dropped, and <see cref="OperationCanceledException"/> is raised.
     /// </summary>
-    public IReadOnlyList<Channel> Ready(TimeSpan? timeout = null)
+    public IReadOnlyList<Channel> Ready(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        ThrowIfCanceled();
-        ThrowPendingFailure();
-        var ready = ReadyCore(timeout);
+        ThrowIfCanceled(cancellationToken);
+        queue.ThrowPendingFailure();
+        var channels = ReadyCore(timeout, cancellationToken);
         ExpireOverdue();
-        if (ready.Count == 0)
+        if (channels.Count == 0)
         {
-            ThrowPendingFailure();
+            queue.ThrowPendingFailure();
         }
-        return ready;
+        return channels;
     }
 
     /// <summary>
     /// One round: waits for ready channels (up to <paramref name="timeout"/>), calls
     /// <see cref="StoreData"/> for each, then starts queued jobs while the exchange is not busy.
     /// Raises the first failure of a child, if one ended badly; the rest of the round is done first.
+    /// <paramref name="cancellationToken"/> cancels the exchange, as for <see cref="Ready"/>.
     /// </summary>
-    public void Store(TimeSpan? timeout = null)
+    public void Store(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        ThrowIfCanceled();
-        ThrowPendingFailure();
-        foreach (var channel in ReadyCore(timeout))
+        ThrowIfCanceled(cancellationToken);
+        queue.ThrowPendingFailure();
+        foreach (var channel in ReadyCore(timeout, cancellationToken))
         {
-            var worker = workers[channel];
+            var worker = set.OwnerOf(channel)!;
             long ticket = CurrentTicket(worker);
             try
             {
@@ -226,20 +202,20 @@ public partial class Exchange : IDisposable
         }
         ExpireOverdue();
         StartWaiting();
-        ThrowPendingFailure();
+        queue.ThrowPendingFailure();
     }
 
     /// <summary>Runs <see cref="Store"/> until the exchange is not busy.</summary>
-    public void Wait()
+    public void Wait(CancellationToken cancellationToken = default)
     {
         while (Busy())
         {
-            if (!workers.Values.Any(w => w.State == WorkerState.Quitting) && FindIdle(null) is { } idle)
+            if (CountIn(WorkerState.Quitting) == 0 && FindIdle(null) is { } idle)
             {
                 // A reusable child waiting for a job holds a slot: free it.
                 Quit(idle);
             }
-            Store();
+            Store(null, cancellationToken);
         }
     }
 
@@ -247,13 +223,13 @@ public partial class Exchange : IDisposable
     /// Runs <see cref="Store"/> until every child has ended and no job is queued. Reusable
     /// children are told to quit and reaped too.
     /// </summary>
-    public void Finish()
+    public void Finish(CancellationToken cancellationToken = default)
     {
-        ThrowIfCanceled();
-        ThrowPendingFailure();
-        while (Unfinished() || active.Count > 0)
+        ThrowIfCanceled(cancellationToken);
+        queue.ThrowPendingFailure();
+        while (Unfinished() || set.Count > 0)
         {
-            Store();
+            Store(null, cancellationToken);
         }
     }
 
@@ -271,18 +247,18 @@ public partial class Exchange : IDisposable
     /// parent: do the work, send the result and end with <see cref="Fork.Exit"/>. In the parent,
     /// returns null; the exchange watches the new child's channel.
     /// </summary>
-    public Channel? Create()
+    public Channel? Create(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        ThrowIfCanceled();
-        Wait();
-        long ticket = jobs;
-        var channel = Fork.Spawn(null, $"#{ticket} Exchange.Create()", Serializer, transport: Transport);
+        ThrowIfCanceled(cancellationToken);
+        Wait(cancellationToken);
+        long ticket = queue.Tickets;
+        var channel = Fork.Spawn(null, $"#{ticket} Exchange.Create()", channelOptions);
         if (channel.IsChild)
         {
             return channel;
         }
-        jobs++;
+        queue.TakeTicket();
         Watch(new Worker(channel, ticket, null) { Deadline = NewDeadline() });
         return null;
     }
@@ -297,30 +273,28 @@ public partial class Exchange : IDisposable
     /// <summary>Releases the children and channels; override to release more.</summary>
     protected virtual void Dispose(bool disposing)
     {
-        if (disposed || !disposing)
+        if (!disposing || !queue.Close())
         {
             return;
         }
-        disposed = true;
-        waiting.Clear();
-        foreach (var worker in workers.Values)
+        var entries = set.Entries.ToArray();
+        foreach (var entry in entries)
         {
-            if (worker.State == WorkerState.Idle)
+            if (entry.Owner.State == WorkerState.Idle)
             {
-                Quit(worker);
+                Quit(entry.Owner);
             }
         }
-        foreach (var channel in active)
+        foreach (var entry in entries)
         {
-            channel.Dispose();
+            set.Remove(entry.Channel);
+            entry.Channel.Dispose();
         }
-        active.Clear();
-        workers.Clear();
-        wake?.Dispose();
+        set.Dispose();
     }
 
     /// <summary>The number of jobs started or queued so far; the next job's sequence number.</summary>
-    private protected long JobsStarted => jobs;
+    private protected long JobsStarted => queue.Tickets;
 
     /// <summary>
     /// Lets a subclass keep a child's failure with its job (a Map at that job's index, a queue in
@@ -330,231 +304,59 @@ public partial class Exchange : IDisposable
     private protected virtual bool TakeFailure(Channel channel, long ticket, Exception failure) => false;
 
     /// <summary>The sequence number of the job whose result <paramref name="channel"/> carries next, or -1.</summary>
-    private protected long TicketOf(Channel channel) => workers.TryGetValue(channel, out var worker) ? CurrentTicket(worker) : -1;
+    private protected long TicketOf(Channel channel) => set.OwnerOf(channel) is { } worker ? CurrentTicket(worker) : -1;
 
     private long CurrentTicket(Worker worker) => Continuous || worker.AwaitingResult ? worker.Ticket : -1;
-
-    private void Enqueue(Delegate callable, Action<Channel> body, Action<Channel>? handOver, params object?[] args)
-    {
-        ArgumentNullException.ThrowIfNull(callable);
-        ThrowIfDisposed();
-        ThrowIfCanceled();
-        long ticket = jobs++;
-        var wrapped = WrappedJob.Of(callable);
-        var name = $"#{ticket} {JobNames.Describe(wrapped?.Function ?? callable, args)}";
-        // Children of a reusable job serve further jobs of that same delegate (same function, same job).
-        object? reuseKey = wrapped is { Reusable: true } ? callable : null;
-        var node = waiting.AddLast(new PendingJob(body, name, ticket, callable, reuseKey, handOver));
-        try
-        {
-            StartWaiting();
-        }
-        catch (ForkException) when (node.List is not null)
-        {
-            // Not accepted: the caller sees the error, and the job does not run later behind its back.
-            waiting.Remove(node);
-            jobs--;
-            throw;
-        }
-    }
-
-    private void Launch(PendingJob job) =>
-        Watch(new Worker(Fork.Spawn(job.Body, job.Name, Serializer, job.Callable, transport: Transport), job.Ticket, job.ReuseKey) { Deadline = NewDeadline() });
-
-    /// <summary>
-    /// Gives queued jobs to idle reusable children of the same function, or to new children while
-    /// the limit allows; an idle child that no queued job can use is told to quit, to free its slot.
-    /// When nothing is queued or running, idle children are told to quit.
-    /// </summary>
-    private void StartWaiting()
-    {
-        int coming = workers.Values.Count(w => w.State == WorkerState.Quitting);
-        for (var node = waiting.First; node is not null;)
-        {
-            var next = node.Next;
-            var job = node.Value;
-            if (Reuse && job.ReuseKey is not null && FindIdle(job.ReuseKey) is { } idle)
-            {
-                if (HandOver(idle, job))
-                {
-                    waiting.Remove(node);
-                }
-                else
-                {
-                    // That child is gone; look at this job again.
-                    next = node;
-                }
-            }
-            else if (active.Count < Limit)
-            {
-                try
-                {
-                    Launch(job);
-                }
-                catch (ForkException shortage) when (shortage.IsResourceShortage && active.Count > 0)
-                {
-                    // Out of processes or descriptors: the job stays queued, and is tried again
-                    // when a running child ends and gives its resources back.
-                    break;
-                }
-                waiting.Remove(node);
-            }
-            else if (coming > 0)
-            {
-                coming--;
-            }
-            else if (FindIdle(null) is { } unused)
-            {
-                Quit(unused);
-            }
-            else
-            {
-                break;
-            }
-            node = next;
-        }
-        if (waiting.Count == 0 && !workers.Values.Any(w => w.State == WorkerState.Working))
-        {
-            foreach (var worker in workers.Values.Where(w => w.State == WorkerState.Idle).ToList())
-            {
-                Quit(worker);
-            }
-        }
-    }
-
-    private Worker? FindIdle(object? reuseKey)
-    {
-        foreach (var channel in active)
-        {
-            var worker = workers[channel];
-            if (worker.State == WorkerState.Idle && (reuseKey is null || ReferenceEquals(worker.ReuseKey, reuseKey)))
-            {
-                return worker;
-            }
-        }
-        return null;
-    }
-
-    /// <summary>
-    /// Sends a queued job's arguments to an idle child. False if the child is gone. Arguments that
-    /// cannot be serialised fail that job (true: it is dealt with) and leave the child idle.
-    /// </summary>
-    private bool HandOver(Worker worker, PendingJob job)
-    {
-        try
-        {
-            job.HandOver!(worker.Channel);
-        }
-        catch (ChannelSerializationException refused) when (!worker.Channel.IsFaulted)
-        {
-            Fail(worker.Channel, job.Ticket, new ChannelSerializationException(
-                $"The arguments of job {job.Name} could not be sent to reused child {worker.Channel.Pid}: {refused.Message}",
-                refused.ValueType, refused));
-            return true;
-        }
-        catch (Exception e) when (e is IOException or ChannelSerializationException)
-        {
-            // The child is gone, or its stream broke: its end is seen and judged by a later round.
-            worker.State = WorkerState.Quitting;
-            return false;
-        }
-        worker.Assign(job.Ticket, job.Name, NewDeadline());
-        return true;
-    }
-
-    /// <summary>After a ready channel was served: a reusable child that has answered waits for another job, or quits.</summary>
-    private void Answered(Worker worker)
-    {
-        if (Continuous || worker.ReuseKey is null || worker.State != WorkerState.Working || worker.AwaitingResult)
-        {
-            return;
-        }
-        if (Reuse)
-        {
-            worker.State = WorkerState.Idle;
-            worker.Deadline = long.MaxValue;
-        }
-        else
-        {
-            // A MakeReusable job in an exchange without reuse: one job per child, as with MakeParallel.
-            Quit(worker);
-        }
-    }
-
-    private static void Quit(Worker worker)
-    {
-        worker.State = WorkerState.Quitting;
-        try
-        {
-            worker.Channel.SendQuit();
-        }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or ChannelProtocolException)
-        {
-            // Already gone: its end of stream is judged as usual.
-        }
-    }
 
     private void Fail(Channel channel, long ticket, Exception failure)
     {
         if (!TakeFailure(channel, ticket, failure))
         {
-            failures.Enqueue(failure);
+            queue.Fail(failure);
         }
     }
 
-    private List<Channel> ReadyCore(TimeSpan? timeout)
+    private List<Channel> ReadyCore(TimeSpan? timeout, CancellationToken cancellationToken)
     {
         removed.Clear();
-        var ready = new List<Channel>();
-        var polled = poller.Poll(active, UntilNextDeadline(timeout), wake?.PollDescriptor ?? -1);
-        ThrowIfCanceled();
-        foreach (var channel in polled)
+        if (set.Count == 0)
         {
-            switch (channel.Probe())
+            // Nothing to wait for.
+            ThrowIfCanceled(cancellationToken);
+            return [];
+        }
+        // The caller's timeout, shortened to the nearest job deadline.
+        var deadline = Deadline.After(timeout);
+        if (JobTimeout is not null)
+        {
+            var entries = set.Entries;
+            for (int i = 0; i < entries.Count; i++)
             {
-                case ProbeResult.Data:
-                    ready.Add(channel);
-                    break;
-                case ProbeResult.EndOfStream:
-                    Ended(channel);
-                    break;
+                deadline = Deadline.Earlier(deadline, entries[i].Owner.Deadline);
             }
         }
-        return ready;
+        using (set.WakeOn(cancellationToken))
+        {
+            set.Wait(deadline, ready, ended);
+        }
+        foreach (var entry in ended)
+        {
+            Ended(entry.Channel, entry.Owner);
+        }
+        ThrowIfCanceled(cancellationToken);
+        return ready.ConvertAll(e => e.Channel);
     }
 
-    /// <summary>The poll timeout: the caller's, shortened to the nearest job deadline.</summary>
-    private TimeSpan? UntilNextDeadline(TimeSpan? timeout)
-    {
-        if (JobTimeout is null || workers.Count == 0)
-        {
-            return timeout;
-        }
-        long nearest = workers.Values.Min(w => w.Deadline);
-        if (nearest == long.MaxValue)
-        {
-            return timeout;
-        }
-        var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), nearest);
-        if (left < TimeSpan.Zero)
-        {
-            left = TimeSpan.Zero;
-        }
-        return timeout is { } t && t != Timeout.InfiniteTimeSpan && t < left ? t : left;
-    }
-
-    private long NewDeadline() =>
-        JobTimeout is { } t ? Stopwatch.GetTimestamp() + (long)(t.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
+    private Deadline NewDeadline() => Deadline.After(JobTimeout);
 
     /// <summary>Kills and reaps the children whose job outlived the job timeout; their jobs fail.</summary>
     private void ExpireOverdue()
     {
-        if (JobTimeout is not { } allowed)
+        if (JobTimeout is not { } allowed || set.Count == 0)
         {
             return;
         }
-        long now = Stopwatch.GetTimestamp();
-        foreach (var worker in workers.Values.Where(w => w.Deadline <= now && w.State != WorkerState.Idle).ToList())
+        foreach (var worker in Workers.Where(w => w.Deadline.HasPassed && w.State != WorkerState.Idle).ToList())
         {
             var channel = worker.Channel;
             bool owed = Continuous || worker.AwaitingResult;
@@ -570,27 +372,23 @@ public partial class Exchange : IDisposable
     }
 
     /// <summary>After the token was cancelled: every child is killed and reaped, queued jobs are dropped.</summary>
-    private void ThrowIfCanceled()
+    private void ThrowIfCanceled(CancellationToken cancellationToken)
     {
-        if (!CancellationToken.IsCancellationRequested)
+        if (!cancellationToken.IsCancellationRequested)
         {
             return;
         }
-        waiting.Clear();
-        foreach (var channel in active.ToList())
+        queue.Waiting.Clear();
+        foreach (var channel in Active())
         {
             Discard(channel);
         }
-        CancellationToken.ThrowIfCancellationRequested();
+        cancellationToken.ThrowIfCancellationRequested();
     }
 
     /// <summary>A child closed its end and everything it sent has been read: reap it and judge how it ended.</summary>
-    private void Ended(Channel channel)
+    private void Ended(Channel channel, Worker worker)
     {
-        var worker = workers[channel];
-        active.Remove(channel);
-        workers.Remove(channel);
-        poller.Invalidate();
         removed.Add(channel);
         bool owed = !Continuous && worker.AwaitingResult;
         long ticket = CurrentTicket(worker);
@@ -607,20 +405,10 @@ public partial class Exchange : IDisposable
 
     private void Discard(Channel channel)
     {
-        active.Remove(channel);
-        workers.Remove(channel);
-        poller.Invalidate();
+        set.Remove(channel);
         removed.Add(channel);
         channel.Dispose();
     }
 
-    private void ThrowPendingFailure()
-    {
-        if (failures.TryDequeue(out var failure))
-        {
-            throw failure;
-        }
-    }
-
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(queue.IsClosed, this);
 }

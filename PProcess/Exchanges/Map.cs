@@ -1,11 +1,10 @@
 using System.Collections;
-using PProcess.Serialization;
 
 namespace PProcess;
 
 /// <summary>
 /// pprocess's Map: an exchange whose results are kept in the order the jobs were started
-/// (by <see cref="Exchange.Start{T1}"/>, <see cref="Exchange.Manage{T1}"/> or <see cref="Exchange.Create"/>),
+/// (by <see cref="Exchange.Start{T1}(ParallelJob{T1}, T1)"/>, <see cref="Exchange.Manage{T1}(ParallelJob{T1})"/> or <see cref="Exchange.Create"/>),
 /// whatever order they arrive in. Reading an element, a range, or iterating, waits only until
 /// those results are in, driving the exchange meanwhile. A job that failed raises its exception
 /// (with the child's stack, for a <see cref="RemoteException"/>) where its result would be; the
@@ -18,18 +17,25 @@ public class Map<TResult> : Exchange, IReadOnlyList<TResult>
     private readonly Dictionary<long, Outcome> results = [];
 
     /// <summary>Creates a map.</summary>
-    /// <param name="limit">The most children alive at once; by default <see cref="Cores.Usable"/>.</param>
-    /// <param name="reuse">Reuse the children of <see cref="Exchange.MakeReusable{T1, TResult}"/> jobs.</param>
-    /// <param name="serializer">The serializer for results (and for arguments handed to reused children).</param>
-    /// <param name="jobTimeout">How long one job may run; see <see cref="Exchange.JobTimeout"/>. The job fails at its index.</param>
-    /// <param name="cancellationToken">Cancels waiting: children are killed and <see cref="OperationCanceledException"/> is raised.</param>
-    /// <param name="transport">How the channels carry their bytes: a socketpair (null, the default) or shared memory.</param>
-    public Map(int? limit = null, bool reuse = false, IChannelSerializer? serializer = null, TimeSpan? jobTimeout = null,
-        CancellationToken cancellationToken = default, ChannelTransportKind? transport = null)
-        : base(limit, reuse, continuous: false, autoclose: true, channels: null, serializer: serializer, jobTimeout: jobTimeout,
-            cancellationToken: cancellationToken, transport: transport)
+    /// <param name="options">
+    /// Its limit, reuse, job timeout (a job that runs longer fails at its index) and channel settings.
+    /// Not continuous: each child sends one result.
+    /// </param>
+    public Map(ExchangeOptions? options = null)
+        : base(Checked(options))
     {
     }
+
+    /// <summary>Creates a map with at most <paramref name="limit"/> children alive at once.</summary>
+    public Map(int limit)
+        : base(limit)
+    {
+    }
+
+    private static ExchangeOptions? Checked(ExchangeOptions? options) =>
+        options is { Continuous: true }
+            ? throw new ArgumentException("A Map keeps one result per job: its options cannot be continuous (use a ResultQueue).", nameof(options))
+            : options;
 
     /// <summary>The number of jobs started so far (running, queued or done).</summary>
     public int Count => checked((int)JobsStarted);
@@ -44,8 +50,19 @@ public class Map<TResult> : Exchange, IReadOnlyList<TResult>
         {
             ArgumentOutOfRangeException.ThrowIfNegative(index);
             ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
-            return Await(index);
+            return Await(index, default);
         }
+    }
+
+    /// <summary>
+    /// The result of job <paramref name="index"/>, as the indexer, with a token that cancels the
+    /// wait (the children are killed and <see cref="OperationCanceledException"/> is raised).
+    /// </summary>
+    public TResult Get(int index, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
+        return Await(index, cancellationToken);
     }
 
     /// <summary>The results of a range of jobs (pprocess's slice), waiting only for those.</summary>
@@ -57,7 +74,7 @@ public class Map<TResult> : Exchange, IReadOnlyList<TResult>
             var slice = new TResult[length];
             for (int i = 0; i < length; i++)
             {
-                slice[i] = Await(offset + i);
+                slice[i] = Await(offset + i, default);
             }
             return slice;
         }
@@ -70,11 +87,14 @@ public class Map<TResult> : Exchange, IReadOnlyList<TResult>
     /// Yields the results in job order, each as soon as it and all before it have arrived.
     /// Jobs started during the iteration are included.
     /// </summary>
-    public IEnumerator<TResult> GetEnumerator()
+    public IEnumerator<TResult> GetEnumerator() => WithCancellation(default).GetEnumerator();
+
+    /// <summary>The results in job order, as the enumerator yields them, with a token that cancels the waits.</summary>
+    public IEnumerable<TResult> WithCancellation(CancellationToken cancellationToken)
     {
         for (int i = 0; i < Count; i++)
         {
-            yield return Await(i);
+            yield return Await(i, cancellationToken);
         }
     }
 
@@ -102,7 +122,7 @@ public class Map<TResult> : Exchange, IReadOnlyList<TResult>
         return true;
     }
 
-    private TResult Await(int index)
+    private TResult Await(int index, CancellationToken cancellationToken)
     {
         Outcome outcome;
         while (!results.TryGetValue(index, out outcome))
@@ -111,7 +131,7 @@ public class Map<TResult> : Exchange, IReadOnlyList<TResult>
             {
                 throw new InvalidOperationException($"The result of job #{index} never arrived, and nothing is left running.");
             }
-            Store();
+            Store(null, cancellationToken);
         }
         if (outcome.Failure is { } failure)
         {

@@ -1,5 +1,4 @@
 using PProcess.Exchanges;
-using PProcess.Serialization;
 
 namespace PProcess;
 
@@ -10,7 +9,7 @@ public static class PMapExtensions
     /// Applies <paramref name="selector"/> to each element in child processes and yields the
     /// results in the order of <paramref name="source"/>. Lazy and streaming: nothing runs until
     /// the result is enumerated, the source is read only as far as a bounded window of jobs
-    /// (twice <paramref name="limit"/> batches) ahead of the consumer, and results are released once
+    /// (twice the limit, in batches) ahead of the consumer, and results are released once
     /// yielded, so an endless source works. The selector sees the parent's state as it was at the
     /// fork (copy-on-write); its result crosses back through the serializer. If the selector
     /// throws for one element, the results before it are yielded and then the exception is raised
@@ -19,52 +18,35 @@ public static class PMapExtensions
     /// </summary>
     /// <param name="source">The elements.</param>
     /// <param name="selector">The work for one element.</param>
-    /// <param name="limit">The most children alive at once; by default <see cref="Cores.Usable"/>.</param>
-    /// <param name="batchSize">Elements per child job: more than 1 spreads the cost of a fork (or of a hand-over) over many small elements.</param>
-    /// <param name="reuse">
-    /// Keep each child alive and hand it the next batch over its channel instead of forking per batch.
-    /// The elements then cross through the serializer, so they must be serialisable.
-    /// </param>
-    /// <param name="serializer">The serializer for results (and for batches handed to reused children).</param>
-    /// <param name="timeout">
-    /// How long one batch may run; a child still working after that is killed, and the enumeration
-    /// raises <see cref="ChildTimeoutException"/> at the batch's first element. Null: no limit.
-    /// </param>
+    /// <param name="options">The limit, batch size, reuse, job timeout and channel settings; by default <see cref="PMapOptions"/>'s.</param>
     /// <param name="cancellationToken">
     /// Cancels the enumeration: the children are killed and reaped and <see cref="OperationCanceledException"/> is raised.
     /// </param>
-    /// <param name="transport">How results (and, with reuse, batches) travel: a socketpair (null, the default) or shared memory.</param>
-    public static IEnumerable<TResult> PMap<T, TResult>(this IEnumerable<T> source, Func<T, TResult> selector, int? limit = null,
-        int batchSize = 1, bool reuse = false, IChannelSerializer? serializer = null, TimeSpan? timeout = null,
-        CancellationToken cancellationToken = default, ChannelTransportKind? transport = null)
+    public static IEnumerable<TResult> PMap<T, TResult>(this IEnumerable<T> source, Func<T, TResult> selector, PMapOptions? options = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
-        if (transport is { } kind && !Enum.IsDefined(kind))
-        {
-            throw new ArgumentOutOfRangeException(nameof(transport), transport, "Unknown channel transport kind.");
-        }
         ArgumentNullException.ThrowIfNull(selector);
-        if (limit is < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(limit), limit, "PMap's limit is the number of children alive at once and must be at least 1.");
-        }
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        if (timeout is { } t && t <= TimeSpan.Zero && t != Timeout.InfiniteTimeSpan)
-        {
-            throw new ArgumentOutOfRangeException(nameof(timeout), t, "PMap's timeout must be positive (or null for none).");
-        }
-        return Iterate(source, selector, limit ?? Cores.Usable, batchSize, reuse, serializer, timeout, cancellationToken, transport);
+        return Iterate(source, selector, options ?? new PMapOptions(), cancellationToken);
     }
 
-    private static IEnumerable<TResult> Iterate<T, TResult>(IEnumerable<T> source, Func<T, TResult> selector, int limit,
-        int batchSize, bool reuse, IChannelSerializer? serializer, TimeSpan? timeout, CancellationToken cancellationToken,
-        ChannelTransportKind? transport)
+    /// <summary>As <see cref="PMap{T, TResult}(IEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>, with at most <paramref name="limit"/> children alive at once.</summary>
+    public static IEnumerable<TResult> PMap<T, TResult>(this IEnumerable<T> source, Func<T, TResult> selector, int limit) =>
+        source.PMap(selector, new PMapOptions { Limit = limit });
+
+    private static IEnumerable<TResult> Iterate<T, TResult>(IEnumerable<T> source, Func<T, TResult> selector, PMapOptions options,
+        CancellationToken cancellationToken)
     {
-        using var exchange = new BatchExchange<TResult>(limit, reuse, serializer, timeout, cancellationToken, transport);
-        Action<Channel, T[]> job = reuse
-            ? WrappedJob.Register<Action<Channel, T[]>>((c, first) => ReusableChild.Serve(c, first, (ch, items) => SendBatch(ch, items, selector)),
-                selector, reusable: true)
-            : WrappedJob.Register<Action<Channel, T[]>>((c, items) => SendBatch(c, items, selector), selector, reusable: false);
+        int limit = options.Limit ?? Cores.Usable;
+        int batchSize = options.BatchSize;
+        using var exchange = new BatchExchange<TResult>(new ExchangeOptions
+        {
+            Limit = limit, Reuse = options.Reuse, JobTimeout = options.JobTimeout, Serializer = options.Serializer,
+            Transport = options.Transport, ExitGrace = options.ExitGrace, RingCapacity = options.RingCapacity, SpinLimit = options.SpinLimit,
+        });
+        var job = options.Reuse
+            ? new ParallelJob<T[]>((c, first) => ReusableChild.Serve(c, first, (ch, items) => SendBatch(ch, items, selector)), selector, reusable: true)
+            : new ParallelJob<T[]>((c, items) => SendBatch(c, items, selector), selector, reusable: false);
         int window = checked(limit * 2);
         using var items = source.GetEnumerator();
         bool exhausted = false;
@@ -105,7 +87,7 @@ public static class PMapExtensions
                 }
                 continue;
             }
-            exchange.Store();
+            exchange.Store(null, cancellationToken);
         }
     }
 
@@ -129,16 +111,14 @@ public static class PMapExtensions
     }
 
     /// <summary>The exchange behind PMap: one batch per job, results kept by batch until taken.</summary>
-    private sealed class BatchExchange<TResult>(int limit, bool reuse, IChannelSerializer? serializer, TimeSpan? timeout,
-        CancellationToken cancellationToken, ChannelTransportKind? transport)
-        : Exchange(limit, reuse, serializer: serializer, jobTimeout: timeout, cancellationToken: cancellationToken, transport: transport)
+    private sealed class BatchExchange<TResult>(ExchangeOptions options) : Exchange(options)
     {
         private readonly Dictionary<long, int> sizes = [];
         private readonly Dictionary<long, (TResult[] Results, Exception? Failure)> done = [];
 
         internal long Started => JobsStarted;
 
-        internal void Add<T>(Action<Channel, T[]> job, T[] batch)
+        internal void Add<T>(ParallelJob<T[]> job, T[] batch)
         {
             sizes[JobsStarted] = batch.Length;
             Start(job, batch);

@@ -1,5 +1,4 @@
 using System.Collections;
-using PProcess.Serialization;
 
 namespace PProcess;
 
@@ -17,18 +16,18 @@ public class ResultQueue<TResult> : Exchange, IEnumerable<TResult>
     private readonly Queue<(TResult Value, Exception? Failure)> arrived = new();
 
     /// <summary>Creates a queue.</summary>
-    /// <param name="limit">The most children alive at once; by default <see cref="Cores.Usable"/>.</param>
-    /// <param name="reuse">Reuse the children of <see cref="Exchange.MakeReusable{T1, TResult}"/> jobs.</param>
-    /// <param name="continuous">Each child sends any number of messages, each yielded as it arrives.</param>
-    /// <param name="serializer">The serializer for results (and for arguments handed to reused children).</param>
-    /// <param name="jobTimeout">How long one job may run; see <see cref="Exchange.JobTimeout"/>. The failure is queued where it happened.</param>
-    /// <param name="cancellationToken">Cancels waiting: children are killed and <see cref="OperationCanceledException"/> is raised.</param>
-    /// <param name="transport">How the channels carry their bytes: a socketpair (null, the default) or shared memory.</param>
-    public ResultQueue(int? limit = null, bool reuse = false, bool continuous = false, IChannelSerializer? serializer = null,
-        TimeSpan? jobTimeout = null, CancellationToken cancellationToken = default,
-        ChannelTransportKind? transport = null)
-        : base(limit, reuse, continuous, autoclose: true, channels: null, serializer: serializer, jobTimeout: jobTimeout,
-            cancellationToken: cancellationToken, transport: transport)
+    /// <param name="options">
+    /// Its limit, reuse or continuous mode (each child sends any number of messages, each yielded as it
+    /// arrives), job timeout (the failure is queued where it happened) and channel settings.
+    /// </param>
+    public ResultQueue(ExchangeOptions? options = null)
+        : base(options)
+    {
+    }
+
+    /// <summary>Creates a queue with at most <paramref name="limit"/> children alive at once.</summary>
+    public ResultQueue(int limit)
+        : base(limit)
     {
     }
 
@@ -52,7 +51,13 @@ public class ResultQueue<TResult> : Exchange, IEnumerable<TResult>
     }
 
     /// <summary>Yields results as they arrive, until every child has ended and no job is queued.</summary>
-    public IEnumerator<TResult> GetEnumerator()
+    public IEnumerator<TResult> GetEnumerator() => WithCancellation(default).GetEnumerator();
+
+    /// <summary>
+    /// The results as they arrive, as the enumerator yields them, with a token that cancels the
+    /// waits: the children are killed and <see cref="OperationCanceledException"/> is raised.
+    /// </summary>
+    public IEnumerable<TResult> WithCancellation(CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -62,7 +67,7 @@ public class ResultQueue<TResult> : Exchange, IEnumerable<TResult>
             }
             else if (Unfinished())
             {
-                Store();
+                Store(null, cancellationToken);
             }
             else
             {

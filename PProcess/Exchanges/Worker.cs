@@ -1,3 +1,5 @@
+using PProcess.Native;
+
 namespace PProcess.Exchanges;
 
 /// <summary>What an exchange knows of one child: the job it serves and whether it can take another.</summary>
@@ -19,11 +21,11 @@ internal sealed class Worker(Channel channel, long ticket, object? reuseKey)
     /// <summary>True while the current job's result has not arrived.</summary>
     internal bool AwaitingResult => State == WorkerState.Working && Channel.MessagesReceived == messagesAtAssignment;
 
-    /// <summary>When the current job must be done (a <see cref="System.Diagnostics.Stopwatch"/> timestamp), or long.MaxValue.</summary>
-    internal long Deadline { get; set; } = long.MaxValue;
+    /// <summary>When the current job must be done.</summary>
+    internal Deadline Deadline { get; set; } = Deadline.Never;
 
     /// <summary>Records that the child now serves another job.</summary>
-    internal void Assign(long ticket, string name, long deadline)
+    internal void Assign(long ticket, string name, Deadline deadline)
     {
         Ticket = ticket;
         Channel.Job = name;

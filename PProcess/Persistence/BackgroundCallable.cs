@@ -1,6 +1,5 @@
-using PProcess.Exchanges;
 using PProcess.Persistence;
-using PProcess.Serialization;
+using PProcess.Processes;
 
 namespace PProcess;
 
@@ -14,35 +13,51 @@ namespace PProcess;
 public sealed class BackgroundCallable
 {
     private readonly Action<Channel> callable;
+    private readonly Delegate function;
+    private readonly PersistentExchangeOptions options;
 
     /// <summary>Creates the callable; nothing starts yet.</summary>
     /// <param name="address">The socket path: at most 107 bytes, in an existing directory (ideally mode 0700).</param>
     /// <param name="callable">The job: it sends its results over the channel, any number of them.</param>
-    /// <param name="logPath">A file for the background process's standard output and error (appended, mode 0600); null: /dev/null.</param>
-    /// <param name="serializer">The serializer of the results.</param>
-    public BackgroundCallable(string address, Action<Channel> callable, string? logPath = null, IChannelSerializer? serializer = null)
+    /// <param name="options">The log file (null: /dev/null) and the results' serializer.</param>
+    public BackgroundCallable(string address, Action<Channel> callable, PersistentExchangeOptions? options = null)
+        : this(address, callable, callable, options)
+    {
+    }
+
+    /// <summary>Creates the callable from a job made by MakeParallel, whose one result is the function's value.</summary>
+    /// <inheritdoc cref="BackgroundCallable(string, Action{Channel}, PersistentExchangeOptions?)"/>
+    public BackgroundCallable(string address, ParallelJob job, PersistentExchangeOptions? options = null)
+        : this(address, job?.Body!, job?.Function!, options)
+    {
+    }
+
+    private BackgroundCallable(string address, Action<Channel> callable, Delegate function, PersistentExchangeOptions? options)
     {
         ArgumentNullException.ThrowIfNull(callable);
         Address = UnixSocketAddress.Validate(address);
         this.callable = callable;
-        LogPath = logPath;
-        Serializer = serializer ?? DefaultChannelSerializer.Instance;
+        this.function = function;
+        this.options = options ?? new PersistentExchangeOptions();
     }
 
     /// <summary>The absolute socket path.</summary>
     public string Address { get; }
 
     /// <summary>Where the background process's output goes, or null for /dev/null.</summary>
-    public string? LogPath { get; }
+    public string? LogPath => options.LogPath;
 
     /// <summary>The serializer of the results.</summary>
-    public IChannelSerializer Serializer { get; }
+    public PProcess.Serialization.IChannelSerializer Serializer => options.Serializer;
 
     /// <summary>
     /// Starts the background process and returns once it listens. Raises
     /// <see cref="PersistentProcessException"/> when the address is in use by a live process or
     /// unusable; a socket file left by a crashed run is replaced.
     /// </summary>
-    public BackgroundProcess Start() =>
-        BackgroundProcess.Start(Address, callable, JobNames.Describe(WrappedJob.Of(callable)?.Function ?? callable), LogPath, Serializer);
+    public BackgroundProcess Start()
+    {
+        Runtime.ChildPath.Prepare(function);
+        return BackgroundProcess.Start(Address, callable, JobNames.Describe(function), options);
+    }
 }

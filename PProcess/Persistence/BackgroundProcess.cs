@@ -1,9 +1,9 @@
-using Mono.Unix.Native;
 using PProcess.Native;
+using PProcess.Persistence;
 using PProcess.Runtime;
 using PProcess.Serialization;
 
-namespace PProcess.Persistence;
+namespace PProcess;
 
 /// <summary>
 /// A background process as its starter sees it: a daemon listening at <see cref="Address"/>
@@ -86,7 +86,7 @@ public sealed class BackgroundProcess : IDisposable
         "results are lost.", Address);
 
     /// <summary>Sends SIGKILL to the background process: for tests and emergencies. Its socket file stays behind (stale).</summary>
-    public void Kill() => Syscall.kill(Pid, Signum.SIGKILL);
+    public void Kill() => LibC.Kill(Pid, Signals.SIGKILL);
 
     /// <summary>Closes the starter's status channel; the background process is not affected.</summary>
     public void Dispose() => status.Close();
@@ -100,12 +100,12 @@ public sealed class BackgroundProcess : IDisposable
     /// address (too long, no such directory, in use, a log file that cannot be opened) are raised
     /// here, in the starter.
     /// </summary>
-    internal static BackgroundProcess Start(string address, Action<Channel> body, string job, string? logPath, IChannelSerializer serializer)
+    internal static BackgroundProcess Start(string address, Action<Channel> body, string job, PersistentExchangeOptions options)
     {
         ArgumentNullException.ThrowIfNull(body);
         var path = UnixSocketAddress.Validate(address);
         ForkGuard.ThrowIfUnsafe();
-        int logFd = OpenOutput(logPath, path);
+        int logFd = OpenOutput(options.LogPath, path);
         int listenFd;
         try
         {
@@ -113,11 +113,14 @@ public sealed class BackgroundProcess : IDisposable
         }
         catch
         {
-            Syscall.close(logFd);
+            LibC.Close(logFd);
             throw;
         }
         var description = $"background process at '{path}' ({job})";
         ChildPath.Prepare(body);
+        // The daemon, a grandchild, writes to the starter's channel: a shared-memory region is not
+        // inherited past the first fork (it is marked MADV_DONTFORK), a socket is.
+        var socket = new ChannelOptions { Serializer = options.Serializer, Transport = ChannelTransportKind.Socket, ExitGrace = options.ExitGrace };
         Channel starter;
         try
         {
@@ -125,21 +128,18 @@ public sealed class BackgroundProcess : IDisposable
             // to init (or the nearest subreaper) when the first child exits: it can never regain a
             // controlling terminal, and its starter has no zombie to reap.
             starter = Fork.Spawn(
-                channel => Detach(channel, listenFd, logFd, path, body, description, serializer),
-                $"starter of the {description}", serializer, dieWithParent: false,
-                // The daemon, a grandchild, writes to this channel: a shared-memory region is not
-                // inherited past the first fork (it is marked MADV_DONTFORK), a socket is.
-                transport: ChannelTransportKind.Socket);
+                channel => Detach(channel, listenFd, logFd, path, body, description, options, socket),
+                $"starter of the {description}", socket, dieWithParent: false);
         }
         catch
         {
-            Syscall.close(listenFd);
-            Syscall.unlink(path);
-            Syscall.close(logFd);
+            LibC.Close(listenFd);
+            LibC.Unlink(path);
+            LibC.Close(logFd);
             throw;
         }
-        Syscall.close(listenFd);
-        Syscall.close(logFd);
+        LibC.Close(listenFd);
+        LibC.Close(logFd);
         try
         {
             int pid = starter.Receive<int>();
@@ -149,7 +149,7 @@ public sealed class BackgroundProcess : IDisposable
         catch (ChildProcessException e)
         {
             starter.Dispose();
-            Syscall.unlink(path);
+            LibC.Unlink(path);
             throw new PersistentProcessException($"The background process at '{path}' could not be started: {e.Message}", path, e);
         }
     }
@@ -157,42 +157,51 @@ public sealed class BackgroundProcess : IDisposable
     private static int OpenOutput(string? logPath, string address)
     {
         var target = logPath ?? "/dev/null";
-        var flags = logPath is null ? OpenFlags.O_RDWR : OpenFlags.O_WRONLY | OpenFlags.O_CREAT | OpenFlags.O_APPEND;
-        int fd = Syscall.open(target, flags | OpenFlags.O_CLOEXEC, FilePermissions.S_IRUSR | FilePermissions.S_IWUSR);
+        int flags = logPath is null ? LibC.O_RDWR : LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND;
+        int fd = LibC.Open(target, flags | LibC.O_CLOEXEC, 0b110_000_000 /* 0600 */);
         if (fd < 0)
         {
             throw new PersistentProcessException(
-                $"The log file '{target}' for the background process at '{address}' cannot be opened: {NativeErrors.Error("open", Stdlib.GetLastError()).Message}",
+                $"The log file '{target}' for the background process at '{address}' cannot be opened: {LibC.Error("open", LibC.LastError).Message}",
                 address);
         }
         return fd;
     }
 
-    /// <summary>In the first child: new session, fork the daemon, report its pid, leave.</summary>
+    /// <summary>
+    /// In the first child: a new session, then the daemon forked through the one fork path
+    /// (<see cref="Fork.Spawn"/>, not killed with this child), its pid reported, and this child leaves.
+    /// </summary>
     private static void Detach(Channel channel, int listenFd, int logFd, string path, Action<Channel> body, string description,
-        IChannelSerializer serializer)
+        ChannelOptions options, ChannelOptions socket)
     {
-        if (Syscall.setsid() < 0)
+        if (LibC.SetSid() < 0)
         {
-            throw NativeErrors.Error("setsid", Stdlib.GetLastError());
+            throw LibC.Error("setsid", LibC.LastError);
         }
         int statusFd = channel.FileDescriptor;
-        // The daemon keeps the status channel: it is not a descriptor to close after this fork.
+        // Kept: the status channel is the daemon's now, not a descriptor to close after the fork.
         DescriptorRegistry.Remove(statusFd);
-        int pid = ForkPoint.Fork(dieWithParent: false);
-        if (pid > 0)
-        {
-            DescriptorRegistry.Add(statusFd);
-            channel.Send(pid);
-            return;
-        }
+        var daemon = Fork.Spawn(link => RunDaemon(link, statusFd, listenFd, logFd, path, body, description, options),
+            description, socket, dieWithParent: false);
+        channel.Send(daemon.Pid);
+        // Not reaped (nor killed): when this child exits, the daemon is reparented to init.
+        daemon.Close();
+    }
+
+    /// <summary>In the daemon: standard streams to the log, every other inherited descriptor closed, then the job and its collectors.</summary>
+    private static void RunDaemon(Channel link, int statusFd, int listenFd, int logFd, string path, Action<Channel> body, string description,
+        ChannelOptions options)
+    {
+        // The channel to the first child, which is leaving, is closed with the rest below.
+        DescriptorRegistry.Remove(link.FileDescriptor);
         RedirectStandardStreams(logFd);
         CloseAllExcept(listenFd, statusFd);
         // The job's own child must not hold them.
         DescriptorRegistry.Add(listenFd);
         DescriptorRegistry.Add(statusFd);
-        var status = new Channel(new Transports.SocketTransport(statusFd), 0, null, serializer) { PeerDescription = "the starter" };
-        int code = Daemon.Run(listenFd, status, path, body, description, serializer);
+        var status = new Channel(new Transports.SocketTransport(statusFd), null, null, options.Serializer) { PeerDescription = "the starter" };
+        int code = Daemon.Run(listenFd, status, path, body, description, options);
         ChildRuntime.Exit(code);
     }
 
@@ -203,18 +212,18 @@ public sealed class BackgroundProcess : IDisposable
     /// </summary>
     private static void RedirectStandardStreams(int logFd)
     {
-        int devNull = Syscall.open("/dev/null", OpenFlags.O_RDWR);
+        int devNull = LibC.Open("/dev/null", LibC.O_RDWR, 0);
         if (devNull >= 0)
         {
-            Syscall.dup2(devNull, 0);
+            LibC.Dup2(devNull, 0);
             if (devNull > 2)
             {
-                Syscall.close(devNull);
+                LibC.Close(devNull);
             }
         }
-        Syscall.dup2(logFd, 1);
-        Syscall.dup2(logFd, 2);
-        Syscall.close(logFd);
+        LibC.Dup2(logFd, 1);
+        LibC.Dup2(logFd, 2);
+        LibC.Close(logFd);
     }
 
     /// <summary>
@@ -237,7 +246,7 @@ public sealed class BackgroundProcess : IDisposable
         {
             if (int.TryParse(entry, out int fd) && fd > 2 && fd != listenFd && fd != statusFd)
             {
-                Syscall.close(fd);
+                LibC.Close(fd);
             }
         }
     }

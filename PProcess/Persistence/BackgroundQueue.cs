@@ -1,5 +1,3 @@
-using PProcess.Serialization;
-
 namespace PProcess;
 
 /// <summary>
@@ -10,8 +8,10 @@ namespace PProcess;
 public class BackgroundQueue<TResult> : PersistentQueue<TResult>
 {
     /// <summary>Connects to the background process at <paramref name="address"/>; see <see cref="PersistentExchange.Connect"/>.</summary>
-    public BackgroundQueue(string address, IChannelSerializer? serializer = null)
-        : base(1, serializer)
+    /// <param name="address">The socket path.</param>
+    /// <param name="options">The results' serializer and the confirmation timeout; the limit is 1.</param>
+    public BackgroundQueue(string address, PersistentExchangeOptions? options = null)
+        : base(WithLimitOne(options))
     {
         Address = address;
         Connect(address);
@@ -19,4 +19,14 @@ public class BackgroundQueue<TResult> : PersistentQueue<TResult>
 
     /// <summary>The address connected to.</summary>
     public string Address { get; }
+
+    private static PersistentExchangeOptions WithLimitOne(PersistentExchangeOptions? options)
+    {
+        var one = new PersistentExchangeOptions { Limit = 1 };
+        if (options is not null)
+        {
+            (one.Serializer, one.ConfirmationTimeout, one.LogPath) = (options.Serializer, options.ConfirmationTimeout, options.LogPath);
+        }
+        return one;
+    }
 }

@@ -1,8 +1,8 @@
-using Mono.Unix.Native;
 using PProcess.Native;
 using PProcess.Runtime;
 using PProcess.Serialization;
 using PProcess.Transports;
+using PProcess.Errors;
 
 namespace PProcess.Persistence;
 
@@ -24,7 +24,7 @@ namespace PProcess.Persistence;
 internal static class Daemon
 {
     /// <summary>How long a connected collector may take to send its first message.</summary>
-    internal static TimeSpan HelloTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan HelloTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// How long a collector may leave a result unread, or the confirmation unsent, before the
@@ -36,9 +36,9 @@ internal static class Daemon
     /// <summary>A held result: a value, or the error that took its place.</summary>
     private readonly record struct Held(object? Value, RemoteError? Error);
 
-    internal static int Run(int listenFd, Channel status, string path, Action<Channel> body, string description, IChannelSerializer serializer)
+    internal static int Run(int listenFd, Channel status, string path, Action<Channel> body, string description, ChannelOptions options)
     {
-        var held = Compute(body, description, serializer);
+        var held = Compute(body, description, options);
         try
         {
             status.Send((long)held.Count);
@@ -48,16 +48,16 @@ internal static class Daemon
             // The starter has gone: nobody waits for this news.
         }
         status.Close();
-        Serve(listenFd, path, held, serializer);
-        Syscall.close(listenFd);
+        Serve(listenFd, path, held, options.Serializer);
+        LibC.Close(listenFd);
         return 0;
     }
 
     /// <summary>Runs the job in a child and keeps everything it sends, its failure included.</summary>
-    private static List<Held> Compute(Action<Channel> body, string description, IChannelSerializer serializer)
+    private static List<Held> Compute(Action<Channel> body, string description, ChannelOptions options)
     {
         var held = new List<Held>();
-        using var worker = Fork.Spawn(body, description, serializer);
+        using var worker = Fork.Spawn(body, description, options);
         while (true)
         {
             try
@@ -88,16 +88,15 @@ internal static class Daemon
     {
         while (true)
         {
-            int fd = Syscall.accept4(listenFd, null, UnixSocketFlags.SOCK_CLOEXEC);
+            int fd = LibC.Accept(listenFd);
             if (fd < 0)
             {
-                var errno = Stdlib.GetLastError();
-                if (errno is Errno.EINTR or Errno.ECONNABORTED or Errno.EMFILE or Errno.ENFILE or Errno.ENOBUFS or Errno.ENOMEM)
+                if (LibC.LastError is Errno.ECONNABORTED or Errno.EMFILE or Errno.ENFILE or Errno.ENOBUFS or Errno.ENOMEM)
                 {
                     continue;
                 }
                 // The listening socket is unusable: nobody can collect any more.
-                Syscall.unlink(path);
+                LibC.Unlink(path);
                 return;
             }
             PeerCredentials peer;
@@ -107,20 +106,19 @@ internal static class Daemon
             }
             catch (IOException)
             {
-                Syscall.close(fd);
+                LibC.Close(fd);
                 continue;
             }
             if (!peer.IsSameUser)
             {
                 // Refused before a byte is read from it or written to it (docs/persistence.md, security).
-                Syscall.close(fd);
+                LibC.Close(fd);
                 continue;
             }
             DescriptorRegistry.Add(fd);
             // A write the collector does not read for this long fails with EAGAIN (an IOException below).
-            var limit = new Timeval { tv_sec = (long)CollectorTimeout.TotalSeconds, tv_usec = CollectorTimeout.Milliseconds * 1000L };
-            Syscall.setsockopt(fd, UnixSocketProtocol.SOL_SOCKET, UnixSocketOptionName.SO_SNDTIMEO, limit);
-            var collector = new Channel(new SocketTransport(fd), 0, null, serializer) { PeerDescription = $"the collector (pid {peer.Pid})" };
+            LibC.SetSendTimeout(fd, CollectorTimeout);
+            var collector = new Channel(new SocketTransport(fd), null, null, serializer) { PeerDescription = $"the collector (pid {peer.Pid})" };
             bool confirmed;
             try
             {
@@ -134,7 +132,7 @@ internal static class Daemon
             {
                 // The socket file goes before the connection closes: a collector that has seen the
                 // end of the stream can start a new background process at the same address at once.
-                Syscall.unlink(path);
+                LibC.Unlink(path);
                 collector.Close();
                 return;
             }

@@ -1,4 +1,3 @@
-using Mono.Unix.Native;
 using PProcess.Native;
 
 namespace PProcess.Persistence;
@@ -9,17 +8,15 @@ namespace PProcess.Persistence;
 /// </summary>
 internal readonly record struct PeerCredentials(int Pid, uint Uid, uint Gid)
 {
-    internal static unsafe PeerCredentials Of(int fd)
+    internal static PeerCredentials Of(int fd)
     {
-        LibC.UCred cred;
-        uint length = (uint)sizeof(LibC.UCred);
-        if (LibC.GetSockOpt(fd, LibC.SOL_SOCKET, LibC.SO_PEERCRED, &cred, ref length) != 0)
+        if (LibC.PeerCredentials(fd, out int pid, out uint uid, out uint gid) != 0)
         {
-            throw NativeErrors.Error("getsockopt(SO_PEERCRED)", NativeErrors.FromLastPInvoke());
+            throw LibC.Error("getsockopt(SO_PEERCRED)", LibC.LastError);
         }
-        return new PeerCredentials(cred.Pid, cred.Uid, cred.Gid);
+        return new PeerCredentials(pid, uid, gid);
     }
 
     /// <summary>True when the peer runs as the same effective user as this process.</summary>
-    internal bool IsSameUser => Uid == Syscall.geteuid();
+    internal bool IsSameUser => Uid == LibC.GetEffectiveUid();
 }

@@ -11,12 +11,13 @@ namespace PProcess.Persistence;
 /// </summary>
 internal sealed class PersistentConnection : IDisposable
 {
-    private PersistentConnection(string address, Channel channel, long from)
+    private PersistentConnection(string address, Channel channel, long from, TimeSpan confirmationTimeout)
     {
         Address = address;
         Channel = channel;
         Received = from;
         this.from = from;
+        ConfirmationTimeout = confirmationTimeout;
     }
 
     /// <summary>Results already held when this connection was opened.</summary>
@@ -25,7 +26,7 @@ internal sealed class PersistentConnection : IDisposable
     internal string Address { get; }
 
     /// <summary>How long a collector waits, after confirming, for the background process to close.</summary>
-    internal static TimeSpan ConfirmationTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    private TimeSpan ConfirmationTimeout { get; }
 
     /// <summary>The channel results arrive on.</summary>
     internal Channel Channel { get; }
@@ -40,16 +41,16 @@ internal sealed class PersistentConnection : IDisposable
     internal bool Confirmed { get; private set; }
 
     /// <summary>Connects and says that <paramref name="from"/> results are already held.</summary>
-    internal static PersistentConnection Open(string address, long from, IChannelSerializer serializer)
+    internal static PersistentConnection Open(string address, long from, IChannelSerializer serializer, TimeSpan confirmationTimeout)
     {
         var path = UnixSocketAddress.Validate(address);
         int fd = UnixSocketAddress.Connect(path);
         DescriptorRegistry.Add(fd);
-        var channel = new Channel(new SocketTransport(fd), 0, $"the background process at '{path}'", serializer)
+        var channel = new Channel(new SocketTransport(fd), null, $"the background process at '{path}'", serializer)
         {
             PeerDescription = $"the background process at '{path}'",
         };
-        var connection = new PersistentConnection(path, channel, from);
+        var connection = new PersistentConnection(path, channel, from, confirmationTimeout);
         try
         {
             channel.Send(from);

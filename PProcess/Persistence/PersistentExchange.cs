@@ -1,6 +1,7 @@
 using System.Globalization;
-using Mono.Unix.Native;
+using PProcess.Channels;
 using PProcess.Exchanges;
+using PProcess.Native;
 using PProcess.Persistence;
 using PProcess.Serialization;
 
@@ -21,49 +22,40 @@ namespace PProcess;
 /// </summary>
 public class PersistentExchange : IDisposable
 {
-    private readonly LinkedList<(string Address, Action<Channel> Body, string Job)> waiting = new();
+    private readonly JobQueue queue = new("A persistent exchange's limit (background processes computing at once)");
     private readonly List<BackgroundProcess> computing = [];
     private readonly List<BackgroundProcess> started = [];
     private readonly Dictionary<string, PersistentConnection> connections = [];
     private readonly Dictionary<string, long> heldFrom = [];
     private readonly HashSet<string> collected = [];
-    private readonly Queue<Exception> failures = new();
-    private int limit;
-    private bool disposed;
+    private readonly PersistentExchangeOptions options;
 
     /// <summary>Creates a persistent exchange.</summary>
-    /// <param name="limit">The most background processes of this exchange computing at once; by default <see cref="Cores.Usable"/>.</param>
-    /// <param name="serializer">The serializer of the results.</param>
-    /// <param name="logPath">
-    /// A file that receives the standard output and error of the background processes (appended,
-    /// created with mode 0600); null: /dev/null.
-    /// </param>
-    public PersistentExchange(int? limit = null, IChannelSerializer? serializer = null, string? logPath = null)
+    /// <param name="options">Its limit, log file, confirmation timeout and the results' serializer; by default <see cref="PersistentExchangeOptions"/>'s.</param>
+    public PersistentExchange(PersistentExchangeOptions? options = null)
     {
-        Limit = limit ?? Cores.Usable;
-        Serializer = serializer ?? DefaultChannelSerializer.Instance;
-        LogPath = logPath;
+        this.options = options ?? new PersistentExchangeOptions();
+        Limit = this.options.Limit ?? Cores.Usable;
+    }
+
+    /// <summary>Creates a persistent exchange with at most <paramref name="limit"/> background processes computing at once.</summary>
+    public PersistentExchange(int limit)
+        : this(new PersistentExchangeOptions { Limit = limit })
+    {
     }
 
     /// <summary>The most background processes computing at once. At least 1.</summary>
     public int Limit
     {
-        get => limit;
-        set
-        {
-            if (value < 1)
-            {
-                throw new ArgumentOutOfRangeException(nameof(value), value, "A persistent exchange's limit is the number of background processes computing at once and must be at least 1.");
-            }
-            limit = value;
-        }
+        get => queue.Limit;
+        set => queue.Limit = value;
     }
 
     /// <summary>The serializer of the results.</summary>
-    public IChannelSerializer Serializer { get; }
+    public IChannelSerializer Serializer => options.Serializer;
 
     /// <summary>Where the background processes' output goes, or null for /dev/null.</summary>
-    public string? LogPath { get; }
+    public string? LogPath => options.LogPath;
 
     /// <summary>The background processes this exchange has started so far.</summary>
     public IReadOnlyList<BackgroundProcess> Started => started;
@@ -72,7 +64,7 @@ public class PersistentExchange : IDisposable
     public bool Busy() => computing.Count >= Limit;
 
     /// <summary>True while jobs are queued or computing, connections are open, or a failure has not been raised yet.</summary>
-    public bool Unfinished() => waiting.Count > 0 || computing.Count > 0 || connections.Count > 0 || failures.Count > 0;
+    public bool Unfinished() => queue.Waiting.Count > 0 || computing.Count > 0 || connections.Count > 0 || queue.HasFailures;
 
     /// <summary>
     /// Starts <paramref name="callable"/> in a background process listening at
@@ -80,19 +72,34 @@ public class PersistentExchange : IDisposable
     /// unusable or in use raises <see cref="PersistentProcessException"/> (from here, or for a
     /// queued job from the call that starts it).
     /// </summary>
-    public void Start(string address, Action<Channel> callable) => Enqueue(address, callable, callable, callable);
+    public void Start(string address, Action<Channel> callable) => Enqueue(address, callable, null, callable);
 
     /// <summary>Like <see cref="Start(string, Action{Channel})"/>, passing one argument.</summary>
     public void Start<T1>(string address, Action<Channel, T1> callable, T1 arg1) =>
-        Enqueue(address, callable, c => callable(c, arg1), callable, arg1);
+        Enqueue(address, callable, null, c => callable(c, arg1), arg1);
 
     /// <summary>Like <see cref="Start(string, Action{Channel})"/>, passing two arguments.</summary>
     public void Start<T1, T2>(string address, Action<Channel, T1, T2> callable, T1 arg1, T2 arg2) =>
-        Enqueue(address, callable, c => callable(c, arg1, arg2), callable, arg1, arg2);
+        Enqueue(address, callable, null, c => callable(c, arg1, arg2), arg1, arg2);
 
     /// <summary>Like <see cref="Start(string, Action{Channel})"/>, passing three arguments.</summary>
     public void Start<T1, T2, T3>(string address, Action<Channel, T1, T2, T3> callable, T1 arg1, T2 arg2, T3 arg3) =>
-        Enqueue(address, callable, c => callable(c, arg1, arg2, arg3), callable, arg1, arg2, arg3);
+        Enqueue(address, callable, null, c => callable(c, arg1, arg2, arg3), arg1, arg2, arg3);
+
+    /// <summary>Starts a job made by MakeParallel in a background process at <paramref name="address"/>; see <see cref="Start(string, Action{Channel})"/>.</summary>
+    public void Start(string address, ParallelJob job) => Enqueue(address, job?.Body!, job, job?.Body!);
+
+    /// <inheritdoc cref="Start(string, ParallelJob)"/>
+    public void Start<T1>(string address, ParallelJob<T1> job, T1 arg1) =>
+        Enqueue(address, job?.Body!, job, c => job!.Body(c, arg1), arg1);
+
+    /// <inheritdoc cref="Start(string, ParallelJob)"/>
+    public void Start<T1, T2>(string address, ParallelJob<T1, T2> job, T1 arg1, T2 arg2) =>
+        Enqueue(address, job?.Body!, job, c => job!.Body(c, arg1, arg2), arg1, arg2);
+
+    /// <inheritdoc cref="Start(string, ParallelJob)"/>
+    public void Start<T1, T2, T3>(string address, ParallelJob<T1, T2, T3> job, T1 arg1, T2 arg2, T3 arg3) =>
+        Enqueue(address, job?.Body!, job, c => job!.Body(c, arg1, arg2, arg3), arg1, arg2, arg3);
 
     /// <summary>
     /// pprocess's manage(address, callable): a function that starts <paramref name="callable"/> in a
@@ -114,6 +121,20 @@ public class PersistentExchange : IDisposable
     public Action<T1, T2, T3> Manage<T1, T2, T3>(string address, Action<Channel, T1, T2, T3> callable) =>
         (a1, a2, a3) => Start(Format(address, a1, a2, a3), callable, a1, a2, a3);
 
+    /// <inheritdoc cref="Manage(string, Action{Channel})"/>
+    public Action Manage(string address, ParallelJob job) => () => Start(address, job);
+
+    /// <inheritdoc cref="Manage(string, Action{Channel})"/>
+    public Action<T1> Manage<T1>(string address, ParallelJob<T1> job) => a1 => Start(Format(address, a1), job, a1);
+
+    /// <inheritdoc cref="Manage(string, Action{Channel})"/>
+    public Action<T1, T2> Manage<T1, T2>(string address, ParallelJob<T1, T2> job) =>
+        (a1, a2) => Start(Format(address, a1, a2), job, a1, a2);
+
+    /// <inheritdoc cref="Manage(string, Action{Channel})"/>
+    public Action<T1, T2, T3> Manage<T1, T2, T3>(string address, ParallelJob<T1, T2, T3> job) =>
+        (a1, a2, a3) => Start(Format(address, a1, a2, a3), job, a1, a2, a3);
+
     /// <summary>
     /// Connects to the background process at <paramref name="address"/> to collect its results.
     /// Raises <see cref="PersistentProcessException"/> if nothing runs there (no socket file),
@@ -129,8 +150,9 @@ public class PersistentExchange : IDisposable
         {
             throw new InvalidOperationException($"This exchange is already connected to '{path}'.");
         }
-        var connection = PersistentConnection.Open(path, heldFrom.GetValueOrDefault(path), Serializer);
+        var connection = PersistentConnection.Open(path, heldFrom.GetValueOrDefault(path), Serializer, options.ConfirmationTimeout);
         connections[path] = connection;
+        set.Add(connection.Channel, connection);
     }
 
     /// <summary>
@@ -142,12 +164,19 @@ public class PersistentExchange : IDisposable
         var path = UnixSocketAddress.Validate(address);
         if (connections.Remove(path, out var connection))
         {
+            set.Remove(connection.Channel);
             heldFrom[path] = connection.Received;
             connection.Dispose();
         }
     }
 
-    private readonly Poller poller = new();
+    /// <summary>
+    /// What <see cref="Store"/> waits on: the status channels of processes still computing (owner:
+    /// the <see cref="BackgroundProcess"/>) and the connections to collect from (owner: the <see cref="PersistentConnection"/>).
+    /// </summary>
+    private readonly ChannelSet<object> set = new();
+    private readonly List<ChannelSet<object>.Entry> ready = [];
+    private readonly List<ChannelSet<object>.Entry> ended = [];
 
     /// <summary>
     /// One round: waits (up to <paramref name="timeout"/>; null: no limit) for results and for
@@ -158,49 +187,36 @@ public class PersistentExchange : IDisposable
     public void Store(TimeSpan? timeout = null)
     {
         ThrowIfDisposed();
-        ThrowPendingFailure();
-        // Status channels of processes still computing, and connections to collect from; the
-        // exchange's poller sees bytes a channel has already buffered, which poll alone cannot.
-        var channels = new List<Channel>();
-        var owners = new List<object>();
-        foreach (var process in computing)
+        queue.ThrowPendingFailure();
+        if (set.Count > 0)
         {
-            channels.Add(process.StatusChannel);
-            owners.Add(process);
-        }
-        foreach (var connection in connections.Values)
-        {
-            channels.Add(connection.Channel);
-            owners.Add(connection);
-        }
-        if (channels.Count > 0)
-        {
-            poller.Invalidate();
-            foreach (var channel in poller.Poll(channels, timeout, wakeFd: -1))
+            set.Wait(Deadline.After(timeout), ready, ended);
+            foreach (var (channel, owner) in ready.Concat(ended))
             {
-                if (owners[channels.IndexOf(channel)] is BackgroundProcess process)
+                if (owner is BackgroundProcess process)
                 {
+                    set.Remove(channel);
                     computing.Remove(process);
                     if (!process.ReadStatus())
                     {
-                        failures.Enqueue(process.Died());
+                        queue.Fail(process.Died());
                     }
                 }
                 else
                 {
-                    Serve((PersistentConnection)owners[channels.IndexOf(channel)]);
+                    Serve((PersistentConnection)owner);
                 }
             }
         }
         StartWaiting();
-        ThrowPendingFailure();
+        queue.ThrowPendingFailure();
     }
 
     /// <summary>Starts every queued job, waiting for earlier ones to finish computing as the limit requires.</summary>
     public void StartQueued()
     {
-        ThrowPendingFailure();
-        while (waiting.Count > 0)
+        queue.ThrowPendingFailure();
+        while (queue.Waiting.Count > 0)
         {
             Store();
         }
@@ -212,7 +228,7 @@ public class PersistentExchange : IDisposable
     /// </summary>
     public void Finish()
     {
-        ThrowPendingFailure();
+        queue.ThrowPendingFailure();
         while (true)
         {
             ConnectStarted();
@@ -252,6 +268,7 @@ public class PersistentExchange : IDisposable
             }
             else if (connection.Channel.Probe() == Transports.ProbeResult.EndOfStream)
             {
+                // Bytes the confirmation protocol still owed never came.
                 throw connection.Lost(null);
             }
             else
@@ -264,7 +281,7 @@ public class PersistentExchange : IDisposable
                 catch (RemoteException e)
                 {
                     // A job's exception takes the place of a result.
-                    failures.Enqueue(e);
+                    queue.Fail(e);
                 }
                 catch (Exception e) when (e is not (ChannelProtocolException or ChannelSerializationException or IOException))
                 {
@@ -280,72 +297,64 @@ public class PersistentExchange : IDisposable
         }
         catch (Exception e) when (e is PersistentProcessException or ChannelProtocolException or ChannelSerializationException or IOException)
         {
-            failures.Enqueue(e is PersistentProcessException ? e : connection.Lost(e));
+            queue.Fail(e is PersistentProcessException ? e : connection.Lost(e));
             heldFrom[connection.Address] = connection.Received;
             connections.Remove(connection.Address);
+            set.Remove(connection.Channel);
             connection.Dispose();
             return;
         }
         if (connection.Confirmed)
         {
+            set.Remove(connection.Channel);
             connections.Remove(connection.Address);
             heldFrom.Remove(connection.Address);
             collected.Add(connection.Address);
         }
     }
 
-    private void Enqueue(string address, Delegate callable, Action<Channel> body, params object?[] args)
+    private void Enqueue(string address, Delegate callable, IParallelJob? job, Action<Channel> body, params object?[] args)
     {
         ArgumentNullException.ThrowIfNull(address);
-        ArgumentNullException.ThrowIfNull(callable);
+        ArgumentNullException.ThrowIfNull(callable, job is null ? nameof(callable) : nameof(job));
         ThrowIfDisposed();
         // Bad addresses are reported at once, not when a queued job comes to start.
         var path = UnixSocketAddress.Validate(address);
-        var job = JobNames.Describe(WrappedJob.Of(callable)?.Function ?? callable, args);
-        waiting.AddLast((path, body, job));
-        var node = waiting.Last!;
+        var node = queue.Add(callable, job, body, null, args, path);
         if (!Busy())
         {
-            waiting.Remove(node);
+            queue.Waiting.Remove(node);
             Launch(node.Value);
         }
     }
 
     private void StartWaiting()
     {
-        while (!Busy() && waiting.First is { } next)
+        while (!Busy() && queue.Waiting.First is { } next)
         {
-            waiting.RemoveFirst();
+            queue.Waiting.RemoveFirst();
             try
             {
                 Launch(next.Value);
             }
             catch (PersistentProcessException e)
             {
-                failures.Enqueue(e);
+                queue.Fail(e);
             }
         }
     }
 
-    private void Launch((string Address, Action<Channel> Body, string Job) job)
+    private void Launch(PendingJob job)
     {
-        var process = BackgroundProcess.Start(job.Address, job.Body, job.Job, LogPath, Serializer);
+        job.Prepare();
+        var process = BackgroundProcess.Start(job.Address!, job.Body, job.Name, options);
         started.Add(process);
         computing.Add(process);
-    }
-
-    private void ThrowPendingFailure()
-    {
-        if (failures.TryDequeue(out var failure))
-        {
-            throw failure;
-        }
+        set.Add(process.StatusChannel, process);
     }
 
     private static string Format(string address, params object?[] args) =>
         string.Format(CultureInfo.InvariantCulture, address, args);
-
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
 
     /// <summary>
     /// Closes the connections (without confirming: their background processes keep their results)
@@ -357,15 +366,16 @@ public class PersistentExchange : IDisposable
         GC.SuppressFinalize(this);
     }
 
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(queue.IsClosed, this);
+
     /// <summary>Releases the connections; override to release more.</summary>
     protected virtual void Dispose(bool disposing)
     {
-        if (disposed || !disposing)
+        // Closing the queue drops the queued jobs; a second Dispose finds it closed.
+        if (!disposing || !queue.Close())
         {
             return;
         }
-        disposed = true;
-        waiting.Clear();
         foreach (var connection in connections.Values)
         {
             connection.Dispose();
@@ -375,5 +385,6 @@ public class PersistentExchange : IDisposable
         {
             process.Dispose();
         }
+        set.Dispose();
     }
 }

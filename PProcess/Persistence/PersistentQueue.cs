@@ -1,5 +1,3 @@
-using PProcess.Serialization;
-
 namespace PProcess;
 
 /// <summary>
@@ -12,9 +10,15 @@ public class PersistentQueue<TResult> : PersistentExchange, IEnumerable<TResult>
 {
     private readonly Queue<TResult> arrived = new();
 
-    /// <inheritdoc cref="PersistentExchange(int?, IChannelSerializer?, string?)"/>
-    public PersistentQueue(int? limit = null, IChannelSerializer? serializer = null, string? logPath = null)
-        : base(limit, serializer, logPath)
+    /// <inheritdoc cref="PersistentExchange(PersistentExchangeOptions?)"/>
+    public PersistentQueue(PersistentExchangeOptions? options = null)
+        : base(options)
+    {
+    }
+
+    /// <inheritdoc cref="PersistentExchange(int)"/>
+    public PersistentQueue(int limit)
+        : base(limit)
     {
     }
 

@@ -1,5 +1,4 @@
 using System.Text;
-using Mono.Unix.Native;
 using PProcess.Native;
 
 namespace PProcess.Persistence;
@@ -23,7 +22,7 @@ internal enum AddressState
 internal static class UnixSocketAddress
 {
     /// <summary>sizeof(sockaddr_un.sun_path) on Linux, the terminating NUL included.</summary>
-    internal const int SunPathSize = 108;
+    internal const int SunPathSize = LibC.SunPathSize;
 
     /// <summary>Checks an address and returns it as an absolute path, or throws a clear error.</summary>
     internal static string Validate(string address)
@@ -53,27 +52,28 @@ internal static class UnixSocketAddress
     /// <summary>Says whether a file is at <paramref name="path"/>, and if it is a socket, whether anybody listens.</summary>
     internal static AddressState Probe(string path)
     {
-        if (Syscall.lstat(path, out var stat) != 0)
+        int type = LibC.FileType(path);
+        if (type < 0)
         {
-            var errno = Stdlib.GetLastError();
+            int errno = LibC.LastError;
             if (errno == Errno.ENOENT)
             {
                 return AddressState.Free;
             }
-            throw new PersistentProcessException($"The socket address '{path}' cannot be examined: {NativeErrors.Error("lstat", errno).Message}", path);
+            throw new PersistentProcessException($"The socket address '{path}' cannot be examined: {LibC.Error("lstat", errno).Message}", path);
         }
-        if ((stat.st_mode & FilePermissions.S_IFMT) != FilePermissions.S_IFSOCK)
+        if (type != LibC.S_IFSOCK)
         {
             throw new PersistentProcessException($"The socket address '{path}' is taken by a file that is not a socket; it is left alone.", path);
         }
         int fd = NewSocket(path);
         try
         {
-            if (Syscall.connect(fd, new SockaddrUn(path)) == 0)
+            if (LibC.Connect(fd, path) == 0)
             {
                 return AddressState.Live;
             }
-            var errno = Stdlib.GetLastError();
+            int errno = LibC.LastError;
             return errno switch
             {
                 Errno.ECONNREFUSED => AddressState.Stale,
@@ -81,12 +81,12 @@ internal static class UnixSocketAddress
                 Errno.ENOENT => AddressState.Free,
                 // A listener with a full backlog is still a listener.
                 Errno.EAGAIN => AddressState.Live,
-                _ => throw new PersistentProcessException($"The socket address '{path}' cannot be examined: {NativeErrors.Error("connect", errno).Message}", path),
+                _ => throw new PersistentProcessException($"The socket address '{path}' cannot be examined: {LibC.Error("connect", errno).Message}", path),
             };
         }
         finally
         {
-            Syscall.close(fd);
+            LibC.Close(fd);
         }
     }
 
@@ -104,7 +104,7 @@ internal static class UnixSocketAddress
                     "(connect to it) or choose another address.", path);
             case AddressState.Stale:
                 // Left by a run that crashed: nobody can connect to it any more.
-                Syscall.unlink(path);
+                LibC.Unlink(path);
                 break;
         }
         int fd = NewSocket(path);
@@ -113,35 +113,35 @@ internal static class UnixSocketAddress
             // The file is created with mode 0600 from the start (umask 0177 during bind), so that
             // there is no moment when another user could connect. umask is process-wide: the caller
             // is quiescent (one thread), as every fork requires anyway.
-            var old = Syscall.umask(FilePermissions.S_IXUSR | FilePermissions.S_IRWXG | FilePermissions.S_IRWXO);
+            int old = LibC.Umask(0b001_111_111 /* 0177 */);
             int bound;
-            Errno errno;
+            int errno;
             try
             {
-                bound = Syscall.bind(fd, new SockaddrUn(path));
-                errno = bound == 0 ? 0 : Stdlib.GetLastError();
+                bound = LibC.Bind(fd, path);
+                errno = bound == 0 ? 0 : LibC.LastError;
             }
             finally
             {
-                Syscall.umask(old);
+                LibC.Umask(old);
             }
             if (bound != 0)
             {
                 throw errno == Errno.EADDRINUSE
                     ? new PersistentProcessException($"The socket address '{path}' is already in use (another process bound it just now).", path)
-                    : new PersistentProcessException($"Cannot listen at '{path}': {NativeErrors.Error("bind", errno).Message}", path);
+                    : new PersistentProcessException($"Cannot listen at '{path}': {LibC.Error("bind", errno).Message}", path);
             }
-            if (Syscall.chmod(path, FilePermissions.S_IRUSR | FilePermissions.S_IWUSR) != 0 || Syscall.listen(fd, 16) != 0)
+            if (LibC.Chmod(path, 0b110_000_000 /* 0600 */) != 0 || LibC.Listen(fd, 16) != 0)
             {
-                var e = Stdlib.GetLastError();
-                Syscall.unlink(path);
-                throw new PersistentProcessException($"Cannot listen at '{path}': {NativeErrors.Error("chmod/listen", e).Message}", path);
+                int e = LibC.LastError;
+                LibC.Unlink(path);
+                throw new PersistentProcessException($"Cannot listen at '{path}': {LibC.Error("chmod/listen", e).Message}", path);
             }
             return fd;
         }
         catch
         {
-            Syscall.close(fd);
+            LibC.Close(fd);
             throw;
         }
     }
@@ -155,13 +155,9 @@ internal static class UnixSocketAddress
         int fd = NewSocket(path);
         try
         {
-            while (Syscall.connect(fd, new SockaddrUn(path)) != 0)
+            if (LibC.Connect(fd, path) != 0)
             {
-                var errno = Stdlib.GetLastError();
-                if (errno == Errno.EINTR)
-                {
-                    continue;
-                }
+                int errno = LibC.LastError;
                 throw errno switch
                 {
                     Errno.ENOENT => new PersistentProcessException(
@@ -174,34 +170,33 @@ internal static class UnixSocketAddress
                         : new PersistentProcessException($"'{path}' is not a socket: no background process is there.", path),
                     Errno.EACCES => new PersistentProcessException(
                         $"Permission denied connecting to '{path}': the socket belongs to another user (mode 0600).", path),
-                    _ => new PersistentProcessException($"Cannot connect to '{path}': {NativeErrors.Error("connect", errno).Message}", path),
+                    _ => new PersistentProcessException($"Cannot connect to '{path}': {LibC.Error("connect", errno).Message}", path),
                 };
             }
             var peer = PeerCredentials.Of(fd);
-            if (peer.Uid != Syscall.geteuid())
+            if (peer.Uid != LibC.GetEffectiveUid())
             {
                 throw new PersistentProcessException(
                     $"The process listening at '{path}' (pid {peer.Pid}) runs as uid {peer.Uid}, not as this user " +
-                    $"(uid {Syscall.geteuid()}): it is not a background process of ours, and nothing is sent to it.", path);
+                    $"(uid {LibC.GetEffectiveUid()}): it is not a background process of ours, and nothing is sent to it.", path);
             }
             return fd;
         }
         catch
         {
-            Syscall.close(fd);
+            LibC.Close(fd);
             throw;
         }
     }
 
-    private static bool IsSocket(string path) =>
-        Syscall.lstat(path, out var stat) == 0 && (stat.st_mode & FilePermissions.S_IFMT) == FilePermissions.S_IFSOCK;
+    private static bool IsSocket(string path) => LibC.FileType(path) == LibC.S_IFSOCK;
 
     private static int NewSocket(string path)
     {
-        int fd = Syscall.socket(UnixAddressFamily.AF_UNIX, UnixSocketType.SOCK_STREAM, UnixSocketFlags.SOCK_CLOEXEC, 0);
+        int fd = LibC.UnixSocket();
         if (fd < 0)
         {
-            throw new PersistentProcessException($"Cannot create a socket for '{path}': {NativeErrors.Error("socket", Stdlib.GetLastError()).Message}", path);
+            throw new PersistentProcessException($"Cannot create a socket for '{path}': {LibC.Error("socket", LibC.LastError).Message}", path);
         }
         return fd;
     }

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
+using PProcess.Native;
 using PProcess.Serialization;
 
 namespace PProcess;
@@ -20,7 +20,7 @@ namespace PProcess;
 /// whose jobs had to be picklable. <see cref="Put{TArgs, TResult}"/> and <see cref="Get"/> are
 /// thread-safe; the order is the order in which <c>Put</c> calls returned.
 /// </remarks>
-public sealed class OrderedPipeline : IDisposable
+public sealed class OrderedPipeline : IDisposable, IAsyncDisposable
 {
     private readonly WorkerPool pool;
     private readonly ConcurrentQueue<Task<object?>> pipeline = new();
@@ -40,6 +40,7 @@ public sealed class OrderedPipeline : IDisposable
     /// </summary>
     public OrderedPipeline(int? workers = null, int? bufferSize = null, IChannelSerializer? serializer = null)
     {
+        // Checked here, before anything is made, for a clear error.
         int buffer = bufferSize ?? 10 * Cores.Usable;
         ArgumentOutOfRangeException.ThrowIfLessThan(buffer, 1, nameof(bufferSize));
         if (workers is < 1)
@@ -48,7 +49,7 @@ public sealed class OrderedPipeline : IDisposable
         }
         BufferSize = buffer;
         free = new SemaphoreSlim(buffer);
-        pool = new WorkerPool(new WorkerPoolOptions { Workers = workers, Serializer = serializer });
+        pool = new WorkerPool(new WorkerPoolOptions { Workers = workers, Serializer = serializer ?? DefaultChannelSerializer.Instance });
     }
 
     /// <summary>How many values may be in the pipeline (put, not yet got) before <c>Put</c> blocks.</summary>
@@ -66,34 +67,37 @@ public sealed class OrderedPipeline : IDisposable
     /// <summary>
     /// Puts a job: <paramref name="job"/> will run on <paramref name="arguments"/> in a worker.
     /// Blocks while the buffer is full; <see cref="TimeoutException"/> if it stays full for
-    /// <paramref name="timeout"/> (null: wait for ever).
+    /// <paramref name="timeout"/> (null: wait for ever); <see cref="OperationCanceledException"/>
+    /// if <paramref name="cancellationToken"/> is cancelled first.
     /// </summary>
-    public void Put<TArgs, TResult>(Func<TArgs, TResult> job, TArgs arguments, TimeSpan? timeout = null)
+    public void Put<TArgs, TResult>(Func<TArgs, TResult> job, TArgs arguments, TimeSpan? timeout = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(job);
-        Enqueue(timeout, () => Box(pool.SubmitAsync(job, arguments)));
+        Enqueue(timeout, () => Box(pool.SubmitAsync(job, arguments)), cancellationToken);
     }
 
     /// <summary>
     /// Puts a value that passes through in order, unchanged (parallel-queue's non-callables).
     /// A delegate is refused: a job needs its arguments (<see cref="Put{TArgs, TResult}"/>).
     /// </summary>
-    public void Put(object? value, TimeSpan? timeout = null)
+    public void Put(object? value, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         if (value is Delegate)
         {
             throw new ArgumentException("A job goes with its arguments: Put(job, arguments). Only plain values pass through.", nameof(value));
         }
-        Enqueue(timeout, () => Task.FromResult(value));
+        Enqueue(timeout, () => Task.FromResult(value), cancellationToken);
     }
 
-    private void Enqueue(TimeSpan? timeout, Func<Task<object?>> make)
+    private void Enqueue(TimeSpan? timeout, Func<Task<object?>> make, CancellationToken cancellationToken)
     {
         ThrowIfStopped();
         bool room;
         try
         {
-            room = free.Wait(timeout ?? Timeout.InfiniteTimeSpan, stopping.Token);
+            using var either = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token, cancellationToken);
+            room = free.Wait(timeout ?? Timeout.InfiniteTimeSpan, either.Token);
         }
         catch (OperationCanceledException)
         {
@@ -129,10 +133,11 @@ public sealed class OrderedPipeline : IDisposable
     /// gets it). A job that threw raises its exception here (a <see cref="RemoteException"/>, or a
     /// <see cref="ChildExitedException"/> if its worker died), once; the next call goes on after it.
     /// <see cref="InvalidOperationException"/> once the pipeline is stopped and empty.
+    /// A cancelled <paramref name="cancellationToken"/> raises <see cref="OperationCanceledException"/>.
     /// </summary>
-    public object? Get(TimeSpan? timeout = null)
+    public object? Get(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        if (TryGet(timeout ?? Timeout.InfiniteTimeSpan, out var value))
+        if (TryGet(timeout, out var value, cancellationToken))
         {
             return value;
         }
@@ -143,18 +148,17 @@ public sealed class OrderedPipeline : IDisposable
         throw new TimeoutException($"No result within {timeout}.");
     }
 
-    /// <summary>As <see cref="Get"/>, but returns false at the timeout, or when stopped and empty.</summary>
-    public bool TryGet(TimeSpan timeout, out object? value)
+    /// <summary>As <see cref="Get"/>, but returns false at the timeout (null: none), or when stopped and empty.</summary>
+    public bool TryGet(TimeSpan? timeout, out object? value, CancellationToken cancellationToken = default)
     {
-        var clock = Stopwatch.StartNew();
+        var deadline = Deadline.After(timeout);
         lock (getGate)
         {
             while (true)
             {
                 if (pipeline.TryPeek(out var head))
                 {
-                    var left = Remaining(timeout, clock);
-                    if (!Finished(head, left))
+                    if (!Finished(head, deadline.Remaining ?? Timeout.InfiniteTimeSpan, cancellationToken))
                     {
                         value = null;
                         return false;
@@ -170,8 +174,7 @@ public sealed class OrderedPipeline : IDisposable
                     value = null;
                     return false;
                 }
-                var wait = Remaining(timeout, clock);
-                if (!filled.Wait(wait))
+                if (!filled.Wait(deadline.Remaining ?? Timeout.InfiniteTimeSpan, cancellationToken))
                 {
                     value = null;
                     return false;
@@ -183,20 +186,17 @@ public sealed class OrderedPipeline : IDisposable
     }
 
     /// <summary>Waits for a task without raising its exception (Get raises it at its place).</summary>
-    private static bool Finished(Task task, TimeSpan timeout)
+    private static bool Finished(Task task, TimeSpan timeout, CancellationToken cancellationToken)
     {
         try
         {
-            return task.Wait(timeout);
+            return task.Wait(timeout, cancellationToken);
         }
         catch (AggregateException)
         {
             return true;
         }
     }
-
-    private static TimeSpan Remaining(TimeSpan timeout, Stopwatch clock) =>
-        timeout == Timeout.InfiniteTimeSpan ? timeout : TimeSpan.FromTicks(Math.Max(0, (timeout - clock.Elapsed).Ticks));
 
     /// <summary>No more values may be put; values already in the pipeline can still be got. Returns at once.</summary>
     public void Stop()
@@ -256,5 +256,17 @@ public sealed class OrderedPipeline : IDisposable
         disposed = true;
         stopping.Cancel();
         pool.Dispose();
+    }
+
+    /// <summary><see cref="Dispose"/> without blocking the caller, which waits for the workers to end.</summary>
+    public ValueTask DisposeAsync()
+    {
+        if (disposed)
+        {
+            return ValueTask.CompletedTask;
+        }
+        disposed = true;
+        stopping.Cancel();
+        return pool.DisposeAsync();
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
-using Mono.Unix.Native;
+using PProcess.Channels;
+using PProcess.Native;
 using PProcess.Pools;
 using PProcess.Runtime;
 using PProcess.Serialization;
@@ -24,13 +25,13 @@ namespace PProcess;
 /// sleep; threads that compute without pause never do, and then no replacement is made.
 /// </remarks>
 /// <typeparam name="TState">What the initializer makes in each worker.</typeparam>
-public class WorkerPool<TState> : IDisposable
+public class WorkerPool<TState> : IDisposable, IAsyncDisposable
 {
     private readonly Func<int, TState>? initializer;
-    private readonly IChannelSerializer serializer;
     private readonly PoolWorker?[] workers;
     private readonly ConcurrentQueue<PoolRequest> queue = new();
-    private readonly WakePipe wake;
+    /// <summary>The live workers' channels, polled by the pool's thread; submitters wake it.</summary>
+    private readonly ChannelSet<PoolWorker> set;
     private readonly Thread dispatcher;
     private readonly object gate = new();
     private readonly int ownerPid;
@@ -50,19 +51,13 @@ public class WorkerPool<TState> : IDisposable
     {
         options ??= new WorkerPoolOptions();
         int count = options.Workers ?? Cores.Usable;
-        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1, "options.Workers");
-        if (!Enum.IsDefined(options.Transport))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), $"Unknown worker transport {options.Transport}.");
-        }
         this.initializer = initializer;
         Options = options;
-        serializer = options.Serializer ?? DefaultChannelSerializer.Instance;
         ownerPid = ProcessIdentity.Current;
         workers = new PoolWorker?[count];
         pids = [];
-        // Every child closes these (they are registered).
-        wake = new WakePipe();
+        // Every child closes the wake-up's descriptor (it is registered).
+        set = new ChannelSet<PoolWorker>(wakeable: true);
         // The workers are forked on the pool's own thread, not the caller's: a child's
         // PR_SET_PDEATHSIG fires when the thread that forked it ends (docs/fork-safety.md fact 15),
         // and the pool's thread lives as long as the pool. The caller sleeps meanwhile (no spinning),
@@ -76,7 +71,6 @@ public class WorkerPool<TState> : IDisposable
                 for (int i = 0; i < count; i++)
                 {
                     workers[i] = SpawnWorker(i);
-                workersChanged = 1;
                 }
                 pids = workers.Select(w => w!.Channel.Pid).ToArray();
             }
@@ -98,7 +92,7 @@ public class WorkerPool<TState> : IDisposable
         if (failure is not null)
         {
             dispatcher.Join();
-            wake.Dispose();
+            set.Dispose();
             failure.Throw();
         }
     }
@@ -202,7 +196,7 @@ public class WorkerPool<TState> : IDisposable
             ObjectDisposedException.ThrowIf(closed || disposing, this);
             queue.Enqueue(request);
         }
-        wake.Signal();
+        set.Wake();
         return done.Task;
     }
 
@@ -210,9 +204,7 @@ public class WorkerPool<TState> : IDisposable
     private PoolWorker SpawnWorker(int index)
     {
         var init = initializer;
-        // The constructor validated the transport.
-        var transport = Options.Transport == WorkerTransport.Socket ? ChannelTransportKind.Socket : ChannelTransportKind.SharedMemory;
-        var channel = Fork.Spawn(c => PoolWorkerLoop.Serve(c, index, init), $"pool worker {index}", serializer, init, transport: transport);
+        var channel = Fork.Spawn(c => PoolWorkerLoop.Serve(c, index, init), $"pool worker {index}", Options, init);
         try
         {
             var hello = channel.Receive();
@@ -226,7 +218,9 @@ public class WorkerPool<TState> : IDisposable
             channel.Dispose();
             throw;
         }
-        return new PoolWorker(index, channel);
+        var worker = new PoolWorker(index, channel);
+        set.Add(channel, worker);
+        return worker;
     }
 
     /// <summary>The pool's thread: poll the workers and the wake pipe, collect results, replace the dead, hand out jobs.</summary>
@@ -262,56 +256,25 @@ public class WorkerPool<TState> : IDisposable
         Shutdown();
     }
 
-    /// <summary>Set when <see cref="workers"/> changes, so that the dispatch loop rebuilds its poll set.</summary>
-    private int workersChanged = 1;
-
     private void DispatchLoop()
     {
-        // The exchange's poller: it sees data already buffered in a channel (invisible to poll),
-        // arms a shared-memory channel's wake-up and watches its hang-up socket too.
-        var poller = new Exchanges.Poller();
-        var polled = new List<PoolWorker>();
-        var channels = new List<Channel>();
-        bool missing = false;
+        List<ChannelSet<PoolWorker>.Entry> ready = [], ended = [];
         while (!disposing)
         {
-            if (Interlocked.Exchange(ref workersChanged, 0) != 0)
-            {
-                // The poll set is rebuilt only when a worker died or was replaced.
-                polled.Clear();
-                channels.Clear();
-                missing = false;
-                foreach (var w in workers)
-                {
-                    if (w is null)
-                    {
-                        missing = true;
-                        continue;
-                    }
-                    polled.Add(w);
-                    channels.Add(w.Channel);
-                }
-                poller.Invalidate();
-            }
-            var timeout = missing && Options.ReplaceDeadWorkers ? TimeSpan.FromMilliseconds(200) : (TimeSpan?)null;
-            List<Channel> ready;
-            if (channels.Count == 0)
-            {
-                Exchanges.Poller.Wait([new Pollfd { fd = wake.PollDescriptor, events = PollEvents.POLLIN }], timeout);
-                ready = [];
-            }
-            else
-            {
-                ready = poller.Poll(channels, timeout, wake.PollDescriptor);
-            }
-            wake.Drain();
+            // A dead worker's slot is retried every 200 ms; otherwise results and submitters wake the thread.
+            bool missing = Options.ReplaceDeadWorkers && Array.IndexOf(workers, null) >= 0;
+            set.Wait(missing ? Deadline.After(TimeSpan.FromMilliseconds(200)) : Deadline.Never, ready, ended);
             if (disposing)
             {
                 break;
             }
-            foreach (var channel in ready)
+            foreach (var entry in ready)
             {
-                Collect(polled[channels.IndexOf(channel)]);
+                Collect(entry.Owner);
+            }
+            foreach (var entry in ended)
+            {
+                Collect(entry.Owner);
             }
             Replace();
             HandOut();
@@ -348,7 +311,7 @@ public class WorkerPool<TState> : IDisposable
     private void Died(PoolWorker worker, Exception error)
     {
         workers[worker.Index] = null;
-        workersChanged = 1;
+        set.Remove(worker.Channel);
         pids = workers.Where(w => w is not null).Select(w => w!.Channel.Pid).ToArray();
         worker.Current?.Fail(error);
         worker.Current = null;
@@ -360,8 +323,8 @@ public class WorkerPool<TState> : IDisposable
 
     private static readonly TimeSpan InitialReplacementPatience = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>Not before this <see cref="Environment.TickCount64"/>: the next attempt after a refusal.</summary>
-    private long nextReplacementAttempt;
+    /// <summary>Not before then: the next attempt after a refusal.</summary>
+    private Deadline nextReplacementAttempt = Deadline.Now;
 
     private void Replace()
     {
@@ -370,7 +333,7 @@ public class WorkerPool<TState> : IDisposable
             FailQueuedIfNoWorkers();
             return;
         }
-        if (Environment.TickCount64 < nextReplacementAttempt)
+        if (!nextReplacementAttempt.HasPassed)
         {
             return;
         }
@@ -386,17 +349,16 @@ public class WorkerPool<TState> : IDisposable
             try
             {
                 workers[i] = SpawnWorker(i);
-                workersChanged = 1;
                 pids = workers.Where(w => w is not null).Select(w => w!.Channel.Pid).ToArray();
                 Interlocked.Increment(ref replacements);
                 replacementPatience = InitialReplacementPatience;
-                nextReplacementAttempt = 0;
+                nextReplacementAttempt = Deadline.Now;
             }
             catch (Exception e) when (e is ForkSafetyException or ForkException or RemoteException or ChildProcessException or ChannelProtocolException or IOException)
             {
                 lastReplacementError = e;
                 Interlocked.Increment(ref failedReplacements);
-                nextReplacementAttempt = Environment.TickCount64 + (long)replacementPatience.TotalMilliseconds;
+                nextReplacementAttempt = Deadline.After(replacementPatience);
                 replacementPatience = TimeSpan.FromTicks(Math.Min(replacementPatience.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
                 break;
             }
@@ -448,7 +410,7 @@ public class WorkerPool<TState> : IDisposable
             }
             catch (Exception e) when (e is IOException or ChannelProtocolException)
             {
-                Syscall.kill(worker.Channel.Pid, Signum.SIGKILL);
+                worker.Channel.Child!.Kill();
                 Died(worker, e);
             }
         }
@@ -471,17 +433,14 @@ public class WorkerPool<TState> : IDisposable
             worker?.Channel.Close();
         }
         // Closed channels tell idle workers to end (disposing their state); give them a moment, then reap.
-        long deadline = Environment.TickCount64 + 5000;
+        var deadline = Deadline.After(TimeSpan.FromSeconds(5));
         foreach (var worker in workers)
         {
             if (worker is null)
             {
                 continue;
             }
-            while (worker.Channel.TryWait() is null && Environment.TickCount64 < deadline)
-            {
-                Thread.Sleep(1);
-            }
+            worker.Channel.Child!.WaitOrKill(deadline);
             worker.Channel.Dispose();
         }
         pids = [];
@@ -499,9 +458,19 @@ public class WorkerPool<TState> : IDisposable
             return;
         }
         disposing = true;
-        wake.Signal();
+        set.Wake();
         dispatcher.Join();
-        wake.Dispose();
+        set.Dispose();
         GC.SuppressFinalize(this);
     }
+
+    /// <summary>
+    /// <see cref="Dispose"/> without blocking the caller: the wait for the pool's thread and the
+    /// workers' exit (up to 5 s) runs on a thread of its own.
+    /// </summary>
+    public ValueTask DisposeAsync() => new(ForkTask.RunOnThread(() =>
+    {
+        Dispose();
+        return true;
+    }));
 }

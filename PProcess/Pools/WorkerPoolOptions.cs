@@ -1,19 +1,20 @@
-using PProcess.Serialization;
-
 namespace PProcess;
 
-/// <summary>Settings of a <see cref="WorkerPool{TState}"/>.</summary>
-public sealed record WorkerPoolOptions
+/// <summary>Settings of a <see cref="WorkerPool{TState}"/>: shared memory by default, as in multicore.</summary>
+public sealed class WorkerPoolOptions : ChannelOptions
 {
-    /// <summary>How many workers to fork; default <see cref="Cores.Usable"/>. Less than 1 is refused.</summary>
-    public int? Workers { get; init; }
+    private int? workers;
 
-    /// <summary>The channel transport to the workers: shared memory by default, as in multicore.</summary>
-    public WorkerTransport Transport { get; init; } = WorkerTransport.SharedMemory;
+    /// <summary>Creates the settings, with <see cref="ChannelTransportKind.SharedMemory"/> as the transport.</summary>
+    public WorkerPoolOptions() => Transport = ChannelTransportKind.SharedMemory;
 
-    /// <summary>Serializer for arguments and results; default <see cref="DefaultChannelSerializer.Instance"/>.</summary>
-    public IChannelSerializer? Serializer { get; init; }
+    /// <summary>How many workers to fork; null (the default) is <see cref="Cores.Usable"/>. At least 1.</summary>
+    public int? Workers
+    {
+        get => workers;
+        set => workers = ValidLimit(value, "A pool's number of workers");
+    }
 
-    /// <summary>Replace a worker that dies (forked from the pool's own thread, after the quiescence wait). Default true.</summary>
-    public bool ReplaceDeadWorkers { get; init; } = true;
+    /// <summary>Replace a worker that dies (forked from the pool's own thread, after the quiescence wait). True by default.</summary>
+    public bool ReplaceDeadWorkers { get; set; } = true;
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
-using Mono.Unix.Native;
 using PProcess.Native;
+using PProcess.Processes;
 using PProcess.Runtime;
 using PProcess.Serialization;
 using PProcess.Transports;
@@ -16,8 +16,8 @@ namespace PProcess;
 public static class Fork
 {
     /// <summary>
-    /// The transport of a channel whose creator passes none (null): the socket transport. Only the
-    /// test suite changes it, to run the same scenarios over shared memory.
+    /// The transport of channels whose settings name none: the socket transport. Only the test
+    /// suite changes it, to run the same scenarios over shared memory.
     /// </summary>
     internal static ChannelTransportKind DefaultTransport { get; set; } = ChannelTransportKind.Socket;
 
@@ -39,33 +39,33 @@ public static class Fork
     /// (<see cref="Channel.Pid"/> is the child's pid); in the child it leads to the parent
     /// (<see cref="Channel.IsChild"/> is true). The child must end with <see cref="Exit"/>.
     /// </summary>
-    /// <param name="serializer">The channel's serializer; by default <see cref="DefaultChannelSerializer"/>.</param>
-    /// <param name="transport">How the channel's bytes travel: a socketpair (null, the default) or shared memory.</param>
-    public static Channel Create(IChannelSerializer? serializer = null, ChannelTransportKind? transport = null) =>
-        Spawn(null, "Fork.Create()", serializer ?? DefaultChannelSerializer.Instance, transport: transport);
+    /// <param name="options">The channel's serializer, transport and grace; by default <see cref="ChannelOptions"/>'s.</param>
+    public static Channel Create(ChannelOptions? options = null) =>
+        Spawn(null, "Fork.Create()", options ?? ChannelOptions.Default);
 
     /// <summary>
     /// Forks a child that runs <paramref name="callable"/> with its channel, sends the parent any
     /// exception it throws, and exits. Returns the parent's channel to the child.
     /// </summary>
     /// <param name="callable">The child's work.</param>
-    /// <param name="serializer">The channel's serializer; by default <see cref="DefaultChannelSerializer"/>.</param>
-    /// <param name="transport">How the channel's bytes travel: a socketpair (null, the default) or shared memory.</param>
-    public static Channel Start(Action<Channel> callable, IChannelSerializer? serializer = null,
-        ChannelTransportKind? transport = null) =>
-        Spawn(callable, JobNames.Describe(callable), serializer ?? DefaultChannelSerializer.Instance, transport: transport);
+    /// <param name="options">The channel's serializer, transport and grace; by default <see cref="ChannelOptions"/>'s.</param>
+    public static Channel Start(Action<Channel> callable, ChannelOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(callable);
+        return Spawn(callable, JobNames.Describe(callable), options ?? ChannelOptions.Default);
+    }
 
-    /// <summary>Like <see cref="Start(Action{Channel}, IChannelSerializer?, ChannelTransportKind?)"/>, passing one argument.</summary>
+    /// <summary>Like <see cref="Start(Action{Channel}, ChannelOptions?)"/>, passing one argument.</summary>
     public static Channel Start<T1>(Action<Channel, T1> callable, T1 arg1) =>
-        Spawn(c => callable(c, arg1), JobNames.Describe(callable, arg1), DefaultChannelSerializer.Instance);
+        Spawn(c => callable(c, arg1), JobNames.Describe(callable, arg1), ChannelOptions.Default, callable);
 
-    /// <summary>Like <see cref="Start(Action{Channel}, IChannelSerializer?, ChannelTransportKind?)"/>, passing two arguments.</summary>
+    /// <summary>Like <see cref="Start(Action{Channel}, ChannelOptions?)"/>, passing two arguments.</summary>
     public static Channel Start<T1, T2>(Action<Channel, T1, T2> callable, T1 arg1, T2 arg2) =>
-        Spawn(c => callable(c, arg1, arg2), JobNames.Describe(callable, arg1, arg2), DefaultChannelSerializer.Instance);
+        Spawn(c => callable(c, arg1, arg2), JobNames.Describe(callable, arg1, arg2), ChannelOptions.Default, callable);
 
-    /// <summary>Like <see cref="Start(Action{Channel}, IChannelSerializer?, ChannelTransportKind?)"/>, passing three arguments.</summary>
+    /// <summary>Like <see cref="Start(Action{Channel}, ChannelOptions?)"/>, passing three arguments.</summary>
     public static Channel Start<T1, T2, T3>(Action<Channel, T1, T2, T3> callable, T1 arg1, T2 arg2, T3 arg3) =>
-        Spawn(c => callable(c, arg1, arg2, arg3), JobNames.Describe(callable, arg1, arg2, arg3), DefaultChannelSerializer.Instance);
+        Spawn(c => callable(c, arg1, arg2, arg3), JobNames.Describe(callable, arg1, arg2, arg3), ChannelOptions.Default, callable);
 
     /// <summary>
     /// In a child: closes the channel, flushes the child's console output and ends the child with
@@ -87,17 +87,16 @@ public static class Fork
     /// The one place that forks. With a body, the child runs it and never returns; without one,
     /// the child gets its channel back.
     /// </summary>
-    /// <paramref name="dieWithParent"/> is false only for a background process (Persistence/), which
-    /// must outlive the process that starts it.
-    internal static Channel Spawn(Action<Channel>? body, string? job, IChannelSerializer serializer, Delegate? callable = null,
-        bool dieWithParent = true, ChannelTransportKind? transport = null)
+    /// <paramref name="callable"/>: the job's own delegate (for a MakeParallel job, the plain function
+    /// it wraps), compiled here so that children inherit it compiled. <paramref name="dieWithParent"/>
+    /// is false only for a background process (Persistence/), which must outlive the process that starts it.
+    internal static Channel Spawn(Action<Channel>? body, string? job, ChannelOptions options, Delegate? callable = null,
+        bool dieWithParent = true)
     {
         ForkGuard.ThrowIfUnsafe();
         ChildPath.Prepare(body);
         ChildPath.Prepare(callable);
-        // A MakeParallel/MakeReusable job: the plain function its wrapper calls.
-        ChildPath.Prepare(callable is null ? null : Exchanges.WrappedJob.Of(callable)?.Function);
-        var ends = ChannelEnds.Create(transport ?? DefaultTransport);
+        var ends = ChannelEnds.Create(options);
         int pid;
         try
         {
@@ -114,7 +113,7 @@ public static class Fork
             // A grandchild closes this end too: otherwise it would keep the channel to this
             // child's parent open after this child ends.
             Register(childEnd);
-            var channel = new Channel(childEnd, 0, job, serializer);
+            var channel = new Channel(childEnd, null, job, options.Serializer, toParent: true);
             if (body is null)
             {
                 return channel;
@@ -123,7 +122,7 @@ public static class Fork
         }
         var parentEnd = ends.Parent();
         Register(parentEnd);
-        return new Channel(parentEnd, pid, job, serializer);
+        return new Channel(parentEnd, new ChildProcess(pid), job, options.Serializer, exitGrace: options.ExitGrace);
     }
 
     private static void Register(IChannelTransport transport)

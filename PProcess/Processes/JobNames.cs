@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace PProcess;
+namespace PProcess.Processes;
 
 /// <summary>Readable names for jobs, for error messages: "Program.Calculate(3, 4)".</summary>
 internal static class JobNames

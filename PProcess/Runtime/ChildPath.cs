@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using PProcess.Errors;
 
 namespace PProcess.Runtime;
 
@@ -29,8 +30,7 @@ internal static class ChildPath
             WarmUpChannel();
             // P/Invoke stubs are generated on first call; made here, the children inherit them.
             Marshal.PrelinkAll(typeof(Native.LibC));
-            Marshal.PrelinkAll(typeof(Mono.Unix.Native.Syscall));
-            Marshal.PrelinkAll(typeof(Mono.Unix.Native.Stdlib));
+            Marshal.PrelinkAll(typeof(Tmds.Linux.LibC));
         }
         if (body is not null)
         {
@@ -46,9 +46,12 @@ internal static class ChildPath
     [
         typeof(ChildRuntime), typeof(Fork), typeof(DescriptorRegistry), typeof(ProcessIdentity), typeof(Channel),
         typeof(Channels.Frame), typeof(Transports.SocketTransport), typeof(Transports.SharedMemoryTransport),
-        typeof(Transports.SharedRing), typeof(Transports.ChannelEnds), typeof(Exchanges.Poller), typeof(Serialization.DefaultChannelSerializer),
-        typeof(Serialization.TypeNames), typeof(RemoteError), typeof(Native.Signals), typeof(Native.LibC), typeof(ForkPoint),
-        typeof(StartupHandshake), typeof(ChildExitWatch), typeof(ThreadPoolRepair), typeof(Quiescence), typeof(DiagnosticEndpointGuard), typeof(StandardErrorRelay),
+        typeof(Transports.SharedRing), typeof(Transports.ChannelEnds), typeof(Serialization.DefaultChannelSerializer),
+        typeof(Serialization.TypeNames), typeof(RemoteError), typeof(Native.Signals), typeof(Native.LibC), typeof(Native.Deadline), typeof(Native.SafeDescriptor),
+        typeof(Native.SafeMapping), typeof(ForkPoint), typeof(StartupHandshake), typeof(ChildExitWatch), typeof(ThreadPoolRepair),
+        typeof(Quiescence), typeof(DiagnosticEndpointGuard), typeof(StandardErrorRelay),
+        // Tmds.LibC's value types: their conversions and accessors are calls in a debug build.
+        typeof(Tmds.Linux.sigaction), typeof(Tmds.Linux.pid_t), typeof(Tmds.Linux.size_t), typeof(Tmds.Linux.ssize_t),
     ];
 
     private static void PrepareAll(Type type)
@@ -83,14 +86,14 @@ internal static class ChildPath
         var ends = new Transports.SharedMemoryTransport.Ends();
         var (parent, child) = ends.Loopback();
         // A shared-memory reader spins before it blocks; the spin is generic, so PrepareAll skips it.
-        Transports.SharedMemoryTransport.SpinUntil(parent, static t => t.DataWaiting || true);
+        Transports.SharedMemoryTransport.SpinUntil(parent, static t => t.DataWaiting || true, parent.SpinLimit);
         WarmUp(child, parent);
     }
 
     private static void WarmUp(Transports.IChannelTransport from, Transports.IChannelTransport to)
     {
-        using var receiver = new Channel(to, 0, null, Serialization.DefaultChannelSerializer.Instance);
-        using var sender = new Channel(from, 0, null, Serialization.DefaultChannelSerializer.Instance);
+        using var receiver = new Channel(to, null, null, Serialization.DefaultChannelSerializer.Instance, toParent: true);
+        using var sender = new Channel(from, null, null, Serialization.DefaultChannelSerializer.Instance, toParent: true);
         object?[] samples = [null, "s", new byte[] { 1 }, 1, 1L, 1.0, true, new double[] { 1 }, new int[] { 1 }, new List<int> { 1 }, new InvalidOperationException("x")];
         foreach (var sample in samples)
         {
@@ -109,8 +112,8 @@ internal static class ChildPath
             // Expected: this exercised the error path.
         }
         receiver.Probe();
-        // Nothing is pending: this runs the poll path (Poller.Wait, Mono.Posix's poll and its
-        // converters), which a shared-memory child takes whenever it blocks for a message. Without
+        // Nothing is pending: this runs the poll path (ChannelSet and LibC.Poll), which a
+        // shared-memory child takes whenever it blocks for a message. Without
         // it, each such child compiled those 9 methods itself
         // (ForkSafetyTests.ChildrenOverSharedMemoryCompileNoMethodsWhileTheyWait).
         receiver.Poll(TimeSpan.Zero);

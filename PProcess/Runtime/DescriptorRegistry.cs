@@ -1,4 +1,3 @@
-using Mono.Unix.Native;
 
 namespace PProcess.Runtime;
 
@@ -26,7 +25,7 @@ internal static class DescriptorRegistry
         var fds = Volatile.Read(ref open);
         for (int i = 0; i < fds.Length; i++)
         {
-            Syscall.close(fds[i]);
+            Native.LibC.Close(fds[i]);
         }
         Volatile.Write(ref open, []);
     }

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using Mono.Unix.Native;
 using PProcess.Native;
 
 namespace PProcess.Runtime;
@@ -39,7 +38,7 @@ internal static class ForkPoint
     private static readonly Queue<string> reasons = new();
 
     /// <summary>Ways a test makes a child fail to start, by attempt number (1 = the first try of a fork).</summary>
-    internal enum Fault { None, Sleep, Spin, Die, Disturbed }
+    internal enum Fault { None, Sleep, Spin, Die, Disturbed, NewThread }
 
     /// <summary>For tests: the fault to inject into an attempt; null in normal use.</summary>
     internal static Func<int, Fault>? InjectFault { get; set; }
@@ -61,13 +60,16 @@ internal static class ForkPoint
             {
                 ForkGuard.ThrowIfPoolCannotBeRepaired();
                 ThreadPoolRepair.RenewSpares();
+                // Before the wait for quiet: the relay's thread, started at the first fork, must
+                // be asleep (and in the snapshot) like any other when the fork is made.
+                var relay = StandardErrorRelay.ForThisProcess();
                 Quiescence.Snapshot quiet;
                 try
                 {
                     ChildExitWatch.Park();
                     quiet = Quiescence.WaitForOtherThreads();
                 }
-                catch (IOException e) when (e.HResult is Emfile or Enfile)
+                catch (IOException e) when (e.HResult is Errno.EMFILE or Errno.ENFILE)
                 {
                     // Reading /proc needs descriptors too: at the descriptor limit this is where the shortage shows.
                     throw new ForkException($"fork was not attempted: the check for other running threads failed: too many open files ({e.Message})", e.HResult);
@@ -77,7 +79,11 @@ internal static class ForkPoint
                 {
                     ThreadPoolRepair.PrepareSocketEngines();
                 }
-                var relay = StandardErrorRelay.ForThisProcess();
+                if (InjectFault?.Invoke(attempt) == Fault.NewThread)
+                {
+                    // A thread started by the forking thread itself after the check, as the relay's once was.
+                    new Thread(static () => Thread.Sleep(Timeout.Infinite)) { IsBackground = true }.Start();
+                }
                 // Made after the check, whose descriptors are closed by then: at the limit, every one counts.
                 var handshake = StartupHandshake.Create();
                 int parentPid = ProcessIdentity.Current;
@@ -105,7 +111,7 @@ internal static class ForkPoint
                     if (disturbed is not null)
                     {
                         handshake.Abandon();
-                        Syscall.kill(pid, Signum.SIGKILL);
+                        LibC.Kill(pid, Signals.SIGKILL);
                         StartupHandshake.Reap(pid);
                         outcome = new(false, $"another thread ran during the fork ({disturbed})");
                     }
@@ -118,9 +124,9 @@ internal static class ForkPoint
                 {
                     // The child must not outlive a fork that failed in the parent.
                     handshake.Abandon();
-                    Syscall.kill(pid, Signum.SIGKILL);
+                    LibC.Kill(pid, Signals.SIGKILL);
                     StartupHandshake.Reap(pid);
-                    if (e is IOException { HResult: Emfile or Enfile })
+                    if (e is IOException { HResult: Errno.EMFILE or Errno.ENFILE })
                     {
                         throw new ForkException($"fork failed: the check of the child's start failed: too many open files ({e.Message})", e.HResult);
                     }
@@ -132,7 +138,7 @@ internal static class ForkPoint
                 }
                 if (outcome.Shortage)
                 {
-                    throw new ForkException($"fork failed: {outcome.Failure}", Eagain);
+                    throw new ForkException($"fork failed: {outcome.Failure}", Errno.EAGAIN);
                 }
                 Record(outcome.Failure!);
                 failures.Add(outcome.Failure!);
@@ -154,8 +160,6 @@ internal static class ForkPoint
         }
     }
 
-    private const int Eagain = 11, Enfile = 23, Emfile = 24;
-
     private static void Record(string reason)
     {
         Interlocked.Increment(ref retries);
@@ -171,8 +175,7 @@ internal static class ForkPoint
 
     private static ForkException ForkFailed(int errno)
     {
-        var error = NativeConvert.ToErrno(errno);
-        string hint = error == Errno.EAGAIN ? " (the process limit was reached)" : error == Errno.ENOMEM ? " (out of memory)" : "";
-        return new ForkException($"fork failed: {(error == Errno.EAGAIN ? "EAGAIN" : error.ToString())}{hint}", errno);
+        string hint = errno is Errno.EAGAIN or Errno.ENOMEM ? Errno.ShortageHint(errno) : "";
+        return new ForkException($"fork failed: {Errno.Name(errno)}{hint}", errno);
     }
 }

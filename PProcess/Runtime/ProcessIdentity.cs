@@ -1,5 +1,4 @@
 using System.Reflection;
-using Mono.Unix.Native;
 
 namespace PProcess.Runtime;
 
@@ -10,14 +9,14 @@ namespace PProcess.Runtime;
 /// </summary>
 internal static class ProcessIdentity
 {
-    private static int current = Syscall.getpid();
+    private static int current = Native.LibC.GetPid();
 
     internal static int Current => Volatile.Read(ref current);
 
     /// <summary>Called in a freshly forked child.</summary>
     internal static void RefreshInChild()
     {
-        Volatile.Write(ref current, Syscall.getpid());
+        Volatile.Write(ref current, Native.LibC.GetPid());
         var cache = typeof(Environment).GetField("s_processId", BindingFlags.Static | BindingFlags.NonPublic);
         if (cache is not null && cache.FieldType == typeof(int))
         {

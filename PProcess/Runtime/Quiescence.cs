@@ -30,6 +30,8 @@ internal static class Quiescence
         internal int[] Threads { get; } = threads;
         internal long[] Runs { get; } = runs;
         internal string[] Names { get; } = names;
+        /// <summary>The process's thread count when the snapshot was taken (this one included).</summary>
+        internal int Count { get; init; }
     }
 
     /// <summary>Returns once every other thread sleeps; throws <see cref="ForkSafetyException"/> after <see cref="Patience"/>.</summary>
@@ -78,9 +80,15 @@ internal static class Quiescence
         {
             return null;
         }
-        // Only the threads of the snapshot: a thread started since was started by one of them,
-        // which then ran. No directory is listed, so at the descriptor limit this needs one.
-        Span<byte> buffer = stackalloc byte[256];
+        // Only the threads of the snapshot, and the process's thread count: a thread started since
+        // (by another thread, which then ran, or by this one) changes the count. No directory is
+        // listed, so at the descriptor limit this needs one descriptor.
+        Span<byte> buffer = stackalloc byte[512];
+        int count = ThreadCount(buffer);
+        if (count >= 0 && count != before.Count)
+        {
+            return $"the process has {count} threads, {before.Count} before the fork";
+        }
         for (int i = 0; i < before.Threads.Length; i++)
         {
             long runs = ReadRuns($"/proc/self/task/{before.Threads[i]}", buffer);
@@ -143,7 +151,34 @@ internal static class Quiescence
             }
         }
         busy = running?.ToString();
-        return new Snapshot([.. threads], [.. runs], [.. names]);
+        // Counted after the listing: a thread started meanwhile shows as a difference at the fork.
+        return new Snapshot([.. threads], [.. runs], [.. names]) { Count = ThreadCount(buffer) };
+    }
+
+    /// <summary>The 20th field of /proc/self/stat, num_threads; -1 if it cannot be read.</summary>
+    private static int ThreadCount(Span<byte> buffer)
+    {
+        int n = Read("/proc/self/stat", buffer);
+        if (n <= 0)
+        {
+            return -1;
+        }
+        var text = buffer[..n];
+        int close = text.LastIndexOf((byte)')');
+        // After ") ": state (3), ppid, pgrp, session, tty, tpgid, flags, minflt, cminflt, majflt,
+        // cmajflt, utime, stime, cutime, cstime, priority, nice (19), num_threads (20).
+        var rest = text[(close + 2)..];
+        for (int field = 3; field < 20; field++)
+        {
+            int space = rest.IndexOf((byte)' ');
+            if (space < 0)
+            {
+                return -1;
+            }
+            rest = rest[(space + 1)..];
+        }
+        int end = rest.IndexOf((byte)' ');
+        return System.Buffers.Text.Utf8Parser.TryParse(end < 0 ? rest : rest[..end], out int threads, out _) ? threads : -1;
     }
 
     /// <summary>The state letter and name from /proc/self/task/TID/stat ("tid (name) S ..."); '?' when the thread ended.</summary>

@@ -1,6 +1,4 @@
-using System.Runtime.InteropServices;
 using System.Text;
-using Mono.Unix.Native;
 using PProcess.Native;
 
 namespace PProcess.Runtime;
@@ -31,7 +29,6 @@ internal sealed unsafe class StandardErrorRelay
     private readonly Dictionary<int, StringBuilder> tails = [];
     private readonly Queue<int> order = new();
     private readonly byte[] buffer = new byte[64 * 1024];
-    private readonly byte[] control = new byte[64];
     private readonly object gate = new();
 
     private StandardErrorRelay(int readEnd, int writeEnd)
@@ -61,15 +58,14 @@ internal sealed unsafe class StandardErrorRelay
 
     private static StandardErrorRelay? Create()
     {
-        if (Syscall.socketpair(UnixAddressFamily.AF_UNIX, UnixSocketType.SOCK_STREAM, UnixSocketFlags.SOCK_CLOEXEC,
-                (UnixSocketProtocol)0, out int read, out int write) != 0)
+        if (LibC.SocketPair(out int read, out int write) != 0)
         {
             return null; // children keep the parent's standard error; their aborts are explained without it
         }
-        if (Syscall.setsockopt(read, UnixSocketProtocol.SOL_SOCKET, UnixSocketOptionName.SO_PASSCRED, 1) != 0)
+        if (LibC.PassCredentials(read) != 0)
         {
-            Syscall.close(read);
-            Syscall.close(write);
+            LibC.Close(read);
+            LibC.Close(write);
             return null;
         }
         // Neither end is a channel's: a child closes the reading end itself, and keeps the writing end as its descriptor 2.
@@ -82,9 +78,9 @@ internal sealed unsafe class StandardErrorRelay
     /// </summary>
     internal void AttachChild()
     {
-        Syscall.close(readEnd);
-        Syscall.dup2(writeEnd, 2);
-        Syscall.close(writeEnd);
+        LibC.Close(readEnd);
+        LibC.Dup2(writeEnd, 2);
+        LibC.Close(writeEnd);
         current = null;
     }
 
@@ -110,7 +106,7 @@ internal sealed unsafe class StandardErrorRelay
         string tail;
         lock (relay.gate)
         {
-            while (relay.ReadOnce(MessageFlags.MSG_DONTWAIT))
+            while (relay.ReadOnce(wait: false))
             {
             }
             if (!relay.tails.TryGetValue(pid, out var text))
@@ -154,11 +150,11 @@ internal sealed unsafe class StandardErrorRelay
         while (true)
         {
             // Blocks outside the lock; a diagnosis may drain meanwhile, with MSG_DONTWAIT.
-            if (!ReadOnce(0))
+            if (!ReadOnce(wait: true))
             {
-                if (Marshal.GetLastPInvokeError() is 4 or 11)
+                if (LibC.LastError is Errno.EINTR or Errno.EAGAIN)
                 {
-                    continue; // EINTR, or EAGAIN after a drain took the data
+                    continue; // EAGAIN: a diagnosis drained the data first
                 }
                 return;
             }
@@ -166,20 +162,15 @@ internal sealed unsafe class StandardErrorRelay
     }
 
     /// <summary>Reads one piece, passes it on and remembers it; false when nothing was read.</summary>
-    private bool ReadOnce(MessageFlags flags)
+    private bool ReadOnce(bool wait)
     {
-        var iov = new LibC.IoVec { Base = 0, Length = (nuint)buffer.Length };
         fixed (byte* data = buffer)
-        fixed (byte* cmsg = control)
         {
-            iov.Base = (nint)data;
-            var message = new LibC.MsgHdr { Iov = &iov, IovLength = 1, Control = (nint)cmsg, ControlLength = (nuint)control.Length };
-            nint n = LibC.RecvMsg(readEnd, &message, (int)NativeConvert.FromMessageFlags(flags));
+            long n = LibC.ReceiveWithSender(readEnd, data, (nuint)buffer.Length, wait, out int pid);
             if (n <= 0)
             {
                 return false;
             }
-            int pid = SenderPid(cmsg, (int)message.ControlLength);
             WriteToStandardError(data, (int)n);
             lock (gate)
             {
@@ -189,28 +180,13 @@ internal sealed unsafe class StandardErrorRelay
         }
     }
 
-    /// <summary>The pid of the SCM_CREDENTIALS control message (struct ucred follows a 16-byte cmsghdr on 64-bit Linux).</summary>
-    private static int SenderPid(byte* cmsg, int length)
-    {
-        const int SOL_SOCKET = 1, SCM_CREDENTIALS = 2, Header = 16;
-        if (length >= Header + 4 && *(int*)(cmsg + 8) == SOL_SOCKET && *(int*)(cmsg + 12) == SCM_CREDENTIALS)
-        {
-            return *(int*)(cmsg + Header);
-        }
-        return 0;
-    }
-
     private static void WriteToStandardError(byte* data, int length)
     {
         while (length > 0)
         {
-            long n = Syscall.write(2, data, (ulong)length);
+            long n = LibC.Write(2, data, (nuint)length);
             if (n < 0)
             {
-                if (Stdlib.GetLastError() == Errno.EINTR)
-                {
-                    continue;
-                }
                 return; // the parent's standard error is closed: the tail is still kept
             }
             data += n;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Mono.Unix.Native;
 using PProcess.Native;
 
 namespace PProcess.Runtime;
@@ -48,7 +47,7 @@ internal sealed class StartupHandshake
     /// <summary>In the child: waits for "go", then says it is ready. Returns only when the parent let it start.</summary>
     internal void ChildReady()
     {
-        Syscall.close(parentEnd);
+        LibC.Close(parentEnd);
         Span<byte> one = stackalloc byte[1];
         // A child that is not told to go is killed by the parent, so this read either gets 'G' or never returns.
         if (ReadByte(childEnd, one) != Go)
@@ -57,7 +56,7 @@ internal sealed class StartupHandshake
         }
         one[0] = Ready;
         WriteAll(childEnd, one);
-        Syscall.close(childEnd);
+        LibC.Close(childEnd);
     }
 
     /// <summary>In the child: reports that the fork point was unsafe, and leaves.</summary>
@@ -73,7 +72,7 @@ internal sealed class StartupHandshake
     /// <summary>In the parent, right after the fork: the child's end is the child's.</summary>
     internal void ParentForked()
     {
-        Syscall.close(childEnd);
+        LibC.Close(childEnd);
         childEnd = -1;
     }
 
@@ -82,11 +81,11 @@ internal sealed class StartupHandshake
     {
         if (childEnd >= 0)
         {
-            Syscall.close(childEnd);
+            LibC.Close(childEnd);
         }
         if (parentEnd >= 0)
         {
-            Syscall.close(parentEnd);
+            LibC.Close(parentEnd);
         }
         childEnd = parentEnd = -1;
     }
@@ -105,7 +104,7 @@ internal sealed class StartupHandshake
             long lastTicks = -1;
             while (true)
             {
-                if (!told || Exchanges.Poller.Wait([new Pollfd { fd = parentEnd, events = PollEvents.POLLIN }], Look) > 0)
+                if (!told || WaitReadable(parentEnd, Look))
                 {
                     int got = told ? ReadByte(parentEnd, one) : -1;
                     if (got == Ready)
@@ -146,7 +145,7 @@ internal sealed class StartupHandshake
         }
         finally
         {
-            Syscall.close(parentEnd);
+            LibC.Close(parentEnd);
             parentEnd = -1;
         }
     }
@@ -155,28 +154,15 @@ internal sealed class StartupHandshake
     {
         if (kill)
         {
-            Syscall.kill(pid, Signum.SIGKILL);
+            LibC.Kill(pid, Signals.SIGKILL);
         }
         var status = Reap(pid);
         return new Outcome(false, kill ? why : $"{why} ({status})");
     }
 
-    /// <summary>Reaps a child that failed to start, retrying on EINTR.</summary>
-    internal static ChildStatus Reap(int pid)
-    {
-        while (true)
-        {
-            int r = Syscall.waitpid(pid, out int raw, 0);
-            if (r == pid)
-            {
-                return ChildStatus.FromWaitStatus(raw);
-            }
-            if (r < 0 && Stdlib.GetLastError() != Errno.EINTR)
-            {
-                return default;
-            }
-        }
-    }
+    /// <summary>Reaps a child that failed to start.</summary>
+    internal static ChildStatus Reap(int pid) =>
+        LibC.WaitPid(pid, out int raw, 0) == pid ? ChildStatus.FromWaitStatus(raw) : default;
 
     private static string UnsafeReason(int reason) => reason switch
     {
@@ -210,46 +196,27 @@ internal sealed class StartupHandshake
         return (fields[0][0], user + system);
     }
 
-    private static int ReadByte(int fd, Span<byte> one)
+    private static bool WaitReadable(int fd, TimeSpan timeout)
     {
-        while (true)
+        Span<PollFd> poll = [PollFd.ForInput(fd)];
+        return LibC.Poll(poll, Deadline.After(timeout)) > 0;
+    }
+
+    /// <summary>One byte, or -1 at the end of the stream or on an error (EINTR is retried by LibC.Read).</summary>
+    private static unsafe int ReadByte(int fd, Span<byte> one)
+    {
+        fixed (byte* p = one)
         {
-            long n = Read(fd, one);
-            if (n == 1)
-            {
-                return one[0];
-            }
-            if (n == 0 || Stdlib.GetLastError() != Errno.EINTR)
-            {
-                return -1;
-            }
+            return LibC.Read(fd, p, 1) == 1 ? one[0] : -1;
         }
     }
 
-    private static unsafe long Read(int fd, Span<byte> buffer)
-    {
-        fixed (byte* p = buffer)
-        {
-            return Syscall.read(fd, p, (ulong)buffer.Length);
-        }
-    }
-
+    /// <summary>False when the peer is gone (EPIPE).</summary>
     private static unsafe bool TryWrite(int fd, ReadOnlySpan<byte> data)
     {
         fixed (byte* p = data)
         {
-            while (true)
-            {
-                long n = Syscall.write(fd, p, (ulong)data.Length);
-                if (n == data.Length)
-                {
-                    return true;
-                }
-                if (n >= 0 || Stdlib.GetLastError() != Errno.EINTR)
-                {
-                    return false; // EPIPE: the child is gone
-                }
-            }
+            return LibC.Write(fd, p, (nuint)data.Length) == data.Length;
         }
     }
 

@@ -1,5 +1,6 @@
 using PProcess.Runtime;
 using PProcess.Tasks;
+using PProcess.Processes;
 
 namespace PProcess;
 
@@ -44,10 +45,10 @@ public static class ForkTask
         var done = new TaskCompletionSource<TResult>(Options);
         var completer = ForkTaskCompleter.ForThisProcess();
         // Forked on the completer's long-lived thread: a child dies with the thread that forked it.
-        var channel = completer.Fork(() => Fork.Spawn(c => c.Send(function()), JobNames.Describe(function), Serialization.DefaultChannelSerializer.Instance, function));
+        var channel = completer.Fork(() => Fork.Spawn(c => c.Send(function()), JobNames.Describe(function), ChannelOptions.Default, function));
         // kill(2) is safe from any thread; the child's end of stream then wakes the completer.
         int pid = channel.Pid;
-        var registration = cancellationToken.UnsafeRegister(static state => Mono.Unix.Native.Syscall.kill((int)state!, Mono.Unix.Native.Signum.SIGKILL), pid);
+        var registration = cancellationToken.UnsafeRegister(static state => Native.LibC.Kill((int)state!, Native.Signals.SIGKILL), pid);
         completer.Watch(channel, c =>
         {
             // Waits for a kill in progress; after it, none can come, so the pid is reaped safely below.

@@ -1,5 +1,5 @@
-using Mono.Unix.Native;
-using PProcess.Pools;
+using PProcess.Channels;
+using PProcess.Native;
 using PProcess.Runtime;
 
 namespace PProcess.Tasks;
@@ -16,9 +16,8 @@ internal sealed class ForkTaskCompleter
     private static readonly object Gate = new();
 
     private readonly int ownerPid = ProcessIdentity.Current;
-    private readonly WakePipe wake = new();
-    private readonly List<(Channel Channel, Action<Channel> Finish)> waiting = [];
-    private readonly Exchanges.Poller poller = new();
+    /// <summary>The forked tasks' channels, each with what completes its task; callers wake the thread.</summary>
+    private readonly ChannelSet<Action<Channel>> set = new(wakeable: true);
     private readonly List<(Channel Channel, Action<Channel> Finish)> added = [];
     private readonly object addGate = new();
 
@@ -62,7 +61,7 @@ internal sealed class ForkTaskCompleter
     /// <summary>
     /// Forks on the completer's thread and returns the channel (or throws what the fork threw).
     /// A child's PR_SET_PDEATHSIG fires when the <em>thread</em> that forked it ends, not the
-    /// process (measured: docs/fork-safety.md fact 15). A fork made on a thread-pool thread,
+    /// process (docs/fork-safety.md, fact 15). A fork made on a thread-pool thread,
     /// which retires when idle, would have its child killed; the completer's thread lives as long
     /// as the process. The caller sleeps meanwhile, so it is quiescent.
     /// </summary>
@@ -79,7 +78,7 @@ internal sealed class ForkTaskCompleter
         {
             forks.Add(request);
         }
-        wake.Signal();
+        set.Wake();
         request.Done.Wait();
         request.Done.Dispose();
         return request.Channel ?? throw request.Error!;
@@ -92,7 +91,7 @@ internal sealed class ForkTaskCompleter
         {
             added.Add((channel, finish));
         }
-        wake.Signal();
+        set.Wake();
     }
 
     private void MakeForks()
@@ -151,65 +150,44 @@ internal sealed class ForkTaskCompleter
                 request.Done.Set();
             }
             forks.Clear();
-            waiting.AddRange(added);
+            foreach (var (channel, finish) in added)
+            {
+                set.Add(channel, finish);
+            }
             added.Clear();
         }
-        foreach (var (channel, finish) in waiting)
+        foreach (var (channel, finish) in set.Entries.ToArray())
         {
+            set.Remove(channel);
             channel.Dispose();
             finish(channel);
         }
-        waiting.Clear();
-        SetChanged();
     }
+
+    private readonly List<ChannelSet<Action<Channel>>.Entry> ready = [];
+    private readonly List<ChannelSet<Action<Channel>>.Entry> ended = [];
 
     private void Pass()
     {
         MakeForks();
         lock (addGate)
         {
-            if (added.Count > 0)
+            foreach (var (channel, finish) in added)
             {
-                waiting.AddRange(added);
-                added.Clear();
-                SetChanged();
+                set.Add(channel, finish);
             }
+            added.Clear();
         }
-        // The exchange's poller sees bytes already buffered in a channel (invisible to poll) and
-        // a shared-memory channel's wake-up and hang-up; with no child, only the wake pipe is watched.
-        List<Channel> ready;
-        if (waiting.Count == 0)
+        set.Wait(Deadline.Never, ready, ended);
+        // A task's channel carries one result, or ends: either way its finish runs once, and it is watched no more.
+        foreach (var (channel, finish) in ready)
         {
-            Exchanges.Poller.Wait([new Pollfd { fd = wake.PollDescriptor, events = PollEvents.POLLIN }], null);
-            ready = [];
+            set.Remove(channel);
+            finish(channel);
         }
-        else
+        foreach (var (channel, finish) in ended)
         {
-            ready = poller.Poll(watched, null, wake.PollDescriptor);
+            finish(channel);
         }
-        wake.Drain();
-        if (ready.Count == 0)
-        {
-            return;
-        }
-        for (int i = waiting.Count - 1; i >= 0; i--)
-        {
-            if (ready.Contains(waiting[i].Channel))
-            {
-                var (channel, finish) = waiting[i];
-                waiting.RemoveAt(i);
-                finish(channel);
-            }
-        }
-        SetChanged();
-    }
-
-    /// <summary>The channels of <see cref="waiting"/>, rebuilt (with the poll set) only when it changes.</summary>
-    private List<Channel> watched = [];
-
-    private void SetChanged()
-    {
-        watched = waiting.ConvertAll(w => w.Channel);
-        poller.Invalidate();
     }
 }

@@ -7,12 +7,12 @@ namespace PProcess.Transports;
 /// </summary>
 internal abstract class ChannelEnds
 {
-    /// <summary>Makes the resources of a channel of the given kind; a shortage raises <see cref="ForkException"/>.</summary>
-    internal static ChannelEnds Create(ChannelTransportKind kind) => kind switch
+    /// <summary>Makes the resources of a channel with the given settings; a shortage raises <see cref="ForkException"/>.</summary>
+    internal static ChannelEnds Create(ChannelOptions options) => options.Transport switch
     {
         ChannelTransportKind.Socket => new SocketTransport.Ends(),
-        ChannelTransportKind.SharedMemory => new SharedMemoryTransport.Ends(),
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown channel transport kind."),
+        ChannelTransportKind.SharedMemory => new SharedMemoryTransport.Ends(options.RingCapacity, options.SpinLimit),
+        var kind => throw new ArgumentOutOfRangeException(nameof(options), kind, "Unknown channel transport kind."),
     };
 
     /// <summary>In the parent, after the fork: its end.</summary>

@@ -1,28 +1,4 @@
-using System.Runtime.CompilerServices;
-
 namespace PProcess.Exchanges;
-
-/// <summary>
-/// What MakeParallel and MakeReusable made a delegate from: the plain function (for job names
-/// and for compiling it before forking) and whether its children can be reused. The delegates
-/// they return are registered here, so an exchange recognises them.
-/// </summary>
-internal sealed class WrappedJob(Delegate function, bool reusable)
-{
-    private static readonly ConditionalWeakTable<Delegate, WrappedJob> Registry = [];
-
-    internal Delegate Function { get; } = function;
-
-    internal bool Reusable { get; } = reusable;
-
-    internal static TDelegate Register<TDelegate>(TDelegate made, Delegate function, bool reusable) where TDelegate : Delegate
-    {
-        Registry.Add(made, new WrappedJob(function, reusable));
-        return made;
-    }
-
-    internal static WrappedJob? Of(Delegate callable) => Registry.TryGetValue(callable, out var job) ? job : null;
-}
 
 /// <summary>
 /// The child's side of a reusable job: answers the first job's arguments, then receives further

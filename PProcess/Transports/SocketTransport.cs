@@ -1,4 +1,3 @@
-using Mono.Unix.Native;
 using PProcess.Native;
 
 namespace PProcess.Transports;
@@ -14,18 +13,24 @@ internal sealed unsafe class SocketTransport : IChannelTransport
     /// <summary>The size of the read buffer; reads at least this large bypass it.</summary>
     private const int BufferSize = 16 * 1024;
 
-    private int fd;
+    private readonly SafeDescriptor socket;
+    private readonly int fd;
     private byte[]? readBuffer;
     private int start;
     private int buffered;
 
-    internal SocketTransport(int fd) => this.fd = fd;
+    internal SocketTransport(int fd)
+    {
+        socket = new SafeDescriptor(fd);
+        this.fd = fd;
+        PollDescriptors = [fd];
+    }
 
-    public int PollDescriptor => fd;
+    public int[] PollDescriptors { get; }
 
-    public int HangUpDescriptor => -1;
+    public TimeSpan SpinLimit => TimeSpan.Zero;
 
-    public int[] Descriptors => [fd];
+    public int[] Descriptors => PollDescriptors;
 
     public bool ArmWakeUp() => buffered > 0;
 
@@ -41,31 +46,30 @@ internal sealed unsafe class SocketTransport : IChannelTransport
 
         internal override IChannelTransport Parent()
         {
-            Syscall.close(child);
+            LibC.Close(child);
             return new SocketTransport(parent);
         }
 
         internal override IChannelTransport Child()
         {
-            Syscall.close(parent);
+            LibC.Close(parent);
             return new SocketTransport(child);
         }
 
         internal override void Abandon()
         {
-            Syscall.close(parent);
-            Syscall.close(child);
+            LibC.Close(parent);
+            LibC.Close(child);
         }
     }
 
     /// <summary>Creates a connected pair, close-on-exec, as (parent end, child end).</summary>
     internal static (int Parent, int Child) CreatePair()
     {
-        if (Syscall.socketpair(UnixAddressFamily.AF_UNIX, UnixSocketType.SOCK_STREAM, UnixSocketFlags.SOCK_CLOEXEC,
-                (UnixSocketProtocol)0, out int a, out int b) != 0)
+        if (LibC.SocketPair(out int a, out int b) != 0)
         {
-            var errno = Stdlib.GetLastError();
-            throw new ForkException($"socketpair failed: {errno}{(errno == Errno.EMFILE || errno == Errno.ENFILE ? " (too many open files)" : "")}", (int)NativeConvert.FromErrno(errno));
+            int errno = LibC.LastError;
+            throw new ForkException($"socketpair failed: {Errno.Name(errno)}{Errno.ShortageHint(errno)}", errno);
         }
         return (a, b);
     }
@@ -102,32 +106,26 @@ internal sealed unsafe class SocketTransport : IChannelTransport
         return n;
     }
 
-    private int ReadFromSocket(Span<byte> buffer, MessageFlags flags)
+    /// <summary>Reads (or, with MSG_DONTWAIT, receives without blocking: -1 when nothing is there); 0 at the end of the stream.</summary>
+    private int ReadFromSocket(Span<byte> buffer, int flags)
     {
         fixed (byte* p = buffer)
         {
-            while (true)
+            long n = flags == 0 ? LibC.Read(fd, p, (nuint)buffer.Length) : LibC.Receive(fd, p, (nuint)buffer.Length, flags);
+            if (n >= 0)
             {
-                long n = flags == 0 ? Syscall.read(fd, p, (ulong)buffer.Length) : Syscall.recv(fd, p, (ulong)buffer.Length, flags);
-                if (n >= 0)
-                {
-                    return (int)n;
-                }
-                var errno = Stdlib.GetLastError();
-                if (errno == Errno.EINTR)
-                {
-                    continue;
-                }
-                if (errno == Errno.ECONNRESET)
-                {
-                    return 0;
-                }
-                if (errno == Errno.EAGAIN && flags != 0)
-                {
-                    return -1;
-                }
-                throw NativeErrors.Error(flags == 0 ? "read from channel" : "recv from channel", errno);
+                return (int)n;
             }
+            int errno = LibC.LastError;
+            if (errno == Errno.ECONNRESET)
+            {
+                return 0;
+            }
+            if (errno == Errno.EAGAIN && flags != 0)
+            {
+                return -1;
+            }
+            throw LibC.Error(flags == 0 ? "read from channel" : "recv from channel", errno);
         }
     }
 
@@ -139,19 +137,15 @@ internal sealed unsafe class SocketTransport : IChannelTransport
             long left = data.Length;
             while (left > 0)
             {
-                long n = Syscall.write(fd, p, (ulong)left);
+                long n = LibC.Write(fd, p, (nuint)left);
                 if (n < 0)
                 {
-                    var errno = Stdlib.GetLastError();
-                    if (errno == Errno.EINTR)
-                    {
-                        continue;
-                    }
+                    int errno = LibC.LastError;
                     if (errno is Errno.EPIPE or Errno.ECONNRESET)
                     {
-                        throw new IOException("The other end of the channel is closed (EPIPE): the peer process has ended or closed it.", (int)NativeConvert.FromErrno(errno));
+                        throw new IOException("The other end of the channel is closed (EPIPE): the peer process has ended or closed it.", errno);
                     }
-                    throw NativeErrors.Error("write to channel", errno);
+                    throw LibC.Error("write to channel", errno);
                 }
                 p += n;
                 left -= n;
@@ -168,7 +162,7 @@ internal sealed unsafe class SocketTransport : IChannelTransport
         // Reads what is there into the buffer (instead of peeking at it): the receive that follows
         // is then served without another system call.
         readBuffer ??= new byte[BufferSize];
-        int n = ReadFromSocket(readBuffer, MessageFlags.MSG_DONTWAIT);
+        int n = ReadFromSocket(readBuffer, LibC.MSG_DONTWAIT);
         if (n > 0)
         {
             (start, buffered) = (0, n);
@@ -177,12 +171,5 @@ internal sealed unsafe class SocketTransport : IChannelTransport
         return n == 0 ? ProbeResult.EndOfStream : ProbeResult.Empty;
     }
 
-    public void Dispose()
-    {
-        int old = Interlocked.Exchange(ref fd, -1);
-        if (old >= 0)
-        {
-            Syscall.close(old);
-        }
-    }
+    public void Dispose() => socket.Dispose();
 }

@@ -17,17 +17,20 @@ internal enum ProbeResult
 /// </summary>
 internal interface IChannelTransport : IDisposable
 {
-    /// <summary>The descriptor poll watches for POLLIN (data, or a wake-up that may mean data).</summary>
-    int PollDescriptor { get; }
+    /// <summary>
+    /// The descriptors poll watches for POLLIN: data or a wake-up that may mean data (first), and
+    /// the peer's hang-up (a socket shows both on one descriptor).
+    /// </summary>
+    int[] PollDescriptors { get; }
 
-    /// <summary>A second descriptor to poll for POLLIN, which becomes readable when the peer hangs up; -1 if <see cref="PollDescriptor"/> shows that too.</summary>
-    int HangUpDescriptor { get; }
+    /// <summary>How long a reader may watch memory before it blocks (shared memory: a reply often comes within microseconds); zero for a socket.</summary>
+    TimeSpan SpinLimit { get; }
 
     /// <summary>Every descriptor this end holds: registered so that other children close them (DescriptorRegistry).</summary>
     int[] Descriptors { get; }
 
     /// <summary>
-    /// Called before blocking in poll on <see cref="PollDescriptor"/>: asks for a wake-up when data
+    /// Called before blocking in poll on <see cref="PollDescriptors"/>: asks for a wake-up when data
     /// arrives, and returns true if data is already there (then do not block). A socket is level-triggered
     /// and returns false.
     /// </summary>

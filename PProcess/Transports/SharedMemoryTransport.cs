@@ -1,4 +1,3 @@
-using Mono.Unix.Native;
 using PProcess.Native;
 
 namespace PProcess.Transports;
@@ -17,25 +16,19 @@ namespace PProcess.Transports;
 /// </summary>
 internal sealed unsafe class SharedMemoryTransport : IChannelTransport
 {
-    /// <summary>The capacity of each ring: a power of two.</summary>
-    internal static int RingCapacity { get; set; } = 1 << 20;
-
     /// <summary>
-    /// How long a reader (or a writer facing a full ring) spins, watching the ring, before it asks for
-    /// an eventfd wake-up and blocks in poll: a wake-up through the kernel costs microseconds, and a
-    /// short reply usually arrives sooner (docs/performance.md). Zero: never spin.
+    /// Spins until <paramref name="ready"/> holds or <paramref name="spinLimit"/> passes; true if it holds.
+    /// A reader (or a writer facing a full ring) watches the ring so before it asks for an eventfd
+    /// wake-up and blocks in poll: a wake-up through the kernel costs microseconds, and a short reply
+    /// usually arrives sooner (ChannelOptions.SpinLimit).
     /// </summary>
-    internal static TimeSpan SpinLimit { get; set; } = TimeSpan.FromMicroseconds(50);
-
-    /// <summary>Spins until <paramref name="ready"/> holds or <see cref="SpinLimit"/> passes; true if it holds.</summary>
-    internal static bool SpinUntil<TState>(TState state, Func<TState, bool> ready)
+    internal static bool SpinUntil<TState>(TState state, Func<TState, bool> ready, TimeSpan spinLimit)
     {
-        long limit = (long)(SpinLimit.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
-        if (limit <= 0)
+        if (spinLimit <= TimeSpan.Zero)
         {
             return false;
         }
-        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        var deadline = Deadline.After(spinLimit);
         for (int i = 0; ; i++)
         {
             if (ready(state))
@@ -52,7 +45,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             {
                 Thread.Yield();
             }
-            if ((i & 7) == 7 && System.Diagnostics.Stopwatch.GetTimestamp() - start > limit)
+            if ((i & 7) == 7 && deadline.HasPassed)
             {
                 return ready(state);
             }
@@ -62,7 +55,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     private static readonly Func<SharedMemoryTransport, bool> HasDataOrGone = t => t.HasData() || t.peerGone;
     private static readonly Func<SharedMemoryTransport, bool> HasSpace = t => t.tx.Capacity - (t.tx.Head - Volatile.Read(ref t.tx.Tail)) > 0;
 
-    private readonly Mapping mapping;
+    private readonly SafeMapping mapping;
     private readonly SharedRing tx;
     private readonly SharedRing rx;
     private readonly int txData;
@@ -70,16 +63,21 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     private readonly int rxData;
     private readonly int rxSpace;
     private readonly int liveness;
-    private readonly Pollfd[] dataWait;
-    private readonly Pollfd[] spaceWait;
+    /// <summary>This end's eventfds and liveness socket, closed when the last user leaves.</summary>
+    private readonly SafeDescriptor[] owned;
+    private readonly PollFd[] dataWait;
+    private readonly PollFd[] spaceWait;
     private bool peerGone;
     private int disposed;
 
     /// <summary>1 for this end while it is open, plus one per call in progress: the last to leave releases the end.</summary>
     private int users = 1;
 
-    private SharedMemoryTransport(Mapping mapping, long capacity, bool parentSide, int[] bells, int liveness)
+    private SharedMemoryTransport(SafeMapping mapping, long capacity, TimeSpan spinLimit, bool parentSide, int[] bells, int liveness)
     {
+        SpinLimit = spinLimit;
+        bool added = false;
+        mapping.DangerousAddRef(ref added);
         this.mapping = mapping;
         nint region = mapping.Address;
         this.liveness = liveness;
@@ -91,15 +89,17 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             ? (bells[0], bells[1], bells[2], bells[3])
             : (bells[2], bells[3], bells[0], bells[1]);
         Descriptors = [.. bells, liveness];
-        dataWait = [new Pollfd { fd = rxData, events = PollEvents.POLLIN }, new Pollfd { fd = liveness, events = PollEvents.POLLIN }];
-        spaceWait = [new Pollfd { fd = txSpace, events = PollEvents.POLLIN }, new Pollfd { fd = liveness, events = PollEvents.POLLIN }];
+        owned = Array.ConvertAll(Descriptors, fd => new SafeDescriptor(fd));
+        PollDescriptors = [rxData, liveness];
+        dataWait = [PollFd.ForInput(rxData), PollFd.ForInput(liveness)];
+        spaceWait = [PollFd.ForInput(txSpace), PollFd.ForInput(liveness)];
         // Only this end's own child inherits the region: siblings forked later do not.
-        LibC.Madvise(region, mapping.Length, LibC.MADV_DONTFORK);
+        LibC.Advise(region, mapping.Length, LibC.MADV_DONTFORK);
     }
 
-    public int PollDescriptor => rxData;
+    public int[] PollDescriptors { get; }
 
-    public int HangUpDescriptor => liveness;
+    public TimeSpan SpinLimit { get; }
 
     public int[] Descriptors { get; }
 
@@ -173,8 +173,8 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         // ever (nothing else wakes its eventfds), and keep the liveness socket open, so that the
         // peer never saw the hang-up either: ring both of this end's bells; the loops then see
         // the end disposed.
-        Ring(rxData);
-        Ring(txSpace);
+        LibC.Ring(rxData);
+        LibC.Ring(txSpace);
         Leave();
     }
 
@@ -200,11 +200,11 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     {
         if (Interlocked.Decrement(ref users) == 0)
         {
-            foreach (var fd in Descriptors)
+            foreach (var descriptor in owned)
             {
-                Syscall.close(fd);
+                descriptor.Dispose();
             }
-            mapping.Release();
+            mapping.DangerousRelease();
         }
     }
 
@@ -233,12 +233,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             {
                 int n = (int)Math.Min(available, buffer.Length);
                 rx.CopyOut(tail, buffer[..n]);
-                Volatile.Write(ref rx.Tail, tail + n);
-                Interlocked.MemoryBarrier();
-                if (Volatile.Read(ref rx.WriterWaiting) != 0 && Interlocked.Exchange(ref rx.WriterWaiting, 0) != 0)
-                {
-                    Ring(rxSpace);
-                }
+                Publish(ref rx.Tail, tail + n, ref rx.WriterWaiting, rxSpace);
                 return n;
             }
             if (peerGone)
@@ -250,7 +245,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
                 }
                 return 0;
             }
-            if (SpinUntil(this, HasDataOrGone))
+            if (SpinUntil(this, HasDataOrGone, SpinLimit))
             {
                 continue;
             }
@@ -280,7 +275,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
                 {
                     throw PeerClosed();
                 }
-                if (SpinUntil(this, HasSpace))
+                if (SpinUntil(this, HasSpace, SpinLimit))
                 {
                     continue;
                 }
@@ -293,13 +288,23 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             }
             int n = (int)Math.Min(free, data.Length);
             tx.CopyIn(head, data[..n]);
-            Volatile.Write(ref tx.Head, head + n);
-            Interlocked.MemoryBarrier();
-            if (Volatile.Read(ref tx.ReaderWaiting) != 0 && Interlocked.Exchange(ref tx.ReaderWaiting, 0) != 0)
-            {
-                Ring(txData);
-            }
+            Publish(ref tx.Head, head + n, ref tx.ReaderWaiting, txData);
             data = data[n..];
+        }
+    }
+
+    /// <summary>
+    /// Moves this side's position (a producer's head, a consumer's tail) on, then rings the other
+    /// side if it has flagged that it waits: the full fence between them is what makes a lost
+    /// wake-up impossible (see <see cref="SharedRing"/>).
+    /// </summary>
+    private static void Publish(ref long position, long value, ref int otherWaiting, int bell)
+    {
+        Volatile.Write(ref position, value);
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref otherWaiting) != 0 && Interlocked.Exchange(ref otherWaiting, 0) != 0)
+        {
+            LibC.Ring(bell);
         }
     }
 
@@ -315,7 +320,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             return HasData() ? ProbeResult.Data : ProbeResult.EndOfStream;
         }
         // A wake-up was consumed, or this was a stale one: ask for the next, then look again.
-        Drain(rxData);
+        LibC.Drain(rxData);
         Interlocked.Exchange(ref rx.ReaderWaiting, 1);
         if (HasData())
         {
@@ -332,34 +337,18 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     private bool HasData() => Volatile.Read(ref rx.Head) != rx.Tail;
 
     /// <summary>Polls the wake-up and the peer's liveness; notes a hang-up, and drains the wake-up.</summary>
-    private void Block(Pollfd[] fds, int bell)
+    private void Block(PollFd[] fds, int bell)
     {
-        fds[0].revents = 0;
-        fds[1].revents = 0;
-        Exchanges.Poller.Wait(fds, null);
-        if (fds[1].revents != 0)
+        fds[0].ReturnedEvents = 0;
+        fds[1].ReturnedEvents = 0;
+        LibC.Poll(fds, Deadline.Never);
+        if (fds[1].ReturnedEvents != 0)
         {
             peerGone = true;
         }
-        if (fds[0].revents != 0)
+        if (fds[0].ReturnedEvents != 0)
         {
-            Drain(bell);
-        }
-    }
-
-    private static void Ring(int bell)
-    {
-        ulong one = 1;
-        while (Syscall.write(bell, &one, sizeof(ulong)) < 0 && Stdlib.GetLastError() == Errno.EINTR)
-        {
-        }
-    }
-
-    private static void Drain(int bell)
-    {
-        ulong count;
-        while (Syscall.read(bell, &count, sizeof(ulong)) < 0 && Stdlib.GetLastError() == Errno.EINTR)
-        {
+            LibC.Drain(bell);
         }
     }
 
@@ -367,58 +356,43 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     private bool PeerHungUp()
     {
         byte b;
-        while (true)
-        {
-            long n = Syscall.recv(liveness, &b, 1, MessageFlags.MSG_PEEK | MessageFlags.MSG_DONTWAIT);
-            if (n >= 0)
-            {
-                return true;
-            }
-            var errno = Stdlib.GetLastError();
-            if (errno == Errno.EINTR)
-            {
-                continue;
-            }
-            return errno != Errno.EAGAIN;
-        }
+        return LibC.Receive(liveness, &b, 1, LibC.MSG_PEEK | LibC.MSG_DONTWAIT) >= 0 || LibC.LastError != Errno.EAGAIN;
     }
 
     private static IOException PeerClosed() =>
-        new("The other end of the channel is closed (EPIPE): the peer process has ended or closed it.", (int)NativeConvert.FromErrno(Errno.EPIPE));
+        new("The other end of the channel is closed (EPIPE): the peer process has ended or closed it.", Errno.EPIPE);
 
     /// <summary>The region, four eventfds and the liveness socketpair, made before the fork.</summary>
     internal sealed class Ends : ChannelEnds
     {
-        private readonly Mapping mapping;
+        private readonly SafeMapping mapping;
         private readonly long capacity;
+        private readonly TimeSpan spinLimit;
         private readonly int[] bells = [-1, -1, -1, -1];
         private readonly int parentLiveness;
         private readonly int childLiveness;
 
-        /// <param name="ringCapacity">Each ring's capacity; by default <see cref="RingCapacity"/>.</param>
-        internal Ends(long? ringCapacity = null)
+        /// <param name="ringCapacity">Each ring's capacity: a power of two of at least 4096 bytes.</param>
+        /// <param name="spinLimit">How long a reader or writer watches a ring before it blocks.</param>
+        internal Ends(long ringCapacity = 1 << 20, TimeSpan? spinLimit = null)
         {
-            capacity = ringCapacity ?? RingCapacity;
+            capacity = ringCapacity;
+            this.spinLimit = spinLimit ?? TimeSpan.FromMicroseconds(50);
             if (capacity < 4096 || (capacity & (capacity - 1)) != 0)
             {
                 throw new InvalidOperationException($"The ring capacity must be a power of two of at least 4096 bytes, not {capacity}.");
             }
             long bytes = 2 * (SharedRing.HeaderSize + capacity);
             var length = (nuint)((bytes + 4095) & ~4095L);
-            var region = LibC.Mmap(0, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED | LibC.MAP_ANONYMOUS, -1, 0);
-            if (region == LibC.MAP_FAILED)
-            {
-                throw Shortage("mmap of a shared-memory channel", NativeErrors.FromLastPInvoke());
-            }
-            mapping = new Mapping(region, length);
+            mapping = SafeMapping.Create(length) ?? throw Shortage("mmap of a shared-memory channel", LibC.LastError);
             try
             {
                 for (int i = 0; i < bells.Length; i++)
                 {
-                    bells[i] = LibC.EventFd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC);
+                    bells[i] = LibC.EventFd();
                     if (bells[i] < 0)
                     {
-                        throw Shortage("eventfd", NativeErrors.FromLastPInvoke());
+                        throw Shortage("eventfd", LibC.LastError);
                     }
                 }
                 (parentLiveness, childLiveness) = SocketTransport.CreatePair();
@@ -426,21 +400,28 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             catch (Exception)
             {
                 CloseBells();
-                mapping.Release();
+                mapping.Dispose();
                 throw;
             }
         }
 
         internal override IChannelTransport Parent()
         {
-            Syscall.close(childLiveness);
-            return new SharedMemoryTransport(mapping, capacity, parentSide: true, bells, parentLiveness);
+            LibC.Close(childLiveness);
+            return Take(new SharedMemoryTransport(mapping, capacity, spinLimit, parentSide: true, bells, parentLiveness));
         }
 
         internal override IChannelTransport Child()
         {
-            Syscall.close(parentLiveness);
-            return new SharedMemoryTransport(mapping, capacity, parentSide: false, bells, childLiveness);
+            LibC.Close(parentLiveness);
+            return Take(new SharedMemoryTransport(mapping, capacity, spinLimit, parentSide: false, bells, childLiveness));
+        }
+
+        /// <summary>The end now holds the region: the maker's own reference goes.</summary>
+        private IChannelTransport Take(SharedMemoryTransport end)
+        {
+            mapping.Dispose();
+            return end;
         }
 
         /// <summary>
@@ -449,18 +430,19 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         /// </summary>
         internal (IChannelTransport Parent, IChannelTransport Child) Loopback()
         {
-            int[] copies = [.. bells.Select(fd => Syscall.dup(fd))];
-            mapping.AddReference();
-            return (new SharedMemoryTransport(mapping, capacity, parentSide: true, bells, parentLiveness),
-                new SharedMemoryTransport(mapping, capacity, parentSide: false, copies, childLiveness));
+            int[] copies = [.. bells.Select(LibC.Dup)];
+            var ends = (new SharedMemoryTransport(mapping, capacity, spinLimit, parentSide: true, bells, parentLiveness),
+                new SharedMemoryTransport(mapping, capacity, spinLimit, parentSide: false, copies, childLiveness));
+            mapping.Dispose();
+            return ends;
         }
 
         internal override void Abandon()
         {
             CloseBells();
-            Syscall.close(parentLiveness);
-            Syscall.close(childLiveness);
-            mapping.Release();
+            LibC.Close(parentLiveness);
+            LibC.Close(childLiveness);
+            mapping.Dispose();
         }
 
         private void CloseBells()
@@ -469,33 +451,12 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             {
                 if (fd >= 0)
                 {
-                    Syscall.close(fd);
+                    LibC.Close(fd);
                 }
             }
         }
 
-        private static ForkException Shortage(string call, Errno errno) =>
-            new($"{call} failed: {errno}{(errno is Errno.EMFILE or Errno.ENFILE ? " (too many open files)" : errno == Errno.ENOMEM ? " (out of memory)" : "")}",
-                (int)NativeConvert.FromErrno(errno));
-    }
-
-    /// <summary>The mapped region, unmapped when the last end of this process that uses it is released.</summary>
-    private sealed class Mapping(nint address, nuint length)
-    {
-        private int references = 1;
-
-        internal nint Address { get; } = address;
-
-        internal nuint Length { get; } = length;
-
-        internal void AddReference() => Interlocked.Increment(ref references);
-
-        internal void Release()
-        {
-            if (Interlocked.Decrement(ref references) == 0)
-            {
-                LibC.Munmap(Address, Length);
-            }
-        }
+        private static ForkException Shortage(string call, int errno) =>
+            new($"{call} failed: {Errno.Name(errno)}{(errno == Errno.EAGAIN ? "" : Errno.ShortageHint(errno))}", errno);
     }
 }

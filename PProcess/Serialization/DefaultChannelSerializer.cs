@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using PProcess.Errors;
 
 namespace PProcess.Serialization;
 
@@ -213,10 +214,9 @@ public sealed class DefaultChannelSerializer : IChannelSerializer
     private const long HugePageThreshold = 8 << 20;
 
     /// <summary>
-    /// Asks for transparent huge pages for a large array about to be filled. A fresh array's memory
-    /// is faulted in page by page as it is first written; with 4 KiB pages that cost more than the
-    /// copy itself (256 MiB: 221 ms against 34 ms with the advice, measured on the 2-core development
-    /// machine, THP in "madvise" mode; docs/performance.md). Only advice: it is ignored where THP is off.
+    /// Asks for transparent huge pages for a large array about to be filled: a fresh array's memory
+    /// is faulted in page by page as it is first written, and with 4 KiB pages that costs more than
+    /// the copy itself (docs/performance.md, "Page faults"). Only advice: ignored where THP is off.
     /// </summary>
     private static unsafe void AdviseHugePages(Array array, long byteLength)
     {
@@ -234,10 +234,9 @@ public sealed class DefaultChannelSerializer : IChannelSerializer
             // the advice is about the address range, not the object: a move would only waste it.
             // MADV_DONTNEED first: memory the heap reuses may be shared copy-on-write with a child
             // forked since, and each write would copy a page; dropped, it comes back as fresh zero
-            // pages, which is what a new array holds anyway (perf showed copy_mc and page faults
-            // ahead of the copy itself when a second 512 MiB result reused the first one's memory).
-            Native.LibC.Madvise((nint)from, (nuint)(to - from), Native.LibC.MADV_DONTNEED);
-            Native.LibC.Madvise((nint)from, (nuint)(to - from), Native.LibC.MADV_HUGEPAGE);
+            // pages, which is what a new array holds anyway (docs/performance.md, "Page faults").
+            Native.LibC.Advise((nint)from, (nuint)(to - from), Native.LibC.MADV_DONTNEED);
+            Native.LibC.Advise((nint)from, (nuint)(to - from), Native.LibC.MADV_HUGEPAGE);
         }
     }
 

@@ -1,0 +1,78 @@
+using PProcess.Serialization;
+
+namespace PProcess;
+
+/// <summary>
+/// Settings of the channels a fork creates, in the style of System.Threading.Channels' options:
+/// each setter checks its value. The base of <see cref="ExchangeOptions"/>, <see cref="PMapOptions"/>,
+/// <see cref="WorkerPoolOptions"/> and <see cref="PersistentExchangeOptions"/>.
+/// </summary>
+public class ChannelOptions
+{
+    private IChannelSerializer serializer = DefaultChannelSerializer.Instance;
+    private ChannelTransportKind transport = Fork.DefaultTransport;
+    private TimeSpan exitGrace = TimeSpan.FromSeconds(5);
+    private int ringCapacity = 1 << 20;
+    private TimeSpan spinLimit = TimeSpan.FromMicroseconds(50);
+
+    /// <summary>How values become bytes and back, at both ends; by default <see cref="DefaultChannelSerializer"/>.</summary>
+    public IChannelSerializer Serializer
+    {
+        get => serializer;
+        set => serializer = value ?? throw new ArgumentNullException(nameof(value), "A channel needs a serializer.");
+    }
+
+    /// <summary>
+    /// How the bytes travel: a socketpair (the default) or shared memory, whose round trip is
+    /// shorter (docs/performance.md). Results, errors and crash reports are the same.
+    /// </summary>
+    public ChannelTransportKind Transport
+    {
+        get => transport;
+        set => transport = Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Unknown channel transport kind.");
+    }
+
+    /// <summary>How long a child that has closed its channel may take to exit before it is killed (and the error says so). Positive; 5 s by default.</summary>
+    public TimeSpan ExitGrace
+    {
+        get => exitGrace;
+        set => exitGrace = value > TimeSpan.Zero && value != Timeout.InfiniteTimeSpan
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, "The exit grace must be a positive time.");
+    }
+
+    /// <summary>Shared memory only: the bytes each direction's ring holds, a power of two of at least 4096; 1 MiB by default.</summary>
+    public int RingCapacity
+    {
+        get => ringCapacity;
+        set => ringCapacity = value >= 4096 && (value & (value - 1)) == 0
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, $"The ring capacity must be a power of two of at least 4096 bytes, not {value}.");
+    }
+
+    /// <summary>
+    /// Shared memory only: how long a reader (or a writer facing a full ring) watches the ring
+    /// before it asks for an eventfd wake-up and blocks; zero never spins. 50 µs by default
+    /// (docs/performance.md).
+    /// </summary>
+    public TimeSpan SpinLimit
+    {
+        get => spinLimit;
+        set => spinLimit = value >= TimeSpan.Zero && value != Timeout.InfiniteTimeSpan
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, "The spin limit must be zero or a positive time.");
+    }
+
+    /// <summary>The default settings (the test suite's default transport included).</summary>
+    internal static ChannelOptions Default => new();
+
+    /// <summary>Checks a limit of children alive at once: null is <see cref="Cores.Usable"/>.</summary>
+    private protected static int? ValidLimit(int? value, string what) =>
+        value is < 1 ? throw new ArgumentOutOfRangeException(nameof(value), value, $"{what} must be at least 1.") : value;
+
+    /// <summary>Checks a job timeout: null is the only "no limit".</summary>
+    private protected static TimeSpan? ValidJobTimeout(TimeSpan? value) =>
+        value is { } t && (t <= TimeSpan.Zero || t == Timeout.InfiniteTimeSpan)
+            ? throw new ArgumentOutOfRangeException(nameof(value), t, "A job timeout must be a positive time (null for none).")
+            : value;
+}

@@ -1,0 +1,39 @@
+namespace PProcess;
+
+/// <summary>Settings of an <see cref="Exchange"/>, <see cref="Map{TResult}"/> or <see cref="ResultQueue{TResult}"/>.</summary>
+public sealed class ExchangeOptions : ChannelOptions
+{
+    private int? limit;
+    private TimeSpan? jobTimeout;
+
+    /// <summary>The most children alive at once; null (the default) is <see cref="Cores.Usable"/>. At least 1.</summary>
+    public int? Limit
+    {
+        get => limit;
+        set => limit = ValidLimit(value, "An exchange's limit (children alive at once)");
+    }
+
+    /// <summary>
+    /// Reuse children: a child running a <see cref="Exchange.MakeReusable{T1, TResult}"/> job that has sent
+    /// its result receives the next queued job of the same job over its channel instead of a new fork,
+    /// and is told to quit when no such job is queued. Not with <see cref="Continuous"/>.
+    /// </summary>
+    public bool Reuse { get; set; }
+
+    /// <summary>Children send many messages: a child that ends after any number of them is not an error. Not with <see cref="Reuse"/>.</summary>
+    public bool Continuous { get; set; }
+
+    /// <summary>Close a channel and reap its child when it is removed; true by default.</summary>
+    public bool Autoclose { get; set; } = true;
+
+    /// <summary>
+    /// How long one job may run (from its fork or hand-over to its result; in continuous mode, the
+    /// child's whole life). A child still working after that is killed and reaped, and its job fails
+    /// with <see cref="ChildTimeoutException"/>. Null (the default): no limit.
+    /// </summary>
+    public TimeSpan? JobTimeout
+    {
+        get => jobTimeout;
+        set => jobTimeout = ValidJobTimeout(value);
+    }
+}

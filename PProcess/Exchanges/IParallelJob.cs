@@ -1,0 +1,13 @@
+namespace PProcess.Exchanges;
+
+/// <summary>
+/// What MakeParallel and MakeReusable made of a plain function: the function itself (for job names
+/// in errors, and compiled before the fork so that children inherit it) and whether its children
+/// can serve further jobs. The exchanges find it on the job object, with no side table.
+/// </summary>
+internal interface IParallelJob
+{
+    Delegate Function { get; }
+
+    bool IsReusable { get; }
+}

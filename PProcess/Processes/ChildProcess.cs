@@ -1,0 +1,177 @@
+using PProcess.Native;
+using PProcess.Runtime;
+
+namespace PProcess.Processes;
+
+/// <summary>
+/// A forked child as its parent holds it: its pid, reaping it (now, without blocking, or within a
+/// grace period after which it is killed), and the diagnosis of how it ended. The one reaper:
+/// every place that waits for a child goes through it. Only the process that forked the child
+/// may reap it; a copy inherited by a grandchild does nothing.
+/// </summary>
+internal sealed class ChildProcess
+{
+    private readonly int ownerPid = ProcessIdentity.Current;
+    private ChildStatus? status;
+
+    internal ChildProcess(int pid) => Pid = pid;
+
+    internal int Pid { get; }
+
+    /// <summary>How the child ended, once reaped; otherwise null.</summary>
+    internal ChildStatus? Status => status;
+
+    /// <summary>True when the child had closed its channel but did not exit within its grace, and was killed.</summary>
+    internal bool KilledAfterGrace { get; private set; }
+
+    internal bool IsOwner => ownerPid == ProcessIdentity.Current;
+
+    /// <summary>Waits for the child to end and reaps it; again, returns the same status.</summary>
+    internal ChildStatus Wait()
+    {
+        if (status is { } known)
+        {
+            return known;
+        }
+        if (!IsOwner)
+        {
+            throw new InvalidOperationException($"Child process {Pid} belongs to process {ownerPid}; only it can wait for the child.");
+        }
+        if (LibC.WaitPid(Pid, out int raw, 0) != Pid)
+        {
+            throw LibC.Error($"waitpid({Pid})", LibC.LastError);
+        }
+        status = ChildStatus.FromWaitStatus(raw);
+        return status.Value;
+    }
+
+    /// <summary>Reaps the child without blocking; null while it runs (or in a process that does not own it).</summary>
+    internal ChildStatus? TryWait()
+    {
+        if (status is null && IsOwner && LibC.WaitPid(Pid, out int raw, LibC.WNOHANG) == Pid)
+        {
+            status = ChildStatus.FromWaitStatus(raw);
+        }
+        return status;
+    }
+
+    /// <summary>Sends SIGKILL to a child not reaped yet (its pid cannot have been reused before that).</summary>
+    internal void Kill()
+    {
+        if (status is null && IsOwner)
+        {
+            LibC.Kill(Pid, Signals.SIGKILL);
+        }
+    }
+
+    /// <summary>Reaps the child, killing it first if it still runs: nothing is left behind.</summary>
+    internal void KillAndReap()
+    {
+        if (IsOwner && TryWait() is null)
+        {
+            Kill();
+            Wait();
+        }
+    }
+
+    /// <summary>
+    /// Reaps a child that should be ending (its channel is closed), waiting until
+    /// <paramref name="deadline"/> at most; one still running then is killed
+    /// (<see cref="KilledAfterGrace"/>), so that a child that closed its channel and kept running
+    /// never leaves its parent waiting for ever.
+    /// </summary>
+    internal ChildStatus WaitOrKill(Deadline deadline)
+    {
+        if (TryWait() is { } done)
+        {
+            return done;
+        }
+        // Normally the child is in _exit: wait for exactly that moment through a pidfd, which
+        // becomes readable when the process ends (docs/performance.md: sleeping instead cost a
+        // fork-per-job PMap milliseconds per job).
+        int fd = LibC.PidfdOpen(Pid);
+        if (fd >= 0)
+        {
+            using var pidfd = new SafeDescriptor(fd);
+            Span<PollFd> exit = [PollFd.ForInput(fd)];
+            if (LibC.Poll(exit, deadline) > 0)
+            {
+                return Wait();
+            }
+        }
+        else
+        {
+            // No pidfd (a kernel older than 5.3): poll waitpid with growing pauses.
+            int pause = 1;
+            while (TryWait() is null && !deadline.HasPassed)
+            {
+                Thread.Sleep(pause);
+                pause = Math.Min(pause * 2, 50);
+            }
+            if (status is { } reaped)
+            {
+                return reaped;
+            }
+        }
+        Kill();
+        KilledAfterGrace = true;
+        return Wait();
+    }
+
+    /// <summary>
+    /// After the child closed its channel: reaps it (within <paramref name="grace"/>) and says what
+    /// went wrong, if anything. An exception the child already sent is not reported again.
+    /// <paramref name="expectMessage"/>: the child still owed the result of a job, so ending cleanly
+    /// is a failure too. <paramref name="who"/> names the child and its job in the message.
+    /// </summary>
+    internal ChildExitedException? Conclude(string who, string? job, TimeSpan grace, long messagesReceived, bool errorReceived, bool expectMessage)
+    {
+        var s = WaitOrKill(Deadline.After(grace));
+        if (errorReceived && !expectMessage)
+        {
+            // Its exception was the last word; the exit code that follows it adds nothing.
+            return null;
+        }
+        string? problem = null;
+        if (KilledAfterGrace)
+        {
+            problem = $"closed its channel but had not exited {grace.TotalSeconds:0.#} s later, so it was killed";
+        }
+        else if (s.Signal is int signal)
+        {
+            problem = s + SignalHint(signal);
+        }
+        else if (s.ExitCode != 0)
+        {
+            problem = s + ExitHint(s.ExitCode ?? 0);
+        }
+        else if (expectMessage)
+        {
+            problem = messagesReceived == 0
+                ? $"{s} without sending a result"
+                : $"{s} after {messagesReceived} message(s), without sending the result of its last job";
+        }
+        return problem is null ? null : new ChildExitedException($"{who} {problem}.", Pid, job, s);
+    }
+
+    /// <summary>What a signal says about how the child ended; an abort with the line the runtime wrote to its standard error.</summary>
+    private string SignalHint(int signal) => signal switch
+    {
+        6 => StandardErrorRelay.LastWords(Pid) is { } words
+            ? $" (the .NET runtime aborted it; its standard error said: \"{words}\")"
+            : " (an abort: Environment.FailFast, a stack overflow or a fatal error of the .NET runtime, or native code " +
+              "calling abort(); the child's standard error names the cause)",
+        9 => " (by a user, a timeout, or the kernel's out-of-memory killer)",
+        11 => " (a crash in native code, or an access to memory it could not map)",
+        _ => "",
+    };
+
+    private string ExitHint(int code) => code switch
+    {
+        ExitCodes.UnhandledException => StandardErrorRelay.LastWords(Pid) is { } words
+            ? $" (an exception escaped the child's code: \"{words}\")"
+            : " (an exception escaped the child's code; see its standard error)",
+        ExitCodes.ParentGone => " (its parent died before the child could start)",
+        _ => "",
+    };
+}
