@@ -24,9 +24,7 @@ public sealed class PersistentExchangeOptions : ChannelOptions
     public TimeSpan ConfirmationTimeout
     {
         get => confirmationTimeout;
-        set => confirmationTimeout = value > TimeSpan.Zero && value != Timeout.InfiniteTimeSpan
-            ? value
-            : throw new ArgumentOutOfRangeException(nameof(value), value, "The confirmation timeout must be a positive time.");
+        set => confirmationTimeout = ValidPositive(value, "The confirmation timeout");
     }
 
     /// <summary>
@@ -38,8 +36,6 @@ public sealed class PersistentExchangeOptions : ChannelOptions
     public TimeSpan CollectorTimeout
     {
         get => collectorTimeout;
-        set => collectorTimeout = value > TimeSpan.Zero && value != Timeout.InfiniteTimeSpan
-            ? value
-            : throw new ArgumentOutOfRangeException(nameof(value), value, "The collector timeout must be a positive time.");
+        set => collectorTimeout = ValidPositive(value, "The collector timeout");
     }
 }
