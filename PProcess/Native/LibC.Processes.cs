@@ -28,6 +28,45 @@ internal static unsafe partial class LibC
 
     internal static int SetSid() => T.setsid();
 
+    /// <summary>
+    /// Starts a detached native thread with a stack of <paramref name="stackSize"/> bytes at
+    /// <paramref name="start"/> (a <c>void* (*)(void*)</c>, for instance an UnmanagedCallersOnly
+    /// method): 0, or the error number (EAGAIN at the process limit). pthread_create returns at
+    /// once, where a managed Thread.Start waits until the new thread runs. Tmds.LibC does not bind it.
+    /// </summary>
+    internal static int StartThread(nint start, nuint stackSize)
+    {
+        nint* attributes = stackalloc nint[8]; // pthread_attr_t: 56 bytes on 64-bit Linux
+        int error = PthreadAttrInit(attributes);
+        if (error != 0)
+        {
+            return error;
+        }
+        PthreadAttrSetStackSize(attributes, stackSize);
+        PthreadAttrSetDetachState(attributes, PTHREAD_CREATE_DETACHED);
+        nuint thread;
+        error = PthreadCreate(&thread, attributes, start, 0);
+        PthreadAttrDestroy(attributes);
+        return error;
+    }
+
+    private const int PTHREAD_CREATE_DETACHED = 1;
+
+    [LibraryImport(Library, EntryPoint = "pthread_attr_init")]
+    private static partial int PthreadAttrInit(nint* attributes);
+
+    [LibraryImport(Library, EntryPoint = "pthread_attr_setstacksize")]
+    private static partial int PthreadAttrSetStackSize(nint* attributes, nuint size);
+
+    [LibraryImport(Library, EntryPoint = "pthread_attr_setdetachstate")]
+    private static partial int PthreadAttrSetDetachState(nint* attributes, int state);
+
+    [LibraryImport(Library, EntryPoint = "pthread_attr_destroy")]
+    private static partial int PthreadAttrDestroy(nint* attributes);
+
+    [LibraryImport(Library, EntryPoint = "pthread_create")]
+    private static partial int PthreadCreate(nuint* thread, nint* attributes, nint start, nint argument);
+
     /// <summary>gettid(2), which Tmds.LibC does not bind (glibc wraps it from 2.30 on).</summary>
     [LibraryImport(Library, EntryPoint = "gettid")]
     internal static partial int GetTid();

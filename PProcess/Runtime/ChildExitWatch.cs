@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using PProcess.Native;
+
 namespace PProcess.Runtime;
 
 /// <summary>
@@ -17,7 +20,7 @@ namespace PProcess.Runtime;
 /// (docs/fork-safety.md, rule 3), so when this child forks in turn the watch parks first, in a
 /// wait, and resumes after the fork (<see cref="Park"/>).
 /// </remarks>
-internal static class ChildExitWatch
+internal static unsafe class ChildExitWatch
 {
     /// <summary>The exit code a child starts with: one that no program sets.</summary>
     internal const int Unset = unchecked((int)0x8000_7050);
@@ -25,22 +28,39 @@ internal static class ChildExitWatch
     /// <summary>How often the watch looks: the delay between an Environment.Exit and the child's end.</summary>
     internal static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(20);
 
-    private static readonly ThreadStart WatchLoop = Watch;
+    /// <summary>
+    /// The watch's entry point for a thread made with pthread_create: a new managed thread's
+    /// Start waits until the thread runs, which cost each child's start milliseconds on a loaded
+    /// machine (docs/performance.md); a native thread that enters managed code here does not.
+    /// Taken in the parent (the class constructor runs there), so its stub is made once.
+    /// </summary>
+    private static readonly nint EntryPoint = (nint)(delegate* unmanaged<nint, nint>)&Entry;
 
     // A new object in each child: the inherited one may list the parent's watch, a thread that
     // does not exist here, among its waiters.
     private static object sync = new();
     private static bool running, forkPending, parked;
 
-    /// <summary>In the child, before user code.</summary>
-    internal static void Start()
+    /// <summary>In the child, before user code. False when no thread could be made (EAGAIN at the process limit).</summary>
+    internal static bool Start()
     {
         sync = new object();
         forkPending = parked = false;
         Environment.ExitCode = Unset;
-        var watch = new Thread(WatchLoop, 128 * 1024) { IsBackground = true, Name = "PProcess exit" };
-        watch.UnsafeStart();
+        if (LibC.StartThread(EntryPoint, 256 * 1024) != 0)
+        {
+            return false;
+        }
         running = true;
+        return true;
+    }
+
+    [UnmanagedCallersOnly]
+    private static nint Entry(nint unused)
+    {
+        Thread.CurrentThread.Name = "PProcess exit";
+        Watch();
+        return 0;
     }
 
     /// <summary>

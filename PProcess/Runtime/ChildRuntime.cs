@@ -60,14 +60,13 @@ internal static class ChildRuntime
             {
                 handshake.ChildRefuses(repair);
             }
-            ChildExitWatch.Start();
+            if (!ChildExitWatch.Start())
+            {
+                // Thread creation failed (EAGAIN at the process limit): the parent raises the shortage.
+                handshake.ChildRefuses(StartupHandshake.NoThread);
+            }
             Inject(fault);
             handshake.ChildReady();
-        }
-        catch (Exception e) when (e is OutOfMemoryException or ThreadStartException)
-        {
-            // Thread creation failed (EAGAIN at the process limit): the parent raises the shortage.
-            handshake.ChildRefuses(StartupHandshake.NoThread);
         }
         catch (Exception e)
         {
