@@ -34,7 +34,7 @@ internal static unsafe partial class LibC
     /// method): 0, or the error number (EAGAIN at the process limit). pthread_create returns at
     /// once, where a managed Thread.Start waits until the new thread runs. Tmds.LibC does not bind it.
     /// </summary>
-    internal static int StartThread(nint start, nuint stackSize)
+    internal static int StartThread(nint start, nuint stackSize, string name)
     {
         nint* attributes = stackalloc nint[8]; // pthread_attr_t: 56 bytes on 64-bit Linux
         int error = PthreadAttrInit(attributes);
@@ -47,6 +47,10 @@ internal static unsafe partial class LibC
         nuint thread;
         error = PthreadCreate(&thread, attributes, start, 0);
         PthreadAttrDestroy(attributes);
+        if (error == 0)
+        {
+            PthreadSetName(thread, name); // at once, so that /proc names it before it first runs
+        }
         return error;
     }
 
@@ -63,6 +67,9 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Library, EntryPoint = "pthread_attr_destroy")]
     private static partial int PthreadAttrDestroy(nint* attributes);
+
+    [LibraryImport(Library, EntryPoint = "pthread_setname_np", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int PthreadSetName(nuint thread, string name);
 
     [LibraryImport(Library, EntryPoint = "pthread_create")]
     private static partial int PthreadCreate(nuint* thread, nint* attributes, nint start, nint argument);

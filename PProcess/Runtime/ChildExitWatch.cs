@@ -47,7 +47,7 @@ internal static unsafe class ChildExitWatch
         sync = new object();
         forkPending = parked = false;
         Environment.ExitCode = Unset;
-        if (LibC.StartThread(EntryPoint, 256 * 1024) != 0)
+        if (LibC.StartThread(EntryPoint, 256 * 1024, ThreadName) != 0)
         {
             return false;
         }
@@ -55,10 +55,11 @@ internal static unsafe class ChildExitWatch
         return true;
     }
 
+    private const string ThreadName = "PProcess exit";
+
     [UnmanagedCallersOnly]
     private static nint Entry(nint unused)
     {
-        Thread.CurrentThread.Name = "PProcess exit";
         Watch();
         return 0;
     }
