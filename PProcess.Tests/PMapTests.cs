@@ -96,5 +96,8 @@ public class PMapTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new[] { 1 }.PMap(x => x, limit: 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => new[] { 1 }.PMap(x => x, new PMapOptions { BatchSize = 0 }));
         Assert.Throws<ArgumentNullException>(() => ((int[])null!).PMap(x => x));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PMapOptions { Mode = (PMapMode)7 });
+        Assert.Null(new PMapOptions { BatchSize = null }.BatchSize);
+        Assert.Equal(PMapMode.Adaptive, new PMapOptions().Mode);
     }
 }
