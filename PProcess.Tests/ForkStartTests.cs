@@ -65,13 +65,27 @@ public class ForkStartTests
     }
 
     [Fact]
+    public void AThreadThatRunsDuringEveryForkEndsInAClearErrorAfterThePatience() => IsolatedProcess.Passes(AlwaysDisturbedScenario);
+
+    private static void AlwaysDisturbedScenario()
+    {
+        Quiescence.Patience = TimeSpan.FromMilliseconds(300);
+        ForkPoint.InjectFault = _ => ForkPoint.Fault.Disturbed;
+        var error = Assert.Throws<ForkSafetyException>(() => new[] { 1 }.PMap(i => i, limit: 1).ToList());
+        Assert.Equal("threads", error.Setting);
+        Assert.Contains("ran during every fork", error.Message);
+        Assert.Contains("polling loop", error.Message);
+        Assert.True(ProcFs.NoChildrenLeft());
+    }
+
+    [Fact]
     public void ForksThatNeverStartEndInAClearErrorNotAHang() => IsolatedProcess.Passes(NeverStartsScenario);
 
     private static void NeverStartsScenario()
     {
         ForkPoint.InjectFault = _ => ForkPoint.Fault.Die;
         var error = Assert.Throws<ForkException>(() => new[] { 1 }.PMap(i => i, limit: 1).ToList());
-        Assert.Contains($"{ForkPoint.MaxAttempts} children in a row could not start safely", error.Message);
+        Assert.Contains($"{ForkPoint.MaxAttempts} children could not start safely", error.Message);
         Assert.Contains("ended before it was ready", error.Message);
         Assert.True(ProcFs.NoChildrenLeft());
         // The next fork, without the fault, works.

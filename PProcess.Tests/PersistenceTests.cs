@@ -265,8 +265,6 @@ public class PersistenceTests
 
     private static void SilentCollectorScenario()
     {
-        // Inherited by the background process, which is forked from this one.
-        Persistence.Daemon.CollectorTimeout = TimeSpan.FromSeconds(1);
         var address = Path.Combine(Daemons.FromEnvironment(), "big.sock");
         var process = new BackgroundCallable(address, channel =>
         {
@@ -274,7 +272,7 @@ public class PersistenceTests
             {
                 channel.Send(new byte[1 << 20]); // far more than a socket buffer holds
             }
-        }).Start();
+        }, new PersistentExchangeOptions { CollectorTimeout = TimeSpan.FromSeconds(1) }).Start();
 
         // A collector that says hello and never reads: the daemon's writes stop, then time out.
         using (var stalled = Persistence.PersistentConnection.Open(address, 0, Serialization.DefaultChannelSerializer.Instance, TimeSpan.FromSeconds(10)))

@@ -69,6 +69,35 @@ public class ThreadPoolInChildTests
     }
 
     [Fact]
+    public void ACreateChildOfAPoolThreadAndGrandchildrenOfAChildHaveAWorkingRuntime() => IsolatedProcess.Passes(NestedScenario);
+
+    private static void NestedScenario() => NestedAsync().GetAwaiter().GetResult();
+
+    private static async Task NestedAsync()
+    {
+        await Task.Yield();
+        Assert.True(Thread.CurrentThread.IsThreadPoolThread);
+        // A Create child made on a pool worker: the forking thread is the child's one pool worker.
+        using (var channel = Fork.Create())
+        {
+            if (channel.IsChild)
+            {
+                channel.Send(ChildBattery.Run());
+                Fork.Exit(channel);
+            }
+            Assert.Equal(AllWorks, channel.Receive<string>());
+            channel.Wait();
+        }
+        // A child whose pool was repaired forks grandchildren, whose pool is repaired again.
+        var nested = new[] { 0 }.PMap(_ =>
+        {
+            Assert.Equal(7, Task.Run(() => 7).Result);
+            return string.Join("|", Enumerable.Range(0, 2).PMap(__ => ChildBattery.Run(), limit: 2));
+        }, limit: 1).Single();
+        Assert.Equal($"{AllWorks}|{AllWorks}", nested);
+    }
+
+    [Fact]
     public void FourThreadsUsingPMapExchangeMapAndAWorkerPoolAtOnceGetEveryResult() => IsolatedProcess.Passes(MixedThreadsScenario);
 
     private static int Cube(int x) => x * x * x;

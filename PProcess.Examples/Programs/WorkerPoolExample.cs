@@ -161,9 +161,11 @@ public static class WorkerPoolExample
         {
             Console.WriteLine($"job failed as expected: {e.Message}");
         }
+        // Polled every 5 ms: a thread that woke every millisecond would run during every fork
+        // (a fork takes milliseconds) and leave the pool no safe moment (fork-safety rule 18).
         while (pool.Replacements == 0 && clock.Elapsed < TimeSpan.FromSeconds(30))
         {
-            Thread.Sleep(1);
+            Thread.Sleep(5);
         }
         Console.WriteLine($"replacement: {(pool.Replacements > 0 ? "forked" : "failed: " + pool.LastReplacementError?.Message)} " +
             $"{clock.Elapsed.TotalMilliseconds:0.0} ms after the kill ({pool.FailedReplacements} refused attempts), while 4 threads submitted {Interlocked.Read(ref submitted)} jobs");

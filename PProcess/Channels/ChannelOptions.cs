@@ -36,9 +36,7 @@ public class ChannelOptions
     public TimeSpan ExitGrace
     {
         get => exitGrace;
-        set => exitGrace = value > TimeSpan.Zero && value != Timeout.InfiniteTimeSpan
-            ? value
-            : throw new ArgumentOutOfRangeException(nameof(value), value, "The exit grace must be a positive time.");
+        set => exitGrace = ValidPositive(value, "The exit grace");
     }
 
     /// <summary>Shared memory only: the bytes each direction's ring holds, a power of two of at least 4096; 1 MiB by default.</summary>
@@ -69,6 +67,12 @@ public class ChannelOptions
     /// <summary>Checks a limit of children alive at once: null is <see cref="Cores.Usable"/>.</summary>
     private protected static int? ValidLimit(int? value, string what) =>
         value is < 1 ? throw new ArgumentOutOfRangeException(nameof(value), value, $"{what} must be at least 1.") : value;
+
+    /// <summary>Checks a time that must be positive and finite.</summary>
+    private protected static TimeSpan ValidPositive(TimeSpan value, string what) =>
+        value > TimeSpan.Zero && value != Timeout.InfiniteTimeSpan
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, $"{what} must be a positive time.");
 
     /// <summary>Checks a job timeout: null is the only "no limit".</summary>
     private protected static TimeSpan? ValidJobTimeout(TimeSpan? value) =>

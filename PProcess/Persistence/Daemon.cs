@@ -26,12 +26,6 @@ internal static class Daemon
     /// <summary>How long a connected collector may take to send its first message.</summary>
     private static readonly TimeSpan HelloTimeout = TimeSpan.FromSeconds(30);
 
-    /// <summary>
-    /// How long a collector may leave a result unread, or the confirmation unsent, before the
-    /// daemon drops it (keeping every result) and serves the next: a collector that stays
-    /// connected and stops reading must not hold the daemon for ever.
-    /// </summary>
-    internal static TimeSpan CollectorTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>A held result: a value, or the error that took its place.</summary>
     private readonly record struct Held(object? Value, RemoteError? Error);
@@ -48,7 +42,9 @@ internal static class Daemon
             // The starter has gone: nobody waits for this news.
         }
         status.Close();
-        Serve(listenFd, path, held, options.Serializer);
+        // How long a collector may leave a result unread, or the confirmation unsent (PersistentExchangeOptions).
+        var collectorTimeout = options is PersistentExchangeOptions persistent ? persistent.CollectorTimeout : new PersistentExchangeOptions().CollectorTimeout;
+        Serve(listenFd, path, held, options.Serializer, collectorTimeout);
         LibC.Close(listenFd);
         return 0;
     }
@@ -84,7 +80,7 @@ internal static class Daemon
         return held;
     }
 
-    private static void Serve(int listenFd, string path, List<Held> held, IChannelSerializer serializer)
+    private static void Serve(int listenFd, string path, List<Held> held, IChannelSerializer serializer, TimeSpan collectorTimeout)
     {
         while (true)
         {
@@ -117,12 +113,12 @@ internal static class Daemon
             }
             DescriptorRegistry.Add(fd);
             // A write the collector does not read for this long fails with EAGAIN (an IOException below).
-            LibC.SetSendTimeout(fd, CollectorTimeout);
+            LibC.SetSendTimeout(fd, collectorTimeout);
             var collector = new Channel(new SocketTransport(fd), null, null, serializer) { PeerDescription = $"the collector (pid {peer.Pid})" };
             bool confirmed;
             try
             {
-                confirmed = Deliver(collector, held);
+                confirmed = Deliver(collector, held, collectorTimeout);
             }
             catch (Exception e) when (e is IOException or ChannelProtocolException or ChannelSerializationException or InvalidCastException)
             {
@@ -141,7 +137,7 @@ internal static class Daemon
     }
 
     /// <summary>One collector's session; true when it confirmed receiving everything.</summary>
-    private static bool Deliver(Channel collector, List<Held> held)
+    private static bool Deliver(Channel collector, List<Held> held, TimeSpan collectorTimeout)
     {
         if (!collector.Poll(HelloTimeout) || !collector.TryReceive(out var hello) || hello is not long from)
         {
@@ -160,6 +156,6 @@ internal static class Daemon
             }
         }
         // The confirmation is a control frame: TryReceive returns false with QuitReceived.
-        return collector.Poll(CollectorTimeout) && !collector.TryReceive(out _) && collector.QuitReceived;
+        return collector.Poll(collectorTimeout) && !collector.TryReceive(out _) && collector.QuitReceived;
     }
 }

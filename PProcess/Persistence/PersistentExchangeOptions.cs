@@ -5,6 +5,7 @@ public sealed class PersistentExchangeOptions : ChannelOptions
 {
     private int? limit;
     private TimeSpan confirmationTimeout = TimeSpan.FromSeconds(10);
+    private TimeSpan collectorTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>The most background processes of the exchange computing at once; null (the default) is <see cref="Cores.Usable"/>. At least 1.</summary>
     public int? Limit
@@ -23,8 +24,18 @@ public sealed class PersistentExchangeOptions : ChannelOptions
     public TimeSpan ConfirmationTimeout
     {
         get => confirmationTimeout;
-        set => confirmationTimeout = value > TimeSpan.Zero && value != Timeout.InfiniteTimeSpan
-            ? value
-            : throw new ArgumentOutOfRangeException(nameof(value), value, "The confirmation timeout must be a positive time.");
+        set => confirmationTimeout = ValidPositive(value, "The confirmation timeout");
+    }
+
+    /// <summary>
+    /// How long a background process waits for a connected collector that leaves a result unread
+    /// or does not confirm, before it drops that collector (keeping every result) and serves the
+    /// next: a collector that stays connected and stops reading must not hold it for ever. Positive;
+    /// 60 s by default.
+    /// </summary>
+    public TimeSpan CollectorTimeout
+    {
+        get => collectorTimeout;
+        set => collectorTimeout = ValidPositive(value, "The collector timeout");
     }
 }

@@ -47,7 +47,12 @@ internal static class ChildExitWatch
     /// Before this process forks: returns once the watch is parked in a wait (at once when there is
     /// no watch). <see cref="Resume"/> lets it go on.
     /// </summary>
-    internal static void Park()
+    internal static void Park() => SetForkPending(true);
+
+    /// <summary>After a fork: the watch goes on.</summary>
+    internal static void Resume() => SetForkPending(false);
+
+    private static void SetForkPending(bool pending)
     {
         if (!running)
         {
@@ -55,26 +60,12 @@ internal static class ChildExitWatch
         }
         lock (sync)
         {
-            forkPending = true;
+            forkPending = pending;
             Monitor.PulseAll(sync);
-            while (!parked)
+            while (pending && !parked)
             {
                 Monitor.Wait(sync);
             }
-        }
-    }
-
-    /// <summary>After a fork: the watch goes on.</summary>
-    internal static void Resume()
-    {
-        if (!running)
-        {
-            return;
-        }
-        lock (sync)
-        {
-            forkPending = false;
-            Monitor.PulseAll(sync);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using PProcess.Native;
 
@@ -12,7 +13,7 @@ namespace PProcess.Runtime;
 /// </summary>
 internal static class ForkPoint
 {
-    /// <summary>How many forks in a row may fail to start a child before the fork is refused.</summary>
+    /// <summary>How many children of one fork may fail to start (stuck, dead, unsafe) before the fork is refused.</summary>
     internal const int MaxAttempts = 50;
 
     /// <summary>One fork at a time: each needs the other threads quiet, and its own handshake.</summary>
@@ -56,6 +57,8 @@ internal static class ForkPoint
         try
         {
             var failures = new List<string>();
+            int failedStarts = 0;
+            long firstDisturbed = -1;
             for (int attempt = 1; ; attempt++)
             {
                 ForkGuard.ThrowIfPoolCannotBeRepaired();
@@ -113,7 +116,7 @@ internal static class ForkPoint
                         handshake.Abandon();
                         LibC.Kill(pid, Signals.SIGKILL);
                         StartupHandshake.Reap(pid);
-                        outcome = new(false, $"another thread ran during the fork ({disturbed})");
+                        outcome = new(false, $"another thread ran during the fork ({disturbed})", Disturbed: true);
                     }
                     else
                     {
@@ -142,10 +145,25 @@ internal static class ForkPoint
                 }
                 Record(outcome.Failure!);
                 failures.Add(outcome.Failure!);
-                if (attempt >= MaxAttempts)
+                if (outcome.Disturbed)
+                {
+                    // Forks are made again for as long as the wait for quiet would wait: a thread that
+                    // wakes during every fork (a polling loop) leaves no safe moment, and says so.
+                    firstDisturbed = firstDisturbed < 0 ? Stopwatch.GetTimestamp() : firstDisturbed;
+                    if (Stopwatch.GetElapsedTime(firstDisturbed) >= Quiescence.CurrentPatience)
+                    {
+                        throw new ForkSafetyException("threads",
+                            $"Refusing to fork: another thread of this process ran during every fork for {Quiescence.CurrentPatience.TotalSeconds:0.###} s " +
+                            $"({attempt} attempts; the last: {outcome.Failure}). A thread running while the fork is made (it takes milliseconds) " +
+                            "may leave the child a runtime or libc lock held for ever (fork-safety rule 18). A thread that wakes every few " +
+                            "milliseconds (a polling loop, a 1 ms timer) leaves no moment to fork: wait on an event or poll less often, or fork " +
+                            "workers early (a WorkerPool).");
+                    }
+                }
+                else if (++failedStarts >= MaxAttempts)
                 {
                     throw new ForkException(
-                        $"fork: {attempt} children in a row could not start safely, so no child was started. The last reasons: " +
+                        $"fork: {failedStarts} children could not start safely, so no child was started. The last reasons: " +
                         string.Join("; ", failures.TakeLast(3)) + " (docs/fork-safety.md, \"How a fork is made\").", 0);
                 }
             }

@@ -24,6 +24,9 @@ internal static class Quiescence
     [ThreadStatic]
     internal static TimeSpan? ThreadPatience;
 
+    /// <summary>The patience of the calling thread's forks.</summary>
+    internal static TimeSpan CurrentPatience => ThreadPatience ?? Patience;
+
     /// <summary>Each other thread's id and how many times it had been scheduled, when all slept.</summary>
     internal sealed class Snapshot(int[] threads, long[] runs, string[] names)
     {

@@ -37,7 +37,7 @@ internal sealed class StartupHandshake
     }
 
     /// <summary>What the parent learnt of a child's start. <paramref name="Shortage"/>: the child could not start a thread (the process limit), which forking again does not cure.</summary>
-    internal readonly record struct Outcome(bool Started, string? Failure, bool Shortage = false);
+    internal readonly record struct Outcome(bool Started, string? Failure, bool Shortage = false, bool Disturbed = false);
 
     /// <summary>A reason a child refuses to start besides <see cref="ThreadPoolRepair"/>'s: it could not start a thread of its own.</summary>
     internal const int NoThread = 10;
