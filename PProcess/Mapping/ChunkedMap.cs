@@ -267,6 +267,10 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
     /// </summary>
     private MapWorker<T, TResult>? ForkChild(Chunk<T, TResult>? chunk)
     {
+        if (forks == 0)
+        {
+            MapChild<T, TResult>.Prepare();
+        }
         int slot = freeSlots.Pop();
         var progressSlot = board[slot];
         progressSlot.Assign();

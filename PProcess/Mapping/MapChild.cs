@@ -12,6 +12,18 @@ namespace PProcess.Mapping;
 /// </summary>
 internal sealed class MapChild<T, TResult>(Func<T, TResult> selector, ProgressSlot slot, bool timed)
 {
+    /// <summary>
+    /// In the parent, before a map's first fork: compiles this serving loop for the map's types, so
+    /// that its children do not each compile it again (docs/fork-safety.md, rule 9).
+    /// </summary>
+    internal static void Prepare()
+    {
+        Runtime.ChildPath.PrepareType(typeof(MapChild<T, TResult>), typeof(ArrayElements), typeof(ListElements));
+        Runtime.ChildPath.PrepareType(typeof(ArrayElements));
+        Runtime.ChildPath.PrepareType(typeof(ListElements));
+        Runtime.ChildPath.PrepareType(typeof(ProgressSlot));
+    }
+
     /// <summary>A kept child over a list: each request is the start and count of an index range.</summary>
     internal void ServeRanges(Channel channel, IReadOnlyList<T> list)
     {
@@ -135,17 +147,17 @@ internal sealed class MapChild<T, TResult>(Func<T, TResult> selector, ProgressSl
     }
 
     /// <summary>Where a chunk's elements are read from; a struct, so that each kind of source gets its own compiled loop.</summary>
-    private interface IElements
+    internal interface IElements
     {
         T this[int index] { get; }
     }
 
-    private readonly struct ArrayElements(T[] array, int offset) : IElements
+    internal readonly struct ArrayElements(T[] array, int offset) : IElements
     {
         public T this[int index] => array[offset + index];
     }
 
-    private readonly struct ListElements(IReadOnlyList<T> list, int offset) : IElements
+    internal readonly struct ListElements(IReadOnlyList<T> list, int offset) : IElements
     {
         public T this[int index] => list[offset + index];
     }
