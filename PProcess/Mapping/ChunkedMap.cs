@@ -594,7 +594,7 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
             ? new ChildTimeoutException(
                 $"{channel.Describe()} ran longer than the job timeout of {allowed.TotalSeconds:0.###} s, so it was killed ({child.Status}).",
                 channel.Pid, channel.Job, allowed)
-            : broke ?? channel.Conclude(expectMessage: true)!;
+            : broke ?? WithThreadHint(worker, channel.Conclude(expectMessage: true)!);
         if (at > 0)
         {
             // The elements before it were computed, but their results died with the child: again, elsewhere.
@@ -613,6 +613,18 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         stopAt = Math.Min(stopAt, chunk.Start);
         Report(1);
     }
+
+    /// <summary>
+    /// A child killed by SIGKILL while the map is enumerated on another thread than the one that
+    /// forked it: that thread may have ended, which kills its children. Says so.
+    /// </summary>
+    private static ChildProcessException WithThreadHint(MapWorker<T, TResult> worker, ChildProcessException failure) =>
+        failure is ChildExitedException { Signal: 9 } killed && worker.ForkThread != Environment.CurrentManagedThreadId
+            ? new ChildExitedException(
+                $"{killed.Message} This map is enumerated on thread {Environment.CurrentManagedThreadId}, and the child was forked on thread " +
+                $"{worker.ForkThread}: a child is killed when the thread that forked it ends (docs/fork-safety.md, rule 15). " +
+                "Enumerate a PMap on one thread that outlives it.", killed.Pid, killed.Job, killed.Status)
+            : failure;
 
     /// <summary>Lets an idle kept child go, to free its place for a child of another kind.</summary>
     private void Retire(MapWorker<T, TResult> worker)

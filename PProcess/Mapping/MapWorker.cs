@@ -14,6 +14,9 @@ internal sealed class MapWorker<T, TResult>(Channel channel, int slot, bool kept
     /// <summary>The chunk whose results the child owes, or null.</summary>
     internal Chunk<T, TResult>? Chunk { get; set; }
 
+    /// <summary>The managed id of the thread that forked the child: the child dies with that thread (docs/fork-safety.md, rule 15).</summary>
+    internal int ForkThread { get; } = Environment.CurrentManagedThreadId;
+
     /// <summary>True once the map has let the child go (reaped, or told to quit).</summary>
     internal bool Gone { get; set; }
 }
