@@ -24,10 +24,13 @@ public sealed class MpiPMapOptions
     /// <summary>The most children alive at once on each rank; by default each rank's <see cref="Cores.Usable"/>.</summary>
     public int? Limit { get; set; }
 
-    /// <summary>Elements per child job on a rank (see PMap's batchSize).</summary>
-    public int BatchSize { get; set; } = 1;
+    /// <summary>Elements per chunk of a rank's local PMap (see <see cref="PMapOptions.BatchSize"/>); null (the default): adaptive.</summary>
+    public int? BatchSize { get; set; }
 
-    /// <summary>Keep each rank's children alive and hand them indices over their channels (see PMap's reuse).</summary>
+    /// <summary>
+    /// With <see cref="PMapMode.ForkPerElement"/>: keep each rank's children alive and hand them
+    /// batches over their channels (see <see cref="PMapOptions.Reuse"/>).
+    /// </summary>
     public bool Reuse { get; set; }
 
     /// <summary>
@@ -36,6 +39,9 @@ public sealed class MpiPMapOptions
     /// <see cref="MpiDeal.Interleaved"/> deals sixteen ranges per rank.
     /// </summary>
     public int? ChunkSize { get; set; }
+
+    /// <summary>How each rank's local PMap shares its elements among its children (see <see cref="PMapOptions.Mode"/>).</summary>
+    public PMapMode Mode { get; set; } = PMapMode.Adaptive;
 
     /// <summary>How ranges are dealt: on request (the default) or round-robin.</summary>
     public MpiDeal Deal { get; set; } = MpiDeal.Dynamic;
@@ -58,7 +64,14 @@ public sealed class MpiPMapOptions
         {
             throw new ArgumentOutOfRangeException(nameof(Limit), Limit, "The limit is the number of children alive at once on a rank and must be at least 1.");
         }
-        ArgumentOutOfRangeException.ThrowIfLessThan(BatchSize, 1, nameof(BatchSize));
+        if (BatchSize is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "A batch holds at least one element (or null: adaptive).");
+        }
+        if (!Enum.IsDefined(Mode))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Mode), Mode, "Unknown PMap mode.");
+        }
         if (ChunkSize is < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(ChunkSize), ChunkSize, "A dealt range holds at least one element.");
@@ -76,7 +89,7 @@ public sealed class MpiPMapOptions
     /// <summary>The options of each rank's local PMap.</summary>
     internal PMapOptions ToPMapOptions()
     {
-        var local = new PMapOptions { Limit = Limit, BatchSize = BatchSize, Reuse = Reuse, JobTimeout = Timeout };
+        var local = new PMapOptions { Limit = Limit, Mode = Mode, BatchSize = BatchSize, Reuse = Reuse, JobTimeout = Timeout };
         if (Serializer is not null)
         {
             local.Serializer = Serializer;

@@ -64,11 +64,19 @@ public class ExampleTests
     }
 
     [Fact]
+    public void TheProgressBarExampleMapsEveryElement()
+    {
+        // Not a terminal here: Spectre.Console draws no bar, and the summary follows the map.
+        var lines = Lines(ExampleRunner.Passes("pmap_progress", "--count", "300", "--ms", "1", "--limit", "2"));
+        Assert.Matches(@"^300 elements in \d+\.\d\d s, checksum 44850$", lines[^1]);
+    }
+
+    [Fact]
     public void ListNamesEveryExample()
     {
         var output = ExampleRunner.Passes("list");
         foreach (var name in new[] { "simple_pmap", "simple_managed_map_reusable", "simple_continuous_queue", "simple_mutation_queue",
-            "simple_persistent_managed", "simple_background_queue", "simple_persistent_queue", "ordered_pipeline", "pipeline_busy", "worker_pool", "fork_task" })
+            "simple_persistent_managed", "simple_background_queue", "simple_persistent_queue", "ordered_pipeline", "pipeline_busy", "worker_pool", "fork_task", "pmap_progress", "pmap_chunks" })
         {
             Assert.Contains(name, output);
         }

@@ -50,11 +50,12 @@ public class ForkStartTests
         ForkPoint.InjectFault = attempt => attempt == 1 ? fault : ForkPoint.Fault.None;
         var ran = Path.Combine(Path.GetTempPath(), $"pprocess-forkstart-{Environment.ProcessId}");
         File.Delete(ran);
+        // A fork per element, so that each of the three forks meets the fault.
         var results = Enumerable.Range(0, 3).PMap(i =>
         {
             File.AppendAllText(ran, $"{i}\n");
             return i * 10;
-        }, limit: 1).ToList();
+        }, new PMapOptions { Limit = 1, Mode = PMapMode.ForkPerElement }).ToList();
         Assert.Equal([0, 10, 20], results);
         Assert.Equal(["0", "1", "2"], File.ReadAllLines(ran).Order());
         File.Delete(ran);

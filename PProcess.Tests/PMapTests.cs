@@ -91,10 +91,52 @@ public class PMapTests
     }
 
     [Fact]
+    public void AMapEnumeratedOnAfterItsForkingThreadEndedSaysWhyItsChildrenDied() => IsolatedProcess.Passes(MovedScenario);
+
+    /// <summary>
+    /// Rule 15 of docs/fork-safety.md: a child dies with the thread that forked it. The first
+    /// MoveNext forks the map's children on a thread that then ends; the map goes on on another.
+    /// </summary>
+    private static void MovedScenario()
+    {
+        IEnumerator<int>? results = null;
+        var forking = new Thread(() =>
+        {
+            results = Enumerable.Range(0, 10).ToArray().PMap(x =>
+            {
+                Thread.Sleep(x < 2 ? 0 : 60_000);
+                return x;
+            }, new PMapOptions { Limit = 2 }).GetEnumerator();
+            Assert.True(results.MoveNext());
+        });
+        forking.Start();
+        forking.Join();
+        using (results)
+        {
+            var seen = new List<int> { results!.Current };
+            var error = Assert.Throws<ChildExitedException>(() =>
+            {
+                while (results.MoveNext())
+                {
+                    seen.Add(results.Current);
+                }
+            });
+            Assert.Equal([0, 1], seen);
+            Assert.Equal(9, error.Signal);
+            Assert.Contains("rule 15", error.Message);
+            Assert.StartsWith("#2 ", error.Job);
+        }
+        Assert.True(ProcFs.NoChildrenLeft());
+    }
+
+    [Fact]
     public void BadArgumentsAreRefusedAtTheCall()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new[] { 1 }.PMap(x => x, limit: 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => new[] { 1 }.PMap(x => x, new PMapOptions { BatchSize = 0 }));
         Assert.Throws<ArgumentNullException>(() => ((int[])null!).PMap(x => x));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PMapOptions { Mode = (PMapMode)7 });
+        Assert.Null(new PMapOptions { BatchSize = null }.BatchSize);
+        Assert.Equal(PMapMode.Adaptive, new PMapOptions().Mode);
     }
 }

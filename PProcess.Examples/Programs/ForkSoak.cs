@@ -56,11 +56,11 @@ public static class ForkSoak
         }
     }
 
-    /// <summary>The jobs' results summed; each job forks its own child (the default is one fork per element).</summary>
+    /// <summary>The jobs' results summed; each job forks its own child (PMapMode.ForkPerElement).</summary>
     private static long Sum(int from, int count, int limit)
     {
         long sum = 0;
-        foreach (var x in Enumerable.Range(from, count).PMap(x => x * 2L, limit: limit))
+        foreach (var x in Enumerable.Range(from, count).PMap(x => x * 2L, new PMapOptions { Limit = limit, Mode = PMapMode.ForkPerElement }))
         {
             sum += x;
             Interlocked.Increment(ref finished);

@@ -4,7 +4,8 @@ using System.Globalization;
 namespace PProcess.Examples.Programs;
 
 /// <summary>
-/// soak: many jobs through reusable children, then many fork-per-task jobs, sampling the
+/// soak: many jobs through reusable children (each handed over alone: PMapMode.ForkPerElement with
+/// Reuse), then many fork-per-task jobs, sampling the
 /// parent's descriptors, child processes and resident memory before, during and after, to show
 /// that nothing grows without bound. Usage: soak [--reused N] [--forks N] [--limit N]
 /// (defaults 100000, 10000, the usable cores). Exits 1 if anything was left behind.
@@ -25,11 +26,13 @@ public static class Soak
         // A short warm-up first: the runtime keeps a descriptor open for each assembly it loads
         // (about 30 here: System.Linq, System.Text.Json...), once; the baseline comes after that.
         Sample("start", 0, clock);
-        _ = Enumerable.Range(0, 100).PMap(x => x, new PMapOptions { Limit = limit, Reuse = true }).Sum() + Enumerable.Range(0, 10).PMap(x => x, limit: limit).Sum();
+        var reusedOptions = new PMapOptions { Limit = limit, Mode = PMapMode.ForkPerElement, Reuse = true };
+        var forkedOptions = new PMapOptions { Limit = limit, Mode = PMapMode.ForkPerElement };
+        _ = Enumerable.Range(0, 100).PMap(x => x, reusedOptions).Sum() + Enumerable.Range(0, 10).PMap(x => x, forkedOptions).Sum();
         var before = Sample("after warm-up", 0, clock);
         long sum = 0;
         int done = 0;
-        foreach (var x in Enumerable.Range(0, reused).PMap(x => x * 2L, new PMapOptions { Limit = limit, Reuse = true }))
+        foreach (var x in Enumerable.Range(0, reused).PMap(x => x * 2L, reusedOptions))
         {
             sum += x;
             if (++done % (reused / 5) == 0)
@@ -41,7 +44,7 @@ public static class Soak
         var middle = Sample("after reused", done, clock);
         sum = 0;
         done = 0;
-        foreach (var x in Enumerable.Range(0, forks).PMap(x => x * 2L, limit: limit))
+        foreach (var x in Enumerable.Range(0, forks).PMap(x => x * 2L, forkedOptions))
         {
             sum += x;
             if (++done % (forks / 5) == 0)

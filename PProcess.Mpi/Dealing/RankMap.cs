@@ -51,7 +51,7 @@ internal sealed class RankMap<T, TResult>
         rank = MpiWorld.Rank;
         size = MpiWorld.Size;
         count = source.Count;
-        perRank = checked((options.Limit ?? Cores.Usable) * options.BatchSize);
+        perRank = checked((options.Limit ?? Cores.Usable) * (options.BatchSize ?? 1));
         if (rank == 0)
         {
             values = new TResult[count];

@@ -36,4 +36,13 @@ public sealed class ExchangeOptions : ChannelOptions
         get => jobTimeout;
         set => jobTimeout = ValidJobTimeout(value);
     }
+
+    /// <summary>
+    /// A <see cref="Map{TResult}"/> or <see cref="ResultQueue{TResult}"/> reports here each time a
+    /// job's result (for a continuous queue, a message) or failure arrives: how many have arrived so
+    /// far (<see cref="MapProgress.Total"/> is null: an exchange cannot know how many jobs will be
+    /// started). Called on the thread that drives the exchange. Null (the default): no reports.
+    /// A plain <see cref="Exchange"/> does not report: its <see cref="Exchange.StoreData"/> is yours.
+    /// </summary>
+    public IProgress<MapProgress>? Progress { get; set; }
 }

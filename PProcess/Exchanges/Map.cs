@@ -15,6 +15,7 @@ namespace PProcess;
 public class Map<TResult> : Exchange, IReadOnlyList<TResult>
 {
     private readonly Dictionary<long, Outcome> results = [];
+    private readonly IProgress<MapProgress>? progress;
 
     /// <summary>Creates a map.</summary>
     /// <param name="options">
@@ -24,6 +25,7 @@ public class Map<TResult> : Exchange, IReadOnlyList<TResult>
     public Map(ExchangeOptions? options = null)
         : base(Checked(options))
     {
+        progress = options?.Progress;
     }
 
     /// <summary>Creates a map with at most <paramref name="limit"/> children alive at once.</summary>
@@ -110,6 +112,7 @@ public class Map<TResult> : Exchange, IReadOnlyList<TResult>
             throw new ChannelProtocolException($"{channel} sent a result when it owed none.");
         }
         results[ticket] = new Outcome(value, null);
+        progress?.Report(new MapProgress(results.Count, null));
     }
 
     private protected override bool TakeFailure(Channel channel, long ticket, Exception failure)
@@ -119,6 +122,7 @@ public class Map<TResult> : Exchange, IReadOnlyList<TResult>
             return false;
         }
         results[ticket] = new Outcome(default!, failure);
+        progress?.Report(new MapProgress(results.Count, null));
         return true;
     }
 

@@ -14,6 +14,8 @@ namespace PProcess;
 public class ResultQueue<TResult> : Exchange, IEnumerable<TResult>
 {
     private readonly Queue<(TResult Value, Exception? Failure)> arrived = new();
+    private readonly IProgress<MapProgress>? progress;
+    private long received;
 
     /// <summary>Creates a queue.</summary>
     /// <param name="options">
@@ -23,6 +25,7 @@ public class ResultQueue<TResult> : Exchange, IEnumerable<TResult>
     public ResultQueue(ExchangeOptions? options = null)
         : base(options)
     {
+        progress = options?.Progress;
     }
 
     /// <summary>Creates a queue with at most <paramref name="limit"/> children alive at once.</summary>
@@ -79,11 +82,22 @@ public class ResultQueue<TResult> : Exchange, IEnumerable<TResult>
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
     /// <summary>Receives one message and queues it.</summary>
-    protected override void StoreData(Channel channel) => arrived.Enqueue((channel.Receive<TResult>(), null));
+    protected override void StoreData(Channel channel)
+    {
+        arrived.Enqueue((channel.Receive<TResult>(), null));
+        Report();
+    }
 
     private protected override bool TakeFailure(Channel channel, long ticket, Exception failure)
     {
         arrived.Enqueue((default!, failure));
+        Report();
         return true;
+    }
+
+    private void Report()
+    {
+        received++;
+        progress?.Report(new MapProgress(received, null));
     }
 }

@@ -34,6 +34,9 @@ internal readonly struct Deadline
         return new(Stopwatch.GetTimestamp() + ticks);
     }
 
+    /// <summary>The moment <paramref name="timestamp"/> (<see cref="Stopwatch.GetTimestamp"/> ticks).</summary>
+    internal static Deadline At(long timestamp) => new(Math.Min(timestamp, long.MaxValue - 1));
+
     internal bool IsNever => at == long.MaxValue;
 
     internal bool HasPassed => !IsNever && Stopwatch.GetTimestamp() >= at;

@@ -119,6 +119,35 @@ internal static class ChildPath
         receiver.Poll(TimeSpan.Zero);
     }
 
+    /// <summary>
+    /// Compiles the methods of <paramref name="type"/>, a constructed generic type whose code a
+    /// child runs (a PMap child's serving loop for the map's element and result types), and of
+    /// its generic methods instantiated with <paramref name="methodArguments"/>.
+    /// </summary>
+    internal static void PrepareType(Type type, params Type[] methodArguments)
+    {
+        const BindingFlags all = BindingFlags.Static | BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly;
+        foreach (var method in type.GetMethods(all))
+        {
+            if (!method.IsGenericMethodDefinition)
+            {
+                PrepareMethod(method);
+                continue;
+            }
+            foreach (var argument in methodArguments)
+            {
+                try
+                {
+                    PrepareMethod(method.MakeGenericMethod(argument));
+                }
+                catch (ArgumentException)
+                {
+                    // The argument does not meet this method's constraints.
+                }
+            }
+        }
+    }
+
     private static void PrepareMethod(MethodBase method)
     {
         if (method.IsAbstract || method.ContainsGenericParameters || method.DeclaringType?.ContainsGenericParameters == true)
@@ -131,7 +160,18 @@ internal static class ChildPath
         }
         try
         {
-            RuntimeHelpers.PrepareMethod(method.MethodHandle);
+            // A method of a constructed generic type (a lambda's closure in a generic method, say),
+            // or a generic method, is compiled for its type arguments: the runtime needs them.
+            var typeArguments = method.DeclaringType is { IsGenericType: true } generic ? generic.GetGenericArguments() : [];
+            var methodArguments = method.IsGenericMethod ? method.GetGenericArguments() : [];
+            if (typeArguments.Length + methodArguments.Length == 0)
+            {
+                RuntimeHelpers.PrepareMethod(method.MethodHandle);
+            }
+            else
+            {
+                RuntimeHelpers.PrepareMethod(method.MethodHandle, [.. typeArguments.Concat(methodArguments).Select(t => t.TypeHandle)]);
+            }
         }
         catch (Exception)
         {

@@ -27,6 +27,11 @@ internal sealed unsafe class StandardErrorRelay
     private readonly int readEnd;
     private readonly int writeEnd;
     private readonly Dictionary<int, StringBuilder> tails = [];
+    /// <summary>
+    /// Each child's diagnosis (<see cref="Diagnosis"/>), taken while its first line is still in the
+    /// tail: the stack trace that follows it can be longer than <see cref="TailBytes"/>.
+    /// </summary>
+    private readonly Dictionary<int, string> diagnoses = [];
     private readonly Queue<int> order = new();
     private readonly byte[] buffer = new byte[64 * 1024];
     private readonly object gate = new();
@@ -90,6 +95,7 @@ internal sealed unsafe class StandardErrorRelay
         lock (gate)
         {
             tails.Remove(pid);
+            diagnoses.Remove(pid);
         }
     }
 
@@ -108,6 +114,10 @@ internal sealed unsafe class StandardErrorRelay
         {
             while (relay.ReadOnce(wait: false))
             {
+            }
+            if (relay.diagnoses.TryGetValue(pid, out var diagnosis))
+            {
+                return diagnosis;
             }
             if (!relay.tails.TryGetValue(pid, out var text))
             {
@@ -202,12 +212,20 @@ internal sealed unsafe class StandardErrorRelay
             order.Enqueue(pid);
             if (order.Count > Children)
             {
-                tails.Remove(order.Dequeue());
+                int oldest = order.Dequeue();
+                tails.Remove(oldest);
+                diagnoses.Remove(oldest);
             }
         }
         tail.Append(text);
         if (tail.Length > TailBytes)
         {
+            // Before the beginning of what the runtime wrote goes: a FailFast's stack trace (every
+            // frame down to the fork, with generic arguments spelt out) can be longer than the tail.
+            if (!diagnoses.ContainsKey(pid) && Diagnosis(tail.ToString()) is { } diagnosis)
+            {
+                diagnoses[pid] = diagnosis;
+            }
             tail.Remove(0, tail.Length - TailBytes);
         }
     }

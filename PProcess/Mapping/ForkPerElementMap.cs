@@ -1,49 +1,27 @@
 using PProcess.Exchanges;
 
-namespace PProcess;
+namespace PProcess.Mapping;
 
-/// <summary>pprocess's pmap, as a parallel <c>Select</c> over any sequence.</summary>
-public static class PMapExtensions
+/// <summary>
+/// PMap in <see cref="PMapMode.ForkPerElement"/> mode, pprocess's pmap: each batch (one element
+/// unless <see cref="PMapOptions.BatchSize"/> says otherwise) is a job of a private exchange, run by
+/// a child forked for it or, with <see cref="PMapOptions.Reuse"/>, handed to a child that has
+/// finished its batch (<see cref="ReusableChild"/>). The source is read a window of twice the
+/// limit in batches ahead of the consumer.
+/// </summary>
+internal static class ForkPerElementMap
 {
-    /// <summary>
-    /// Applies <paramref name="selector"/> to each element in child processes and yields the
-    /// results in the order of <paramref name="source"/>. Lazy and streaming: nothing runs until
-    /// the result is enumerated, the source is read only as far as a bounded window of jobs
-    /// (twice the limit, in batches) ahead of the consumer, and results are released once
-    /// yielded, so an endless source works. The selector sees the parent's state as it was at the
-    /// fork (copy-on-write); its result crosses back through the serializer. If the selector
-    /// throws for one element, the results before it are yielded and then the exception is raised
-    /// at that element (a <see cref="RemoteException"/> with the child's stack); a child that dies
-    /// is raised as a <see cref="ChildExitedException"/> at its first element.
-    /// </summary>
-    /// <param name="source">The elements.</param>
-    /// <param name="selector">The work for one element.</param>
-    /// <param name="options">The limit, batch size, reuse, job timeout and channel settings; by default <see cref="PMapOptions"/>'s.</param>
-    /// <param name="cancellationToken">
-    /// Cancels the enumeration: the children are killed and reaped and <see cref="OperationCanceledException"/> is raised.
-    /// </param>
-    public static IEnumerable<TResult> PMap<T, TResult>(this IEnumerable<T> source, Func<T, TResult> selector, PMapOptions? options = null,
-        CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(selector);
-        return Iterate(source, selector, options ?? new PMapOptions(), cancellationToken);
-    }
-
-    /// <summary>As <see cref="PMap{T, TResult}(IEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>, with at most <paramref name="limit"/> children alive at once.</summary>
-    public static IEnumerable<TResult> PMap<T, TResult>(this IEnumerable<T> source, Func<T, TResult> selector, int limit) =>
-        source.PMap(selector, new PMapOptions { Limit = limit });
-
-    private static IEnumerable<TResult> Iterate<T, TResult>(IEnumerable<T> source, Func<T, TResult> selector, PMapOptions options,
+    internal static IEnumerable<TResult> Run<T, TResult>(IEnumerable<T> source, Func<T, TResult> selector, PMapOptions options,
         CancellationToken cancellationToken)
     {
         int limit = options.Limit ?? Cores.Usable;
-        int batchSize = options.BatchSize;
+        int batchSize = options.BatchSize ?? 1;
+        long? total = source.TryGetNonEnumeratedCount(out int count) ? count : null;
         using var exchange = new BatchExchange<TResult>(new ExchangeOptions
         {
             Limit = limit, Reuse = options.Reuse, JobTimeout = options.JobTimeout, Serializer = options.Serializer,
             Transport = options.Transport, ExitGrace = options.ExitGrace, RingCapacity = options.RingCapacity, SpinLimit = options.SpinLimit,
-        });
+        }, options.Progress, total);
         var job = options.Reuse
             ? new ParallelJob<T[]>((c, first) => ReusableChild.Serve(c, first, (ch, items) => SendBatch(ch, items, selector)), selector, reusable: true)
             : new ParallelJob<T[]>((c, items) => SendBatch(c, items, selector), selector, reusable: false);
@@ -110,11 +88,12 @@ public static class PMapExtensions
         channel.Send(results);
     }
 
-    /// <summary>The exchange behind PMap: one batch per job, results kept by batch until taken.</summary>
-    private sealed class BatchExchange<TResult>(ExchangeOptions options) : Exchange(options)
+    /// <summary>The exchange behind this mode: one batch per job, results kept by batch until taken.</summary>
+    private sealed class BatchExchange<TResult>(ExchangeOptions options, IProgress<MapProgress>? progress, long? total) : Exchange(options)
     {
         private readonly Dictionary<long, int> sizes = [];
         private readonly Dictionary<long, (TResult[] Results, Exception? Failure)> done = [];
+        private long elementsDone;
 
         internal long Started => JobsStarted;
 
@@ -146,6 +125,7 @@ public static class PMapExtensions
                 throw new ChannelProtocolException($"{channel} sent a result it did not owe.");
             }
             done[ticket] = (results, null);
+            Report(results.Length);
             if (results.Length < size)
             {
                 // Part of a batch: the next message is the exception of the element that failed.
@@ -162,7 +142,14 @@ public static class PMapExtensions
             }
             var partial = done.TryGetValue(ticket, out var outcome) ? outcome.Results : [];
             done[ticket] = (partial, failure);
+            Report(1);
             return true;
+        }
+
+        private void Report(int elements)
+        {
+            elementsDone += elements;
+            progress?.Report(new MapProgress(elementsDone, total));
         }
     }
 }

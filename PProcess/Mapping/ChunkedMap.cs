@@ -1,0 +1,693 @@
+using System.Collections.ObjectModel;
+using System.Diagnostics;
+using PProcess.Channels;
+using PProcess.Native;
+using PProcess.Processes;
+
+namespace PProcess.Mapping;
+
+/// <summary>
+/// PMap's default engine (<see cref="PMapMode.Adaptive"/>): at most a limit of children, forked
+/// through the one fork path when the enumeration starts, each serving chunks of elements until
+/// the source is exhausted, watched through the one readiness loop (<see cref="ChannelSet{TOwner}"/>).
+/// Chunks are cut in source order as children become free, sized by <see cref="ChunkSizer"/>, and
+/// no further ahead of the consumer than a window of two chunks per child. An array or list goes
+/// out as index ranges (<see cref="MapChild{T, TResult}.ServeRanges(Channel, T[])"/>); other sources
+/// as arrays of elements when <see cref="ElementCarriage"/> allows, and otherwise in a child forked
+/// per chunk. Results are yielded in source order; a chunk's failure is raised at its element after
+/// the results before it. A child that dies or is timed out is blamed for the element its
+/// <see cref="ProgressSlot"/> says it was computing; the elements of that chunk before it are run
+/// again elsewhere (their results died with the child). A child that dies outside the selector
+/// (reading a chunk or sending its results) has its chunk run again in halves until a single
+/// element is left to blame. Used from one thread at a time, like every exchange.
+/// </summary>
+internal sealed class ChunkedMap<T, TResult> : IDisposable
+{
+    private readonly Func<T, TResult> selector;
+    private readonly int limit;
+    private readonly TimeSpan? timeout;
+    private readonly ChannelOptions channelOptions;
+    private readonly IProgress<MapProgress>? progress;
+    private readonly string selectorName;
+
+    /// <summary>The list the children read from (an array's too), or null for a stream.</summary>
+    private readonly IReadOnlyList<T>? list;
+    private readonly T[]? array;
+    private readonly IEnumerator<T>? stream;
+    private readonly long? total;
+    /// <summary>A stream's elements can go to kept children through the serializer.</summary>
+    private readonly bool carries;
+
+    private readonly ChunkSizer sizer;
+    private readonly ProgressBoard board;
+    private readonly Stack<int> freeSlots = new();
+    private readonly ChannelSet<MapWorker<T, TResult>> set = new();
+    private readonly List<ChannelSet<MapWorker<T, TResult>>.Entry> ready = [];
+    private readonly List<ChannelSet<MapWorker<T, TResult>>.Entry> ended = [];
+    /// <summary>The chunks cut and not yet yielded, by start: together they cover the elements from <see cref="next"/> on.</summary>
+    private readonly SortedList<long, Chunk<T, TResult>> chunks = [];
+    /// <summary>The chunks no child has, earliest first.</summary>
+    private readonly PriorityQueue<Chunk<T, TResult>, long> waiting = new();
+
+    private long next;
+    private long cut;
+    private bool exhausted;
+    /// <summary>The position of a failure already known: nothing after it is needed.</summary>
+    private long stopAt = long.MaxValue;
+    private long done;
+    /// <summary>A fork failed for want of processes or descriptors: no more until a child ends.</summary>
+    private bool forkShortage;
+    private long forkTicks;
+    private int forks;
+    private bool disposed;
+
+    private ChunkedMap(IEnumerable<T> source, Func<T, TResult> selector, PMapOptions options)
+    {
+        this.selector = selector;
+        limit = options.Limit ?? Cores.Usable;
+        timeout = options.JobTimeout;
+        progress = options.Progress;
+        channelOptions = new ChannelOptions
+        {
+            Serializer = options.Serializer, Transport = options.Transport, ExitGrace = options.ExitGrace,
+            RingCapacity = options.RingCapacity, SpinLimit = options.SpinLimit,
+        };
+        selectorName = JobNames.Describe(selector);
+        switch (source)
+        {
+            case T[] a:
+                array = a;
+                list = a;
+                break;
+            case IReadOnlyList<T> r when !IsLazyQuery(source):
+                list = r;
+                break;
+            case IList<T> l when !IsLazyQuery(source):
+                list = new ReadOnlyCollection<T>(l);
+                break;
+            default:
+                stream = source.GetEnumerator();
+                carries = ElementCarriage.Carries<T>(channelOptions.Serializer);
+                break;
+        }
+        total = list is not null ? list.Count : source.TryGetNonEnumeratedCount(out int count) ? count : null;
+        exhausted = list is { Count: 0 };
+        sizer = new ChunkSizer(limit, options.BatchSize);
+        try
+        {
+            board = new ProgressBoard(limit);
+        }
+        catch
+        {
+            stream?.Dispose();
+            throw;
+        }
+        for (int slot = limit - 1; slot >= 0; slot--)
+        {
+            freeSlots.Push(slot);
+        }
+    }
+
+    /// <summary>
+    /// LINQ's own operators implement IList for some sources (Range, Select over a list, OrderBy),
+    /// computing each element when it is read: read in a child, the operator would run there, and
+    /// again in each child. They are read in the parent as streams.
+    /// </summary>
+    private static bool IsLazyQuery(IEnumerable<T> source) => source.GetType().Assembly == typeof(Enumerable).Assembly;
+
+    internal static IEnumerable<TResult> Run(IEnumerable<T> source, Func<T, TResult> selector, PMapOptions options,
+        CancellationToken cancellationToken)
+    {
+        using var map = new ChunkedMap<T, TResult>(source, selector, options);
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var head = map.Head(cancellationToken);
+            if (head is null)
+            {
+                yield break;
+            }
+            var results = head.Results;
+            for (int i = 0; i < results.Length; i++)
+            {
+                if (i > 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+                yield return results[i];
+            }
+            head.Failure?.Throw();
+            map.Release(head);
+        }
+    }
+
+    /// <summary>The next chunk to yield, once its results are in; null when every element has been yielded.</summary>
+    private Chunk<T, TResult>? Head(CancellationToken cancellationToken)
+    {
+        bool looked = false;
+        while (true)
+        {
+            if (chunks.Count > 0 && chunks.Values[0] is { Done: true } head)
+            {
+                if (!looked && set.Count > 0)
+                {
+                    // Before the consumer takes these results: collect what else has arrived, and
+                    // give the children that are free their next chunks, so that they work meanwhile.
+                    Pump(Deadline.Now, cancellationToken);
+                }
+                Dispatch();
+                return head;
+            }
+            Dispatch();
+            if (chunks.Count == 0 && (exhausted || cut >= stopAt))
+            {
+                return null;
+            }
+            if (chunks.Count > 0 && chunks.Values[0].Done)
+            {
+                continue;
+            }
+            // The head's results are not in, or no child is free for the next chunk yet.
+            Pump(Deadline.Never, cancellationToken);
+            looked = true;
+        }
+    }
+
+    /// <summary>After the consumer has taken a chunk's results.</summary>
+    private void Release(Chunk<T, TResult> head)
+    {
+        chunks.RemoveAt(0);
+        next = head.End;
+    }
+
+    // ---- Handing out chunks ----
+
+    /// <summary>Gives waiting chunks, and new ones while the window allows, to free children, forking children as the limit allows.</summary>
+    private void Dispatch()
+    {
+        while (true)
+        {
+            if (!waiting.TryPeek(out var chunk, out _))
+            {
+                if (!HasRoom() || Cut() is not { } fresh)
+                {
+                    return;
+                }
+                waiting.Enqueue(fresh, fresh.Start);
+                continue;
+            }
+            if (chunk.Start >= stopAt)
+            {
+                waiting.Dequeue();
+                chunks.Remove(chunk.Start);
+                continue;
+            }
+            if (!HandOut(chunk))
+            {
+                return;
+            }
+            waiting.Dequeue();
+        }
+    }
+
+    private int Alive => set.Count;
+
+    private bool CanFork => Alive < limit && !forkShortage;
+
+    private bool HasRoom() => CanFork || FindIdle() is not null;
+
+    private MapWorker<T, TResult>? FindIdle()
+    {
+        var entries = set.Entries;
+        for (int i = 0; i < entries.Count; i++)
+        {
+            var worker = entries[i].Owner;
+            if (worker.Kept && worker.Chunk is null && !worker.Gone)
+            {
+                return worker;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Gives <paramref name="chunk"/> to a child; false when none is free and none can be forked.</summary>
+    private bool HandOut(Chunk<T, TResult> chunk)
+    {
+        while (true)
+        {
+            if (chunk.NeedsFork)
+            {
+                if (!CanFork)
+                {
+                    if (FindIdle() is not { } unused)
+                    {
+                        return false;
+                    }
+                    // Its slot is needed for a child of this chunk's own.
+                    Retire(unused);
+                }
+                return ForkChild(chunk) is not null;
+            }
+            var worker = FindIdle() ?? (CanFork ? ForkChild(null) : null);
+            if (worker is null)
+            {
+                return false;
+            }
+            if (Assign(worker, chunk))
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Forks a child: a kept one (<paramref name="chunk"/> null), or one for that chunk alone. Null
+    /// when the system is short of processes or descriptors while other children run (tried again
+    /// when one ends).
+    /// </summary>
+    private MapWorker<T, TResult>? ForkChild(Chunk<T, TResult>? chunk)
+    {
+        if (forks == 0)
+        {
+            MapChild<T, TResult>.Prepare();
+        }
+        int slot = freeSlots.Pop();
+        var progressSlot = board[slot];
+        progressSlot.Assign();
+        var child = new MapChild<T, TResult>(selector, progressSlot, timeout is not null);
+        Action<Channel> body =
+            chunk is not null ? c => child.RunOnce(c, chunk.Elements!)
+            : array is not null ? c => child.ServeRanges(c, array)
+            : list is not null ? c => child.ServeRanges(c, list)
+            : child.ServeElements;
+        string job = chunk is not null ? Describe(chunk) : $"PMap child of {selectorName}";
+        Channel channel;
+        long began = Stopwatch.GetTimestamp();
+        try
+        {
+            channel = PProcess.Fork.Spawn(body, job, channelOptions, selector);
+        }
+        catch (ForkException shortage) when (shortage.IsResourceShortage && Alive > 0)
+        {
+            freeSlots.Push(slot);
+            forkShortage = true;
+            return null;
+        }
+        catch
+        {
+            freeSlots.Push(slot);
+            throw;
+        }
+        forkTicks += Stopwatch.GetTimestamp() - began;
+        forks++;
+        var worker = new MapWorker<T, TResult>(channel, slot, kept: chunk is null) { Chunk = chunk };
+        set.Add(channel, worker);
+        return worker;
+    }
+
+    /// <summary>Sends a chunk to a kept child. False if it cannot go (its elements are refused, or the child is gone): try again.</summary>
+    private bool Assign(MapWorker<T, TResult> worker, Chunk<T, TResult> chunk)
+    {
+        var channel = worker.Channel;
+        board[worker.Slot].Assign();
+        channel.Job = Describe(chunk);
+        try
+        {
+            channel.Send(chunk.Elements is { } elements ? elements : new[] { chunk.Start, chunk.Count });
+        }
+        catch (ChannelSerializationException) when (!channel.IsFaulted)
+        {
+            // These elements do not cross: a child of their own takes them.
+            chunk.NeedsFork = true;
+            return false;
+        }
+        catch (Exception e) when (e is IOException or ChannelSerializationException or ChannelProtocolException)
+        {
+            // The child is gone (or its stream broke): it owes nothing; its end is judged here.
+            Lose(worker, e);
+            return false;
+        }
+        worker.Chunk = chunk;
+        return true;
+    }
+
+    /// <summary>Cuts the next chunk from the source, or null: the source is exhausted, failed, or the window is full.</summary>
+    private Chunk<T, TResult>? Cut()
+    {
+        if (exhausted || cut >= stopAt || (cut > next && cut - next >= 2L * limit * sizer.Last))
+        {
+            return null;
+        }
+        long? remaining = total - cut;
+        Chunk<T, TResult> chunk;
+        if (list is not null)
+        {
+            int size = sizer.Next(remaining);
+            chunk = new Chunk<T, TResult>(cut, size, null);
+            exhausted = chunk.End >= list.Count;
+        }
+        else
+        {
+            int size = sizer.Next(remaining, carries ? null : ForkTarget);
+            var elements = new T[size];
+            int n = 0;
+            try
+            {
+                while (n < size && stream!.MoveNext())
+                {
+                    elements[n++] = stream.Current;
+                }
+                exhausted = n < size;
+            }
+            catch (Exception failure)
+            {
+                // The source itself failed: raised at its place, after the results before it.
+                exhausted = true;
+                var failed = new Chunk<T, TResult>(cut + n, 1, null);
+                failed.Complete([], failure);
+                chunks.Add(failed.Start, failed);
+                stopAt = Math.Min(stopAt, failed.Start);
+            }
+            if (n == 0)
+            {
+                return null;
+            }
+            chunk = new Chunk<T, TResult>(cut, n, n == size ? elements : elements[..n]) { NeedsFork = !carries };
+        }
+        cut = chunk.End;
+        chunks.Add(chunk.Start, chunk);
+        return chunk;
+    }
+
+    /// <summary>The work a chunk forked for alone aims at: enough that its fork is a tenth of it.</summary>
+    private TimeSpan? ForkTarget =>
+        forks == 0 ? null : TimeSpan.FromSeconds(Math.Max(ChunkSizer.Target.TotalSeconds, 10.0 * forkTicks / forks / Stopwatch.Frequency));
+
+    // ---- Waiting for results ----
+
+    /// <summary>One round of the readiness loop: waits until <paramref name="deadline"/> (or an element's timeout) for results and ended children.</summary>
+    private void Pump(Deadline deadline, CancellationToken cancellationToken)
+    {
+        if (set.Count == 0)
+        {
+            throw new InvalidOperationException("PMap waited for results with no child running: this is a bug of PProcess.");
+        }
+        if (timeout is { } allowed)
+        {
+            long ticks = (long)(allowed.TotalSeconds * Stopwatch.Frequency);
+            foreach (var entry in set.Entries)
+            {
+                if (entry.Owner.Chunk is not null && board[entry.Owner.Slot].Phase is ChunkPhase.Assigned or ChunkPhase.Computing)
+                {
+                    deadline = Deadline.Earlier(deadline, Deadline.At(board[entry.Owner.Slot].Started + ticks));
+                }
+            }
+        }
+        using (set.WakeOn(cancellationToken))
+        {
+            set.Wait(deadline, ready, ended);
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        foreach (var entry in ready)
+        {
+            if (!entry.Owner.Gone)
+            {
+                Collect(entry.Owner);
+            }
+        }
+        foreach (var entry in ended)
+        {
+            if (!entry.Owner.Gone)
+            {
+                Ended(entry.Owner);
+            }
+        }
+        ExpireOverdue();
+    }
+
+    /// <summary>Receives a chunk's results, and the failure of the element after them if one failed.</summary>
+    private void Collect(MapWorker<T, TResult> worker)
+    {
+        var channel = worker.Channel;
+        if (worker.Chunk is not { } chunk)
+        {
+            Lose(worker, new ChannelProtocolException($"{channel.Describe()} sent a message when it owed no results."));
+            return;
+        }
+        TResult[] results;
+        try
+        {
+            results = channel.Receive<TResult[]>() ?? [];
+        }
+        catch (RemoteException error)
+        {
+            // An error with no results before it: the child broke the protocol, or failed outside an element.
+            Finish(worker, chunk, [], error);
+            return;
+        }
+        catch (Exception e) when (e is ChildProcessException or ChannelProtocolException or ChannelSerializationException or InvalidCastException)
+        {
+            // The message broke off (the child died while sending) or cannot be read.
+            Lose(worker, e);
+            return;
+        }
+        var slot = board[worker.Slot];
+        if (slot.Phase == ChunkPhase.Unreadable)
+        {
+            TakeError(channel);
+            worker.Chunk = null;
+            chunk.NeedsFork = true;
+            waiting.Enqueue(chunk, chunk.Start);
+            return;
+        }
+        if (results.Length > chunk.Count)
+        {
+            Lose(worker, new ChannelProtocolException($"{channel.Describe()} sent {results.Length} results for {chunk.Count} elements."));
+            return;
+        }
+        sizer.Observe(slot.Elapsed, results.Length == chunk.Count ? results.Length : results.Length + 1);
+        Exception? failure = null;
+        if (results.Length < chunk.Count)
+        {
+            channel.Job = Describe(chunk, results.Length);
+            failure = TakeError(channel) ?? new ChannelProtocolException(
+                $"{channel.Describe()} sent {results.Length} of {chunk.Count} results and no error.");
+        }
+        Finish(worker, chunk, results, failure);
+    }
+
+    /// <summary>Receives the error that follows partial results; null if something else came.</summary>
+    private static Exception? TakeError(Channel channel)
+    {
+        try
+        {
+            channel.Receive();
+            return null;
+        }
+        catch (Exception e) when (e is ChildProcessException or ChannelProtocolException or ChannelSerializationException)
+        {
+            return e;
+        }
+    }
+
+    private void Finish(MapWorker<T, TResult> worker, Chunk<T, TResult> chunk, TResult[] results, Exception? failure)
+    {
+        worker.Chunk = null;
+        chunk.Complete(results, failure);
+        if (failure is not null)
+        {
+            stopAt = Math.Min(stopAt, chunk.Start + results.Length);
+        }
+        Report(results.Length + (failure is null ? 0 : 1));
+    }
+
+    private void Report(int elements)
+    {
+        done += elements;
+        progress?.Report(new MapProgress(done, total));
+    }
+
+    /// <summary>A child closed its end: one that owed nothing is reaped; one that owed a chunk is lost.</summary>
+    private void Ended(MapWorker<T, TResult> worker)
+    {
+        if (worker.Chunk is null)
+        {
+            worker.Gone = true;
+            worker.Channel.Conclude(expectMessage: false);
+            worker.Channel.Close();
+            Freed(worker);
+            return;
+        }
+        Lose(worker, null);
+    }
+
+    /// <summary>Kills the children whose element has run longer than the timeout: each is blamed for it.</summary>
+    private void ExpireOverdue()
+    {
+        if (timeout is not { } allowed)
+        {
+            return;
+        }
+        long ticks = (long)(allowed.TotalSeconds * Stopwatch.Frequency);
+        foreach (var entry in set.Entries.ToArray())
+        {
+            var worker = entry.Owner;
+            var slot = board[worker.Slot];
+            if (worker.Chunk is null || slot.Phase is not (ChunkPhase.Assigned or ChunkPhase.Computing))
+            {
+                continue;
+            }
+            long position = slot.Position;
+            if (Stopwatch.GetTimestamp() - slot.Started >= ticks && slot.Position == position)
+            {
+                Lose(worker, null, allowed);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A child that owed a chunk is gone (it ended, its stream broke, or it ran past the timeout and is
+    /// killed now). It is reaped, and its chunk is judged by its progress slot.
+    /// </summary>
+    private void Lose(MapWorker<T, TResult> worker, Exception? broke, TimeSpan? timedOut = null)
+    {
+        var channel = worker.Channel;
+        worker.Gone = true;
+        set.Remove(channel);
+        var child = channel.Child!;
+        if (broke is not null || timedOut is not null)
+        {
+            child.KillAndReap();
+        }
+        else
+        {
+            // It closed its end: it is exiting; reap it (killed if it lingers past its grace).
+            child.WaitOrKill(Deadline.After(channel.ExitGrace));
+        }
+        channel.Close();
+        Freed(worker);
+        if (worker.Chunk is not { } chunk)
+        {
+            return;
+        }
+        worker.Chunk = null;
+        // The child is reaped: its slot says where it stopped.
+        var slot = board[worker.Slot];
+        int at = slot.Phase == ChunkPhase.Computing && slot.Position >= 0 && slot.Position < chunk.Count ? (int)slot.Position
+            : chunk.Count == 1 ? 0
+            : -1;
+        if (at < 0)
+        {
+            // It died reading the chunk or sending its results: run the chunk again in halves.
+            int half = chunk.Count / 2;
+            chunks.Remove(chunk.Start);
+            foreach (var part in new[] { chunk.Prefix(half), chunk.Suffix(half) })
+            {
+                part.NeedsFork = chunk.NeedsFork;
+                chunks.Add(part.Start, part);
+                waiting.Enqueue(part, part.Start);
+            }
+            return;
+        }
+        channel.Job = Describe(chunk, at);
+        Exception failure = timedOut is { } allowed
+            ? new ChildTimeoutException(
+                $"{channel.Describe()} ran longer than the job timeout of {allowed.TotalSeconds:0.###} s, so it was killed ({child.Status}).",
+                channel.Pid, channel.Job, allowed)
+            : broke ?? WithThreadHint(worker, channel.Conclude(expectMessage: true)!);
+        if (at > 0)
+        {
+            // The elements before it were computed, but their results died with the child: again, elsewhere.
+            var before = chunk.Prefix(at);
+            before.NeedsFork = chunk.NeedsFork;
+            chunks.Remove(chunk.Start);
+            chunk.FailAt(at, failure);
+            chunks.Add(before.Start, before);
+            chunks.Add(chunk.Start, chunk);
+            waiting.Enqueue(before, before.Start);
+        }
+        else
+        {
+            chunk.FailAt(0, failure);
+        }
+        stopAt = Math.Min(stopAt, chunk.Start);
+        Report(1);
+    }
+
+    /// <summary>
+    /// A child killed by SIGKILL while the map is enumerated on another thread than the one that
+    /// forked it: that thread may have ended, which kills its children. Says so.
+    /// </summary>
+    private static ChildProcessException WithThreadHint(MapWorker<T, TResult> worker, ChildProcessException failure) =>
+        failure is ChildExitedException { Signal: 9 } killed && worker.ForkThread != Environment.CurrentManagedThreadId
+            ? new ChildExitedException(
+                $"{killed.Message} This map is enumerated on thread {Environment.CurrentManagedThreadId}, and the child was forked on thread " +
+                $"{worker.ForkThread}: a child is killed when the thread that forked it ends (docs/fork-safety.md, rule 15). " +
+                "Enumerate a PMap on one thread that outlives it.", killed.Pid, killed.Job, killed.Status)
+            : failure;
+
+    /// <summary>Lets an idle kept child go, to free its place for a child of another kind.</summary>
+    private void Retire(MapWorker<T, TResult> worker)
+    {
+        worker.Gone = true;
+        set.Remove(worker.Channel);
+        worker.Channel.Dispose();
+        Freed(worker);
+    }
+
+    private void Freed(MapWorker<T, TResult> worker)
+    {
+        freeSlots.Push(worker.Slot);
+        forkShortage = false;
+    }
+
+    /// <summary>A chunk's name in error messages: "#7 lambda in Program.Main(7)", or "#12-15 lambda in Program.Main()".</summary>
+    private string Describe(Chunk<T, TResult> chunk) => chunk.Count == 1 ? Describe(chunk, 0) : $"#{chunk.Start}-{chunk.End - 1} {selectorName}";
+
+    /// <summary>The name of the chunk's element at <paramref name="offset"/>: "#7 lambda in Program.Main(7)".</summary>
+    private string Describe(Chunk<T, TResult> chunk, int offset)
+    {
+        long position = chunk.Start + offset;
+        var element = list is not null ? list[(int)position] : chunk.ElementAt(offset);
+        return $"#{position} {JobNames.Describe(selector, element)}";
+    }
+
+    /// <summary>Tells the idle kept children to quit, kills the others, and reaps them all.</summary>
+    public void Dispose()
+    {
+        if (disposed)
+        {
+            return;
+        }
+        disposed = true;
+        var quitting = new List<Channel>();
+        foreach (var entry in set.Entries.ToArray())
+        {
+            var worker = entry.Owner;
+            var channel = worker.Channel;
+            worker.Gone = true;
+            if (worker.Kept && worker.Chunk is null)
+            {
+                try
+                {
+                    channel.SendQuit();
+                    quitting.Add(channel);
+                    continue;
+                }
+                catch (Exception e) when (e is IOException or ObjectDisposedException or ChannelProtocolException)
+                {
+                    // Already gone: killed and reaped below.
+                }
+            }
+            channel.Dispose();
+        }
+        foreach (var channel in quitting)
+        {
+            channel.Close();
+            channel.Child?.WaitOrKill(Deadline.After(channel.ExitGrace));
+        }
+        set.Dispose();
+        board.Dispose();
+        stream?.Dispose();
+    }
+}

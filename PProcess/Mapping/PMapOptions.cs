@@ -1,0 +1,69 @@
+namespace PProcess;
+
+/// <summary>Settings of <see cref="PMapExtensions.PMap{T, TResult}(IEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>.</summary>
+public sealed class PMapOptions : ChannelOptions
+{
+    private int? limit;
+    private int? batchSize;
+    private TimeSpan? jobTimeout;
+    private PMapMode mode = PMapMode.Adaptive;
+
+    /// <summary>The most children alive at once; null (the default) is <see cref="Cores.Usable"/>. At least 1.</summary>
+    public int? Limit
+    {
+        get => limit;
+        set => limit = ValidLimit(value, "PMap's limit (children alive at once)");
+    }
+
+    /// <summary>
+    /// How the elements are shared out among children: by default (<see cref="PMapMode.Adaptive"/>)
+    /// at most <see cref="Limit"/> children are forked once and serve chunks of elements whose size
+    /// adapts to the measured work; <see cref="PMapMode.ForkPerElement"/> is pprocess's pmap, a
+    /// fork per element (docs/performance.md has what each costs).
+    /// </summary>
+    public PMapMode Mode
+    {
+        get => mode;
+        set => mode = Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Unknown PMap mode.");
+    }
+
+    /// <summary>
+    /// Elements per chunk, fixed. Null (the default): in <see cref="PMapMode.Adaptive"/> mode the
+    /// size adapts to the measured time per element; in <see cref="PMapMode.ForkPerElement"/> mode
+    /// one element per fork. With <see cref="PMapMode.ForkPerElement"/>, more than 1 spreads the
+    /// cost of a fork (or of a hand-over, with <see cref="Reuse"/>) over many small elements. At least 1.
+    /// </summary>
+    public int? BatchSize
+    {
+        get => batchSize;
+        set => batchSize = value is < 1
+            ? throw new ArgumentOutOfRangeException(nameof(value), value, "PMap's batch size must be at least 1 (or null: adaptive).")
+            : value;
+    }
+
+    /// <summary>
+    /// <see cref="PMapMode.ForkPerElement"/> mode only: keep each child alive and hand it the next
+    /// batch over its channel instead of forking per batch (pprocess's MakeReusable); the elements
+    /// then cross through the serializer, so they must be serialisable. In
+    /// <see cref="PMapMode.Adaptive"/> mode the children are always kept, and this changes nothing.
+    /// </summary>
+    public bool Reuse { get; set; }
+
+    /// <summary>
+    /// How long one element may run (with <see cref="PMapMode.ForkPerElement"/>, one batch); a child
+    /// still working on it after that is killed, and the enumeration raises
+    /// <see cref="ChildTimeoutException"/> at that element, after the results before it. Null (the default): no limit.
+    /// </summary>
+    public TimeSpan? JobTimeout
+    {
+        get => jobTimeout;
+        set => jobTimeout = ValidJobTimeout(value);
+    }
+
+    /// <summary>
+    /// Told how far the map is each time results arrive: the elements done so far and, when the
+    /// source is an array, a list or a collection, their total. Called on the thread that
+    /// enumerates, between waits; null (the default): no reports.
+    /// </summary>
+    public IProgress<MapProgress>? Progress { get; set; }
+}
