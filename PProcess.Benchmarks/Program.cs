@@ -13,6 +13,10 @@ if (args.Length > 0 && args[0] == "ranks")
 {
     return Ranks.Run(args[1..]);
 }
+if (args.Length > 0 && args[0] == "profile")
+{
+    return Profile.Run(args[1..]);
+}
 bool quick = args.Contains("--quick");
 int jsonAt = Array.IndexOf(args, "--json");
 string jsonPath = jsonAt >= 0 && jsonAt + 1 < args.Length ? args[jsonAt + 1] : "benchmark-results.json";
