@@ -55,7 +55,17 @@ public sealed class Channel : IDisposable
     internal ChildProcess? Child { get; }
 
     /// <summary>A description of the job the child runs, used in error messages.</summary>
-    public string? Job { get; internal set; }
+    public string? Job
+    {
+        get => job?.ToString();
+        internal set => job = value;
+    }
+
+    /// <summary>The job's description: a string, or a <see cref="JobName"/> formatted when first read.</summary>
+    private object? job;
+
+    /// <summary>Records the job the child now runs, without formatting its name.</summary>
+    internal void AssignJob(JobName name) => job = name;
 
     /// <summary>The serializer both ends use.</summary>
     public IChannelSerializer Serializer { get; }
