@@ -312,6 +312,9 @@ public sealed class Channel : IDisposable
 
     internal ProbeResult Probe() => transport.Probe();
 
+    /// <summary>Blocks until a message or the end of the stream can be read; null if only poll can wait for this transport.</summary>
+    internal ProbeResult? WaitForData() => transport.WaitForData();
+
     /// <summary>Writes raw bytes, unframed: for tests that send garbage.</summary>
     internal void WriteRaw(ReadOnlySpan<byte> bytes) => transport.Write(bytes);
 

@@ -106,6 +106,8 @@ internal static class ChildPath
             sender.Send(sample);
             receiver.ArmWakeUp();
             receiver.Probe();
+            // A wait with no deadline on one channel: the socket's blocking wait (ChannelSet.Round).
+            receiver.Poll(null);
             receiver.Receive();
         }
         sender.SendError(new InvalidOperationException("warm-up"));
