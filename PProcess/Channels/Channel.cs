@@ -374,7 +374,8 @@ public sealed class Channel : IDisposable
 
     private object? ReadPayload(byte format, long length, IChannelSerializer serializer)
     {
-        var reader = new FrameReader(this, length);
+        var reader = frameReader ??= new FrameReader(this);
+        reader.Begin(length);
         object? value;
         try
         {
@@ -415,7 +416,8 @@ public sealed class Channel : IDisposable
     private void WriteFrame(FrameKind kind, ChannelPayload payload)
     {
         long length = payload.Length;
-        var writer = new FrameWriter(transport, length);
+        var writer = frameWriter ??= new FrameWriter(transport);
+        writer.Begin(length);
         try
         {
             Span<byte> header = stackalloc byte[Frame.HeaderSize];
@@ -438,7 +440,7 @@ public sealed class Channel : IDisposable
         }
         finally
         {
-            writer.Dispose();
+            writer.End();
         }
         if (writer.Written != length + Frame.HeaderSize)
         {
@@ -448,14 +450,21 @@ public sealed class Channel : IDisposable
         }
     }
 
-    /// <summary>Reads one frame's payload, refusing to run past its end.</summary>
-    private sealed class FrameReader(Channel channel, long total) : IPayloadReader
-    {
-        private readonly long total = total;
+    /// <summary>The channel's frame reader and writer, made at first use and reused for every message (one reader and one writer at a time).</summary>
+    private FrameReader? frameReader;
 
-        public long Remaining { get; private set; } = total;
+    private FrameWriter? frameWriter;
+
+    /// <summary>Reads one frame's payload, refusing to run past its end.</summary>
+    private sealed class FrameReader(Channel channel) : IPayloadReader
+    {
+        private long total;
+
+        public long Remaining { get; private set; }
 
         public bool Truncated { get; private set; }
+
+        public void Begin(long length) => (total, Remaining, Truncated) = (length, length, false);
 
         public void ReadExactly(Span<byte> buffer)
         {
@@ -489,26 +498,32 @@ public sealed class Channel : IDisposable
         }
     }
 
-    /// <summary>Coalesces the header and small payloads into one write; large spans go straight through.</summary>
-    private sealed class FrameWriter : IPayloadWriter, IDisposable
+    /// <summary>
+    /// Coalesces the header and small payloads into one write; large spans go straight through.
+    /// A small frame (a job's argument or result, say) is coalesced in the writer's own buffer;
+    /// a larger one in a buffer rented for that frame.
+    /// </summary>
+    private sealed class FrameWriter(IChannelTransport transport) : IPayloadWriter
     {
-        private readonly IChannelTransport transport;
-        private byte[]? buffer;
+        private const int SmallFrame = 256;
+        private readonly byte[] small = new byte[SmallFrame];
+        private byte[] buffer = [];
         private int used;
-
-        public FrameWriter(IChannelTransport transport, long payloadLength)
-        {
-            this.transport = transport;
-            buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(CoalesceLimit, payloadLength + Frame.HeaderSize));
-        }
 
         public long Written { get; private set; }
 
         public bool Started { get; private set; }
 
+        public void Begin(long payloadLength)
+        {
+            long frame = payloadLength + Frame.HeaderSize;
+            buffer = frame <= SmallFrame ? small : ArrayPool<byte>.Shared.Rent((int)Math.Min(CoalesceLimit, frame));
+            (used, Written, Started) = (0, 0, false);
+        }
+
         public void Write(ReadOnlySpan<byte> data)
         {
-            var b = buffer!;
+            var b = buffer;
             if (data.Length <= b.Length - used)
             {
                 data.CopyTo(b.AsSpan(used));
@@ -541,13 +556,14 @@ public sealed class Channel : IDisposable
             }
         }
 
-        public void Dispose()
+        /// <summary>Gives back the frame's rented buffer.</summary>
+        public void End()
         {
-            if (buffer is not null)
+            if (!ReferenceEquals(buffer, small) && buffer.Length > 0)
             {
                 ArrayPool<byte>.Shared.Return(buffer);
-                buffer = null;
             }
+            buffer = [];
         }
     }
 
