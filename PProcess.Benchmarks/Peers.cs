@@ -21,6 +21,49 @@ internal static class Peers
         return (double.Parse(words[0], CultureInfo.InvariantCulture), $"start method {words.ElementAtOrDefault(1)}");
     }
 
+    /// <summary>
+    /// multiprocessing.Pool(workers).map over n elements with its automatic chunksize, the pool's
+    /// start included; each element x + 1 (itemMicroseconds 0) or the calibrated loop of Work.cs.
+    /// Seconds.
+    /// </summary>
+    internal static (double? Value, string Note) PythonPoolMapAuto(int n, double itemMicroseconds, int workers)
+    {
+        var (output, note) = Run("python3", Path.Combine(Dir, "pool_map_auto.py"), n.ToString(CultureInfo.InvariantCulture),
+            itemMicroseconds.ToString(CultureInfo.InvariantCulture), workers.ToString(CultureInfo.InvariantCulture));
+        if (output is null)
+        {
+            return (null, note);
+        }
+        var words = output.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return (double.Parse(words[0], CultureInfo.InvariantCulture), $"chunksize {words.ElementAtOrDefault(1)?.Trim()}, start method {words.ElementAtOrDefault(2)?.Trim()}");
+    }
+
+    /// <summary>Where the pprocess port is looked for, and cloned to when it is absent (never part of this repository).</summary>
+    internal static string PprocessDirectory =>
+        Environment.GetEnvironmentVariable("PPROCESS_PYTHON") is { Length: > 0 } dir ? dir : Path.Combine(Path.GetTempPath(), "pprocess-python");
+
+    /// <summary>
+    /// pprocess's pmap (github.com/mortonne/pprocess, a Python 3 port; a fork per element) over n
+    /// elements of the calibrated loop of Work.cs, with <paramref name="limit"/> processes. The port
+    /// is read from <see cref="PprocessDirectory"/>; when it is absent, a clone is tried there, and
+    /// the row is skipped with a message if that fails. Seconds.
+    /// </summary>
+    internal static (double? Value, string Note) PprocessPmap(int n, double itemMilliseconds, int limit)
+    {
+        var dir = PprocessDirectory;
+        if (!File.Exists(Path.Combine(dir, "pprocess.py")))
+        {
+            var (_, cloneNote) = Run("git", "clone", "--quiet", "--depth", "1", "https://github.com/mortonne/pprocess", dir);
+            if (!File.Exists(Path.Combine(dir, "pprocess.py")))
+            {
+                return (null, $"skipped: pprocess (github.com/mortonne/pprocess) is not in {dir} and could not be cloned there " +
+                    $"({(cloneNote.Length > 0 ? cloneNote : "no pprocess.py after the clone")}); clone it there, or set PPROCESS_PYTHON to its directory");
+            }
+        }
+        return Parse(Run("python3", Path.Combine(Dir, "pprocess_pmap.py"), dir, n.ToString(CultureInfo.InvariantCulture),
+            itemMilliseconds.ToString(CultureInfo.InvariantCulture), limit.ToString(CultureInfo.InvariantCulture)));
+    }
+
     internal static (double? Value, string Note) CPingPong(int n)
     {
         var binary = Path.Combine(Path.GetTempPath(), $"pprocess-pingpong-{Environment.ProcessId}");

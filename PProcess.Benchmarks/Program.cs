@@ -7,11 +7,15 @@ using PProcess.Benchmarks;
 
 // Side-by-side benchmarks of PProcess against its peers, all measured in one run (docs/performance.md).
 // Figures are the best of several rounds (2 with --quick, 3 otherwise).
-// dotnet run --project PProcess.Benchmarks -c Release [-- --quick] [--json FILE] [--only 1,2,3,4,5,6]
+// dotnet run --project PProcess.Benchmarks -c Release [-- --quick] [--json FILE] [--only 1,2,3,4,5,6,7]
 // dotnet run --project PProcess.Benchmarks -c Release -- ranks [--quick]: maps across MPI ranks (Ranks.cs).
 if (args.Length > 0 && args[0] == "ranks")
 {
     return Ranks.Run(args[1..]);
+}
+if (args.Length > 0 && args[0] == "profile")
+{
+    return Profile.Run(args[1..]);
 }
 bool quick = args.Contains("--quick");
 int jsonAt = Array.IndexOf(args, "--json");
@@ -97,6 +101,59 @@ var serializationCases = new (string Kind, object Value, int Iterations, int Ech
     ("array10000", SerializationBench.Samples(10_000), quick ? 20 : 100, quick ? 10 : 50),
 };
 
+// Section 7's elements and their work, calibrated before any fork (Work.cs); the sums check every result.
+var trivialItems = Enumerable.Range(0, 1_000_000).ToArray();
+var cpuItems = Enumerable.Range(0, 10_000).ToArray();
+var slowItems = Enumerable.Range(0, 100).ToArray();
+int cpuIterations = Section(7) ? Work.Calibrate(TimeSpan.FromMicroseconds(100)) : 1;
+int slowIterations = Section(7) ? Work.Calibrate(TimeSpan.FromMilliseconds(10)) : 1;
+long trivialSum = trivialItems.Sum(x => (long)x + 1);
+long cpuSum = Section(7) ? cpuItems.Sum(x => (long)Work.Burn(cpuIterations, x)) : 0;
+long slowSum = Section(7) ? slowItems.Sum(x => (long)Work.Burn(slowIterations, x)) : 0;
+var budget = TimeSpan.FromSeconds(quick ? 15 : 30);
+PMapOptions Batched(int n) => new() { BatchSize = Math.Max(1, n / (cores * 16)), Reuse = true };
+
+// A PMap row: enumerates the map, checks the sum, and gives up after the budget (a default engine
+// that forks per element would take an hour over 10^6 elements).
+void RecordPMap(string name, int[] items, Func<int, int> work, long expectedSum, PMapOptions? options)
+{
+    var clock = Stopwatch.StartNew();
+    long sum = 0;
+    int done = 0;
+    foreach (var y in items.PMap(work, options))
+    {
+        sum += y;
+        if ((++done & 255) == 0 && clock.Elapsed > budget)
+        {
+            break;
+        }
+    }
+    double seconds = clock.Elapsed.TotalSeconds;
+    string how = options is null ? "default options" : $"BatchSize {options.BatchSize}, Reuse";
+    if (done < items.Length)
+    {
+        Record(name, null, $"stopped: {done} of {items.Length} elements in the {budget.TotalSeconds:0} s budget ({how})");
+        return;
+    }
+    if (sum != expectedSum)
+    {
+        throw new InvalidOperationException($"{name}: PMap's results are wrong");
+    }
+    Record(name, seconds, how);
+}
+
+// The same elements and work as a PMap row through PLINQ, ordered as PMap is, on all cores.
+void RecordPlinq(string name, int[] items, Func<int, int> work, long expectedSum)
+{
+    long sum = 0;
+    double seconds = Time(() => sum = items.AsParallel().AsOrdered().WithDegreeOfParallelism(cores).Select(work).ToList().Sum(x => (long)x));
+    if (sum != expectedSum)
+    {
+        throw new InvalidOperationException($"{name}: PLINQ's results are wrong");
+    }
+    Record(name, seconds);
+}
+
 for (int round = 1; round <= rounds; round++)
 {
     Console.Error.WriteLine($"round {round} of {rounds}");
@@ -118,54 +175,6 @@ for (int round = 1; round <= rounds; round++)
                 Native.WaitPid(pid, out _, 0);
             }
         }) / forks * 1e6);
-    }
-
-    // 2. Reusable workers and channel round trips.
-    if (Section(2))
-    {
-        Console.Error.WriteLine("2. round trips");
-        foreach (var kind in new[] { ChannelTransportKind.Socket, ChannelTransportKind.SharedMemory })
-        {
-            string k = kind == ChannelTransportKind.Socket ? "socket" : "shm";
-            using (var echo = Fork.Start(c =>
-            {
-                while (c.TryReceive(out var value))
-                {
-                    c.Send(value);
-                }
-            }, new ChannelOptions { Transport = kind }))
-            {
-                for (int i = 0; i < 1000; i++)
-                {
-                    echo.Send(i);
-                    echo.Receive();
-                }
-                Record($"channel_round_trip_{k}_us", Time(() =>
-                {
-                    for (int i = 0; i < trips; i++)
-                    {
-                        echo.Send(i);
-                        echo.Receive<int>();
-                    }
-                }) / trips * 1e6);
-                echo.Close();
-                echo.Wait();
-            }
-            var twice = Exchange.MakeReusable((int x) => x * 2);
-            int jobs = trips / 5;
-            Record($"reusable_job_round_trip_{k}_us", Time(() =>
-            {
-                using var map = new Map<int>(new ExchangeOptions { Limit = 1, Reuse = true, Transport = kind });
-                for (int i = 0; i < jobs; i++)
-                {
-                    map.Start(twice, i);
-                }
-                if (map.Sum(x => (long)x) != (long)jobs * (jobs - 1))
-                {
-                    throw new InvalidOperationException("wrong results");
-                }
-            }) / jobs * 1e6, "Map(limit: 1, reuse: true), MakeReusable, one child");
-        }
     }
 
     // 6. Serialisation of records: the default serializer's JSON path against MemoryPack.
@@ -261,7 +270,7 @@ for (int round = 1; round <= rounds; round++)
     }
 }
 
-// The peers, after every fork of this process's own (Process.Start registers runtime signal handling).
+// The peers of sections 1-6, after those sections' forks (Process.Start registers runtime signal handling).
 Console.Error.WriteLine("peers");
 for (int round = 1; round <= rounds; round++)
 {
@@ -272,14 +281,9 @@ for (int round = 1; round <= rounds; round++)
         var (pyPool, pyPoolNote) = Peers.PythonPoolMap(forks, cores);
         Record("python_pool_map_us", pyPool, pyPoolNote);
     }
-    if (Section(2))
-    {
-        var (cPing, cPingNote) = Peers.CPingPong(trips * 2);
-        Record("c_socketpair_round_trip_us", cPing, cPingNote);
-    }
 }
 
-// PLINQ last: it starts the thread pool, and this process forks no more.
+// PLINQ after the sections above: it starts the thread pool, which their fork figures leave out.
 for (int round = 1; round <= rounds && Section(4); round++)
 {
     Record("mandelbrot_plinq_s", Time(() => plinqSum = Mandelbrot.Checksum(
@@ -287,6 +291,52 @@ for (int round = 1; round <= rounds && Section(4); round++)
     if (pmapSum != expected || pmapReuseSum != expected || pmapShmSum != expected || plinqSum != expected)
     {
         throw new InvalidOperationException("the Mandelbrot results differ between the ways of computing them");
+    }
+}
+
+// 2 and 7, issue 14's comparisons, in rounds of their own at the end, so that each PProcess figure
+// is taken seconds from its peer's, under the same load: round trips against the C ping-pong, and
+// PMap with its default options against PLINQ, multiprocessing and pprocess. This process has
+// started processes and the thread pool by now, as an application may have: forks still work
+// (the child's thread pool is repaired, docs/fork-safety.md).
+for (int round = 1; round <= rounds && (Section(2) || Section(7)); round++)
+{
+    Console.Error.WriteLine($"issue 14 round {round} of {rounds}");
+    if (Section(2))
+    {
+        Console.Error.WriteLine("2. round trips");
+        var (cPing, cPingNote) = Peers.CPingPong(trips * 2);
+        Record("c_socketpair_round_trip_us", cPing, cPingNote);
+        foreach (var kind in new[] { ChannelTransportKind.Socket, ChannelTransportKind.SharedMemory })
+        {
+            // Steady state: the child is forked and warmed up before the timed round trips (RoundTrips.cs).
+            string k = kind == ChannelTransportKind.Socket ? "socket" : "shm";
+            Record($"channel_round_trip_{k}_us", RoundTrips.ChannelEchoes(trips, kind).Microseconds);
+            Record($"reusable_job_round_trip_{k}_us", RoundTrips.ReusedJobs(trips, kind).Microseconds,
+                "Map(limit 1, reuse), MakeReusable, one child, its fork outside the timing");
+        }
+    }
+    // 7. PMap with its default options over many small elements: 10^6 trivial elements, 10^4 of
+    // ~100 µs, 100 of ~10 ms, the forks inside the timing; a row that outlasts its budget is
+    // stopped and reported as such. Then the same elements through PLINQ and Python.
+    if (Section(7))
+    {
+        Console.Error.WriteLine($"7. PMap defaults: {trivialItems.Length} trivial elements, {cpuItems.Length} of {cpuIterations} steps, {slowItems.Length} of {slowIterations} steps");
+        RecordPMap("pmap_trivial_s", trivialItems, x => x + 1, trivialSum, null);
+        RecordPlinq("plinq_trivial_s", trivialItems, x => x + 1, trivialSum);
+        var (trivial, trivialNote) = Peers.PythonPoolMapAuto(trivialItems.Length, 0, cores);
+        Record("python_pool_trivial_s", trivial, trivialNote);
+        RecordPMap("pmap_trivial_batched_s", trivialItems, x => x + 1, trivialSum, Batched(trivialItems.Length));
+
+        RecordPMap("pmap_cpu_s", cpuItems, x => Work.Burn(cpuIterations, x), cpuSum, null);
+        RecordPlinq("plinq_cpu_s", cpuItems, x => Work.Burn(cpuIterations, x), cpuSum);
+        var (cpu, cpuNote) = Peers.PythonPoolMapAuto(cpuItems.Length, 100, cores);
+        Record("python_pool_cpu_s", cpu, cpuNote);
+        RecordPMap("pmap_cpu_batched_s", cpuItems, x => Work.Burn(cpuIterations, x), cpuSum, Batched(cpuItems.Length));
+
+        RecordPMap("pmap_slow_s", slowItems, x => Work.Burn(slowIterations, x), slowSum, null);
+        var (slow, slowNote) = Peers.PprocessPmap(slowItems.Length, 10, cores);
+        Record("pprocess_pmap_slow_s", slow, slowNote);
     }
 }
 
@@ -309,6 +359,22 @@ Line("PMap fork per job, limit 1 / Python os.fork loop", Us("pmap_fork_per_job_l
     Ratio(F("pmap_fork_per_job_limit1_us"), F("python_fork_loop_us")), "< 1", r => r < 1);
 Line($"PMap fork per job, limit {cores} / Python Pool.map(chunksize=1)", Us("pmap_fork_per_job_us"), Us("python_pool_map_us"),
     Ratio(F("pmap_fork_per_job_us"), F("python_pool_map_us")), "", null);
+Line($"PMap defaults, {trivialItems.Length:N0} trivial elements, forks included (s)", Sec("pmap_trivial_s"), "1 s",
+    F("pmap_trivial_s"), "< 1", r => r < 1);
+Line($"PMap defaults / PLINQ, {trivialItems.Length:N0} trivial elements (throughput)", Sec("pmap_trivial_s"), Sec("plinq_trivial_s"),
+    Ratio(F("plinq_trivial_s"), F("pmap_trivial_s")), "", null);
+Line($"PMap defaults / Python Pool.map (auto chunks), {trivialItems.Length:N0} trivial elements (throughput)", Sec("pmap_trivial_s"), Sec("python_pool_trivial_s"),
+    Ratio(F("python_pool_trivial_s"), F("pmap_trivial_s")), "", null);
+Line($"PMap BatchSize n/{cores * 16}, Reuse / PLINQ, {trivialItems.Length:N0} trivial elements (throughput)", Sec("pmap_trivial_batched_s"), Sec("plinq_trivial_s"),
+    Ratio(F("plinq_trivial_s"), F("pmap_trivial_batched_s")), "", null);
+Line($"PMap defaults / PLINQ, {cpuItems.Length:N0} elements of ~100 µs (throughput)", Sec("pmap_cpu_s"), Sec("plinq_cpu_s"),
+    Ratio(F("plinq_cpu_s"), F("pmap_cpu_s")), "≥ 0.9", r => r >= 0.9);
+Line($"PMap defaults / Python Pool.map (auto chunks), {cpuItems.Length:N0} elements of ~100 µs (throughput)", Sec("pmap_cpu_s"), Sec("python_pool_cpu_s"),
+    Ratio(F("python_pool_cpu_s"), F("pmap_cpu_s")), "", null);
+Line($"PMap BatchSize n/{cores * 16}, Reuse / PLINQ, {cpuItems.Length:N0} elements of ~100 µs (throughput)", Sec("pmap_cpu_batched_s"), Sec("plinq_cpu_s"),
+    Ratio(F("plinq_cpu_s"), F("pmap_cpu_batched_s")), "", null);
+Line($"PMap defaults / pprocess pmap, {slowItems.Length} elements of ~10 ms (time)", Sec("pmap_slow_s"), Sec("pprocess_pmap_slow_s"),
+    Ratio(F("pmap_slow_s"), F("pprocess_pmap_slow_s")), "", null);
 Line("reusable job round trip, shared memory (µs)", Us("reusable_job_round_trip_shm_us"), "2 µs",
     F("reusable_job_round_trip_shm_us") / 2, "≤ 1", r => r <= 1);
 Line("reusable job round trip, socket / C socketpair ping-pong", Us("reusable_job_round_trip_socket_us"), Us("c_socketpair_round_trip_us"),
@@ -348,7 +414,7 @@ foreach (var l in lines)
     Console.WriteLine($"| {l.What} | {l.Ours} | {l.Theirs} | {(l.Ratio is { } r ? r.ToString("0.00", CultureInfo.InvariantCulture) : "-")} | {l.Goal} | {(l.Met is { } m ? (m ? "yes" : "no") : "")} |");
 }
 Console.WriteLine($"\n(load N): the 1-minute load average when that figure's best round was taken ({cores} cores; {cores} means all busy).");
-foreach (var (name, note) in notes.Where(n => n.Value.StartsWith("skipped", StringComparison.Ordinal)))
+foreach (var (name, note) in notes.Where(n => n.Value.StartsWith("skipped", StringComparison.Ordinal) || n.Value.StartsWith("stopped", StringComparison.Ordinal)))
 {
     Console.WriteLine($"\n{name}: {note}");
 }
@@ -358,7 +424,11 @@ var report = new
     machine = new { processors = Environment.ProcessorCount, usableCores = cores, os = RuntimeInformation.OSDescription, runtime = RuntimeInformation.FrameworkDescription },
     quick,
     rounds,
-    sizes = new { forks, trips, bytes, mandelbrot = new { width = w, height = h, Mandelbrot.MaxIterations } },
+    sizes = new
+    {
+        forks, trips, bytes, mandelbrot = new { width = w, height = h, Mandelbrot.MaxIterations },
+        pmap = new { trivial = trivialItems.Length, cpu = cpuItems.Length, cpuIterations, slow = slowItems.Length, slowIterations, budgetSeconds = budget.TotalSeconds },
+    },
     figures,
     samples,
     loadAverageAtBest = loads,

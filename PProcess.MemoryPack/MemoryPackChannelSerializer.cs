@@ -99,13 +99,14 @@ public sealed class MemoryPackChannelSerializer : IChannelSerializer
     }
 
     /// <summary>
-    /// True for the types the default serializer sends as raw bytes: unmanaged values, byte arrays,
-    /// arrays of unmanaged values and arrays of such arrays. MemoryPack would only add a copy.
+    /// True for the types the default serializer sends as raw bytes: unmanaged values, arrays of
+    /// strings, arrays of unmanaged values (of any rank) and arrays of such arrays. MemoryPack would
+    /// only add a copy, and a byte array's 2 GiB limit.
     /// </summary>
     private static bool IsRaw(Type type) => RawTypes.GetOrAdd(type, static t =>
-        IsUnmanaged(t)
-        || (t.IsSZArray && t.GetElementType() is { } element
-            && (IsUnmanaged(element) || (element.IsSZArray && IsUnmanaged(element.GetElementType()!)))));
+        IsUnmanaged(t) || t == typeof(string[])
+        || (t.IsArray && t.GetElementType() is { } element
+            && (IsUnmanaged(element) || (t.IsSZArray && element.IsSZArray && IsUnmanaged(element.GetElementType()!)))));
 
     private static bool IsUnmanaged(Type type) =>
         type.IsValueType && !type.ContainsGenericParameters

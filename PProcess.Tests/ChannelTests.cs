@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Runtime.InteropServices;
 using Mono.Unix.Native;
 using PProcess.Tests.Isolation;
+using PProcess.Tests.Support;
 
 namespace PProcess.Tests;
 
@@ -66,6 +67,46 @@ public abstract class ChannelTests : TransportScenarios
         Assert.Equal(1.5, received[0]);
         Assert.Equal(2.5, received[count / 2]);
         Assert.Equal(3.5, received[count - 1]);
+    }
+
+    [Fact]
+    public void AOneGibibyteStringArrivesWhole() => Passes(GibibyteStringScenario);
+
+    private static void GibibyteStringScenario()
+    {
+        // Made before the fork: the child sends its copy-on-write view of it, so the test holds
+        // 2 GiB at its peak (this string and the one received), not 3.
+        var big = LargeStrings.Patterned(LargeStrings.GibibyteOfChars);
+        using var channel = Fork.Start(c => c.Send(big));
+        var received = channel.Receive<string>();
+        LargeStrings.AssertSame(big, received);
+        Assert.True(channel.Wait().Succeeded);
+    }
+
+    [Fact]
+    public void AStringArrayWithAStringTooLongForJsonArrivesWithItsNulls() => Passes(LongStringsScenario);
+
+    private static void LongStringsScenario()
+    {
+        // 200 million characters: System.Text.Json refuses strings longer than 166,666,666
+        // ("The JSON value of length 200000000 is too large and not supported"), which is how a
+        // string[] crossed before it had a raw path.
+        var long200M = LargeStrings.Patterned(200_000_000);
+        string?[] strings = [null, "héllo ✓ 日本 🎉", long200M, "", null];
+        using var channel = Fork.Start(c =>
+        {
+            c.Send(strings);
+            c.Send(c.Receive<string?[]>());
+        });
+        var received = channel.Receive<string?[]>();
+        Assert.Equal(strings.Length, received.Length);
+        Assert.Equal(new[] { null, "héllo ✓ 日本 🎉" }, received[..2]);
+        Assert.Equal(new[] { "", null }, received[3..]);
+        LargeStrings.AssertSame(long200M, received[2]);
+        // And back to the child, which echoes it.
+        channel.Send(received);
+        LargeStrings.AssertSame(long200M, channel.Receive<string?[]>()[2]);
+        Assert.True(channel.Wait().Succeeded);
     }
 
     [Fact]

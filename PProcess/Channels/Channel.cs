@@ -55,7 +55,17 @@ public sealed class Channel : IDisposable
     internal ChildProcess? Child { get; }
 
     /// <summary>A description of the job the child runs, used in error messages.</summary>
-    public string? Job { get; internal set; }
+    public string? Job
+    {
+        get => job?.ToString();
+        internal set => job = value;
+    }
+
+    /// <summary>The job's description: a string, or a <see cref="JobName"/> formatted when first read.</summary>
+    private object? job;
+
+    /// <summary>Records the job the child now runs, without formatting its name.</summary>
+    internal void AssignJob(JobName name) => job = name;
 
     /// <summary>The serializer both ends use.</summary>
     public IChannelSerializer Serializer { get; }
@@ -302,6 +312,9 @@ public sealed class Channel : IDisposable
 
     internal ProbeResult Probe() => transport.Probe();
 
+    /// <summary>Blocks until a message or the end of the stream can be read; null if only poll can wait for this transport.</summary>
+    internal ProbeResult? WaitForData() => transport.WaitForData();
+
     /// <summary>Writes raw bytes, unframed: for tests that send garbage.</summary>
     internal void WriteRaw(ReadOnlySpan<byte> bytes) => transport.Write(bytes);
 
@@ -361,7 +374,8 @@ public sealed class Channel : IDisposable
 
     private object? ReadPayload(byte format, long length, IChannelSerializer serializer)
     {
-        var reader = new FrameReader(this, length);
+        var reader = frameReader ??= new FrameReader(this);
+        reader.Begin(length);
         object? value;
         try
         {
@@ -402,7 +416,8 @@ public sealed class Channel : IDisposable
     private void WriteFrame(FrameKind kind, ChannelPayload payload)
     {
         long length = payload.Length;
-        var writer = new FrameWriter(transport, length);
+        var writer = frameWriter ??= new FrameWriter(transport);
+        writer.Begin(length);
         try
         {
             Span<byte> header = stackalloc byte[Frame.HeaderSize];
@@ -425,7 +440,7 @@ public sealed class Channel : IDisposable
         }
         finally
         {
-            writer.Dispose();
+            writer.End();
         }
         if (writer.Written != length + Frame.HeaderSize)
         {
@@ -435,14 +450,21 @@ public sealed class Channel : IDisposable
         }
     }
 
-    /// <summary>Reads one frame's payload, refusing to run past its end.</summary>
-    private sealed class FrameReader(Channel channel, long total) : IPayloadReader
-    {
-        private readonly long total = total;
+    /// <summary>The channel's frame reader and writer, made at first use and reused for every message (one reader and one writer at a time).</summary>
+    private FrameReader? frameReader;
 
-        public long Remaining { get; private set; } = total;
+    private FrameWriter? frameWriter;
+
+    /// <summary>Reads one frame's payload, refusing to run past its end.</summary>
+    private sealed class FrameReader(Channel channel) : IPayloadReader
+    {
+        private long total;
+
+        public long Remaining { get; private set; }
 
         public bool Truncated { get; private set; }
+
+        public void Begin(long length) => (total, Remaining, Truncated) = (length, length, false);
 
         public void ReadExactly(Span<byte> buffer)
         {
@@ -476,26 +498,32 @@ public sealed class Channel : IDisposable
         }
     }
 
-    /// <summary>Coalesces the header and small payloads into one write; large spans go straight through.</summary>
-    private sealed class FrameWriter : IPayloadWriter, IDisposable
+    /// <summary>
+    /// Coalesces the header and small payloads into one write; large spans go straight through.
+    /// A small frame (a job's argument or result, say) is coalesced in the writer's own buffer;
+    /// a larger one in a buffer rented for that frame.
+    /// </summary>
+    private sealed class FrameWriter(IChannelTransport transport) : IPayloadWriter
     {
-        private readonly IChannelTransport transport;
-        private byte[]? buffer;
+        private const int SmallFrame = 256;
+        private readonly byte[] small = new byte[SmallFrame];
+        private byte[] buffer = [];
         private int used;
-
-        public FrameWriter(IChannelTransport transport, long payloadLength)
-        {
-            this.transport = transport;
-            buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(CoalesceLimit, payloadLength + Frame.HeaderSize));
-        }
 
         public long Written { get; private set; }
 
         public bool Started { get; private set; }
 
+        public void Begin(long payloadLength)
+        {
+            long frame = payloadLength + Frame.HeaderSize;
+            buffer = frame <= SmallFrame ? small : ArrayPool<byte>.Shared.Rent((int)Math.Min(CoalesceLimit, frame));
+            (used, Written, Started) = (0, 0, false);
+        }
+
         public void Write(ReadOnlySpan<byte> data)
         {
-            var b = buffer!;
+            var b = buffer;
             if (data.Length <= b.Length - used)
             {
                 data.CopyTo(b.AsSpan(used));
@@ -528,13 +556,14 @@ public sealed class Channel : IDisposable
             }
         }
 
-        public void Dispose()
+        /// <summary>Gives back the frame's rented buffer.</summary>
+        public void End()
         {
-            if (buffer is not null)
+            if (!ReferenceEquals(buffer, small) && buffer.Length > 0)
             {
                 ArrayPool<byte>.Shared.Return(buffer);
-                buffer = null;
             }
+            buffer = [];
         }
     }
 

@@ -118,6 +118,14 @@ internal sealed class ChannelSet<TOwner> : IDisposable where TOwner : class
 
     private bool Round(Deadline deadline, List<Entry> ready, List<Entry> ended)
     {
+        if (entries.Count == 1 && wake is null && deadline.IsNever && entries[0].Channel.WaitForData() is { } result)
+        {
+            // One socket and nothing else to watch (no deadline, no wake-up): a blocking read into
+            // the channel's buffer waits for it in one system call, as the C ping-pong does,
+            // instead of a poll and then a read (docs/performance.md).
+            (result == ProbeResult.Data ? ready : ended).Add(entries[0]);
+            return false;
+        }
         bool mayBlock = deadline.PollTimeout() != 0;
         if (spin > TimeSpan.Zero && mayBlock)
         {

@@ -9,25 +9,25 @@ public partial class Exchange
     /// queues the job and returns at once. The child sends its results on the channel.
     /// </summary>
     public void Start(Action<Channel> callable) =>
-        Enqueue(callable, null, callable, null);
+        Enqueue(callable, null, callable);
 
     /// <summary>Like <see cref="Start(Action{Channel})"/>, passing one argument.</summary>
     public void Start<T1>(Action<Channel, T1> callable, T1 arg1) =>
-        Enqueue(callable, null, c => callable(c, arg1), null, arg1);
+        Enqueue(callable, null, c => callable(c, arg1), arg1);
 
     /// <summary>Like <see cref="Start(Action{Channel})"/>, passing two arguments.</summary>
     public void Start<T1, T2>(Action<Channel, T1, T2> callable, T1 arg1, T2 arg2) =>
-        Enqueue(callable, null, c => callable(c, arg1, arg2), null, arg1, arg2);
+        Enqueue(callable, null, c => callable(c, arg1, arg2), arg1, arg2);
 
     /// <summary>Like <see cref="Start(Action{Channel})"/>, passing three arguments.</summary>
     public void Start<T1, T2, T3>(Action<Channel, T1, T2, T3> callable, T1 arg1, T2 arg2, T3 arg3) =>
-        Enqueue(callable, null, c => callable(c, arg1, arg2, arg3), null, arg1, arg2, arg3);
+        Enqueue(callable, null, c => callable(c, arg1, arg2, arg3), arg1, arg2, arg3);
 
     /// <summary>Starts a job made by <see cref="MakeParallel{TResult}(Func{TResult})"/>; its child sends the function's result.</summary>
     public void Start(ParallelJob job)
     {
         ArgumentNullException.ThrowIfNull(job);
-        Enqueue(job.Body, job, job.Body, null);
+        Enqueue(job.Body, job, null);
     }
 
     /// <summary>
@@ -37,21 +37,21 @@ public partial class Exchange
     public void Start<T1>(ParallelJob<T1> job, T1 arg1)
     {
         ArgumentNullException.ThrowIfNull(job);
-        Enqueue(job.Body, job, c => job.Body(c, arg1), c => c.Send(arg1), arg1);
+        Enqueue(job.Body, job, null, arg1);
     }
 
     /// <inheritdoc cref="Start{T1}(ParallelJob{T1}, T1)"/>
     public void Start<T1, T2>(ParallelJob<T1, T2> job, T1 arg1, T2 arg2)
     {
         ArgumentNullException.ThrowIfNull(job);
-        Enqueue(job.Body, job, c => job.Body(c, arg1, arg2), c => c.Send((arg1, arg2)), arg1, arg2);
+        Enqueue(job.Body, job, null, arg1, arg2);
     }
 
     /// <inheritdoc cref="Start{T1}(ParallelJob{T1}, T1)"/>
     public void Start<T1, T2, T3>(ParallelJob<T1, T2, T3> job, T1 arg1, T2 arg2, T3 arg3)
     {
         ArgumentNullException.ThrowIfNull(job);
-        Enqueue(job.Body, job, c => job.Body(c, arg1, arg2, arg3), c => c.Send((arg1, arg2, arg3)), arg1, arg2, arg3);
+        Enqueue(job.Body, job, null, arg1, arg2, arg3);
     }
 
     /// <summary>Returns a function that starts <paramref name="callable"/> in this exchange each time it is called.</summary>

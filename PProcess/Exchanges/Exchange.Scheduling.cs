@@ -10,11 +10,11 @@ namespace PProcess;
 /// </summary>
 public partial class Exchange
 {
-    private void Enqueue(Delegate callable, IParallelJob? job, Action<Channel> body, Action<Channel>? handOver, params object?[] args)
+    private void Enqueue(Delegate callable, IParallelJob? job, Action<Channel>? body, params object?[] args)
     {
         ArgumentNullException.ThrowIfNull(callable);
         ThrowIfDisposed();
-        var node = queue.Add(callable, job, body, handOver, args);
+        var node = queue.Add(callable, job, body, args);
         try
         {
             StartWaiting();
@@ -117,7 +117,7 @@ public partial class Exchange
     {
         try
         {
-            job.HandOver!(worker.Channel);
+            job.HandOver(worker.Channel);
         }
         catch (ChannelSerializationException refused) when (!worker.Channel.IsFaulted)
         {
@@ -132,7 +132,7 @@ public partial class Exchange
             worker.State = WorkerState.Quitting;
             return false;
         }
-        worker.Assign(job.Ticket, job.Name, NewDeadline());
+        worker.Assign(job.Ticket, job.Label, NewDeadline());
         return true;
     }
 

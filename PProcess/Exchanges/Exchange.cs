@@ -159,7 +159,7 @@ public partial class Exchange : IDisposable
         ThrowIfDisposed();
         ThrowIfCanceled(cancellationToken);
         queue.ThrowPendingFailure();
-        var channels = ReadyCore(timeout, cancellationToken);
+        var channels = ReadyCore(timeout, cancellationToken).ConvertAll(e => e.Channel);
         ExpireOverdue();
         if (channels.Count == 0)
         {
@@ -179,30 +179,51 @@ public partial class Exchange : IDisposable
         ThrowIfDisposed();
         ThrowIfCanceled(cancellationToken);
         queue.ThrowPendingFailure();
-        foreach (var channel in ReadyCore(timeout, cancellationToken))
+        var entries = ReadyCore(timeout, cancellationToken);
+        bool outer = !serving;
+        serving = true;
+        try
         {
-            var worker = set.OwnerOf(channel)!;
-            long ticket = CurrentTicket(worker);
-            try
+            for (int i = 0; i < entries.Count; i++)
             {
-                StoreData(channel);
+                Serve(entries[i].Channel, entries[i].Owner);
             }
-            catch (Exception failure) when (failure is ChildProcessException or ChannelProtocolException or ChannelSerializationException)
-            {
-                // Kept for after the round, so that the other ready channels are still served.
-                Fail(channel, ticket, failure);
-                if (channel.IsFaulted)
-                {
-                    // Its stream is out of step: nothing more can be read from it.
-                    Discard(channel);
-                    continue;
-                }
-            }
-            Answered(worker);
+        }
+        finally
+        {
+            serving = !outer;
         }
         ExpireOverdue();
         StartWaiting();
         queue.ThrowPendingFailure();
+    }
+
+    /// <summary>
+    /// True while <see cref="Store"/> serves ready channels: a wait then (from a subclass's
+    /// StoreData) fills a list of its own, not the one being served.
+    /// </summary>
+    private bool serving;
+
+    /// <summary>Receives what a ready channel carries; a failure is kept for the end of the round.</summary>
+    private void Serve(Channel channel, Worker worker)
+    {
+        long ticket = CurrentTicket(worker);
+        try
+        {
+            StoreData(channel);
+        }
+        catch (Exception failure) when (failure is ChildProcessException or ChannelProtocolException or ChannelSerializationException)
+        {
+            // Kept for after the round, so that the other ready channels are still served.
+            Fail(channel, ticket, failure);
+            if (channel.IsFaulted)
+            {
+                // Its stream is out of step: nothing more can be read from it.
+                Discard(channel);
+                return;
+            }
+        }
+        Answered(worker);
     }
 
     /// <summary>Runs <see cref="Store"/> until the exchange is not busy.</summary>
@@ -316,7 +337,8 @@ public partial class Exchange : IDisposable
         }
     }
 
-    private List<Channel> ReadyCore(TimeSpan? timeout, CancellationToken cancellationToken)
+    /// <summary>Waits for the channels, then returns the ready ones (a list reused by the next wait, unless that wait happens while they are served).</summary>
+    private List<ChannelSet<Worker>.Entry> ReadyCore(TimeSpan? timeout, CancellationToken cancellationToken)
     {
         removed.Clear();
         if (set.Count == 0)
@@ -335,16 +357,18 @@ public partial class Exchange : IDisposable
                 deadline = Deadline.Earlier(deadline, entries[i].Owner.Deadline);
             }
         }
+        // The set's lists are reused from round to round; a wait inside a round gets its own.
+        var readyNow = serving ? [] : ready;
         using (set.WakeOn(cancellationToken))
         {
-            set.Wait(deadline, ready, ended);
+            set.Wait(deadline, readyNow, ended);
         }
         foreach (var entry in ended)
         {
             Ended(entry.Channel, entry.Owner);
         }
         ThrowIfCanceled(cancellationToken);
-        return ready.ConvertAll(e => e.Channel);
+        return readyNow;
     }
 
     private Deadline NewDeadline() => Deadline.After(JobTimeout);

@@ -10,4 +10,10 @@ internal interface IParallelJob
     Delegate Function { get; }
 
     bool IsReusable { get; }
+
+    /// <summary>What a new child runs for the job with these arguments (made when the job is forked, not when it is queued).</summary>
+    Action<Channel> BodyFor(object?[] args);
+
+    /// <summary>What an idle reused child receives for the job: one argument as itself, several as a value tuple.</summary>
+    object? MessageFor(object?[] args);
 }

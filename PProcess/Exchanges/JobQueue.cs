@@ -49,18 +49,15 @@ internal sealed class JobQueue(string limitName)
 
     /// <summary>
     /// Queues a job named after <paramref name="callable"/> (or the function a MakeParallel job
-    /// wraps) and its arguments. <paramref name="address"/>: a persistent job's socket.
+    /// wraps) and its arguments. <paramref name="body"/>: what its child runs, or null to have
+    /// <paramref name="job"/> make it from the arguments. <paramref name="address"/>: a persistent job's socket.
     /// </summary>
-    internal LinkedListNode<PendingJob> Add(Delegate callable, IParallelJob? job, Action<Channel> body, Action<Channel>? handOver,
-        object?[] args, string? address = null)
+    internal LinkedListNode<PendingJob> Add(Delegate callable, IParallelJob? job, Action<Channel>? body, object?[] args, string? address = null)
     {
         long ticket = Tickets++;
-        var name = JobNames.Describe(job?.Function ?? callable, args);
-        // Children of a reusable job serve further jobs of that same job object.
-        object? reuseKey = job is { IsReusable: true } ? job : null;
         // A persistent job is named by its address's process, not by a number in this run.
-        return Waiting.AddLast(new PendingJob(body, address is null ? $"#{ticket} {name}" : name, ticket,
-            callable, job?.Function, reuseKey, handOver, address));
+        var name = new JobName(address is null ? ticket : null, job?.Function ?? callable, args);
+        return Waiting.AddLast(new PendingJob(name, ticket, callable, job, body, args, address));
     }
 
     /// <summary>Takes back a job that was refused at once (its ticket too), so that it does not run later behind the caller's back.</summary>

@@ -17,6 +17,10 @@ public sealed class ParallelJob : IParallelJob
 
     /// <inheritdoc cref="IParallelJob.Function"/>
     public Delegate Function { get; }
+
+    Action<Channel> IParallelJob.BodyFor(object?[] args) => Body;
+
+    object? IParallelJob.MessageFor(object?[] args) => null;
 }
 
 /// <summary>A job of one argument made by MakeParallel or MakeReusable; see <see cref="ParallelJob"/>.</summary>
@@ -31,6 +35,14 @@ public sealed class ParallelJob<T1> : IParallelJob
     public Delegate Function { get; }
 
     internal Action<Channel, T1> Body { get; }
+
+    Action<Channel> IParallelJob.BodyFor(object?[] args)
+    {
+        var arg1 = (T1)args[0]!;
+        return c => Body(c, arg1);
+    }
+
+    object? IParallelJob.MessageFor(object?[] args) => args[0];
 }
 
 /// <summary>A job of two arguments made by MakeParallel or MakeReusable; see <see cref="ParallelJob"/>.</summary>
@@ -45,6 +57,14 @@ public sealed class ParallelJob<T1, T2> : IParallelJob
     public Delegate Function { get; }
 
     internal Action<Channel, T1, T2> Body { get; }
+
+    Action<Channel> IParallelJob.BodyFor(object?[] args)
+    {
+        var (arg1, arg2) = ((T1)args[0]!, (T2)args[1]!);
+        return c => Body(c, arg1, arg2);
+    }
+
+    object? IParallelJob.MessageFor(object?[] args) => ((T1)args[0]!, (T2)args[1]!);
 }
 
 /// <summary>A job of three arguments made by MakeParallel or MakeReusable; see <see cref="ParallelJob"/>.</summary>
@@ -59,4 +79,12 @@ public sealed class ParallelJob<T1, T2, T3> : IParallelJob
     public Delegate Function { get; }
 
     internal Action<Channel, T1, T2, T3> Body { get; }
+
+    Action<Channel> IParallelJob.BodyFor(object?[] args)
+    {
+        var (arg1, arg2, arg3) = ((T1)args[0]!, (T2)args[1]!, (T3)args[2]!);
+        return c => Body(c, arg1, arg2, arg3);
+    }
+
+    object? IParallelJob.MessageFor(object?[] args) => ((T1)args[0]!, (T2)args[1]!, (T3)args[2]!);
 }

@@ -1,4 +1,5 @@
 using PProcess.Native;
+using PProcess.Processes;
 
 namespace PProcess.Exchanges;
 
@@ -25,10 +26,10 @@ internal sealed class Worker(Channel channel, long ticket, object? reuseKey)
     internal Deadline Deadline { get; set; } = Deadline.Never;
 
     /// <summary>Records that the child now serves another job.</summary>
-    internal void Assign(long ticket, string name, Deadline deadline)
+    internal void Assign(long ticket, JobName name, Deadline deadline)
     {
         Ticket = ticket;
-        Channel.Job = name;
+        Channel.AssignJob(name);
         messagesAtAssignment = Channel.MessagesReceived;
         State = WorkerState.Working;
         Deadline = deadline;

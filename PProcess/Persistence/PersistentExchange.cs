@@ -320,7 +320,7 @@ public class PersistentExchange : IDisposable
         ThrowIfDisposed();
         // Bad addresses are reported at once, not when a queued job comes to start.
         var path = UnixSocketAddress.Validate(address);
-        var node = queue.Add(callable, job, body, null, args, path);
+        var node = queue.Add(callable, job, body, args, path);
         if (!Busy())
         {
             queue.Waiting.Remove(node);

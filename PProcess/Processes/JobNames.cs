@@ -41,3 +41,17 @@ internal static class JobNames
         return text.Append(')').ToString();
     }
 }
+
+/// <summary>
+/// A job's name, made only when something reads it (an error message, <see cref="Channel.Job"/>):
+/// formatting it took more time and memory than the rest of handing a job to a reused child
+/// (docs/performance.md, "The exchange's own cost per reused job").
+/// </summary>
+internal sealed class JobName(long? ticket, Delegate callable, object?[] args)
+{
+    private string? text;
+
+    /// <summary>"#3 Program.Calculate(3, 4)" (without the ticket for a persistent job).</summary>
+    public override string ToString() =>
+        text ??= ticket is { } t ? $"#{t} {JobNames.Describe(callable, args)}" : JobNames.Describe(callable, args);
+}

@@ -47,7 +47,7 @@ internal static class ChildPath
         typeof(ChildRuntime), typeof(Fork), typeof(DescriptorRegistry), typeof(ProcessIdentity), typeof(Channel),
         typeof(Channels.Frame), typeof(Transports.SocketTransport), typeof(Transports.SharedMemoryTransport),
         typeof(Transports.SharedRing), typeof(Transports.ChannelEnds), typeof(Serialization.DefaultChannelSerializer),
-        typeof(Serialization.TypeNames), typeof(RemoteError), typeof(Native.Signals), typeof(Native.LibC), typeof(Native.Deadline), typeof(Native.SafeDescriptor),
+        typeof(Serialization.TypeNames), typeof(Serialization.Primitives), typeof(Serialization.FreshMemory), typeof(RemoteError), typeof(Native.Signals), typeof(Native.LibC), typeof(Native.Deadline), typeof(Native.SafeDescriptor),
         typeof(Native.SafeMapping), typeof(ForkPoint), typeof(StartupHandshake), typeof(ChildExitWatch), typeof(ThreadPoolRepair),
         typeof(Quiescence), typeof(DiagnosticEndpointGuard), typeof(StandardErrorRelay),
         // Tmds.LibC's value types: their conversions and accessors are calls in a debug build.
@@ -94,12 +94,20 @@ internal static class ChildPath
     {
         using var receiver = new Channel(to, null, null, Serialization.DefaultChannelSerializer.Instance, toParent: true);
         using var sender = new Channel(from, null, null, Serialization.DefaultChannelSerializer.Instance, toParent: true);
-        object?[] samples = [null, "s", new byte[] { 1 }, 1, 1L, 1.0, true, new double[] { 1 }, new int[] { 1 }, new List<int> { 1 }, new InvalidOperationException("x")];
+        // One value of each wire format (and of each primitive type code): DefaultChannelSerializer's paths.
+        object?[] samples =
+        [
+            null, "s", new byte[] { 1 }, new string?[] { "s", null }, true, (sbyte)1, (byte)1, 'c', (short)1, (ushort)1, 1, 1u, 1L, 1UL,
+            1f, 1.0, 1m, DateTime.UnixEpoch, DayOfWeek.Friday, (1, 2), new double[] { 1 }, new int[] { 1 }, new int[,] { { 1 } },
+            new int[][] { [1] }, new object?[] { 1, "s", null }, new List<int> { 1 }, new InvalidOperationException("x"),
+        ];
         foreach (var sample in samples)
         {
             sender.Send(sample);
             receiver.ArmWakeUp();
             receiver.Probe();
+            // A wait with no deadline on one channel: the socket's blocking wait (ChannelSet.Round).
+            receiver.Poll(null);
             receiver.Receive();
         }
         sender.SendError(new InvalidOperationException("warm-up"));

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Reflection;
 using System.Text;
@@ -5,22 +6,39 @@ using System.Text;
 namespace PProcess.Serialization;
 
 /// <summary>
-/// Type names on the wire. Parent and child run the same binary, so a name written by one always
-/// resolves in the other. Both directions are cached.
+/// Type names on the wire: a 16-bit little-endian length and the UTF-8 name. Parent and child run
+/// the same binary, so a name written by one always resolves in the other. Both directions are
+/// cached, and a name read back is looked up without allocating a string.
 /// </summary>
 internal static class TypeNames
 {
     private static readonly ConcurrentDictionary<Type, byte[]> Names = new();
     private static readonly ConcurrentDictionary<string, Type> Types = new();
+    private static readonly ConcurrentDictionary<string, Type>.AlternateLookup<ReadOnlySpan<char>> TypesByChars =
+        Types.GetAlternateLookup<ReadOnlySpan<char>>();
     private static readonly ConcurrentDictionary<Type, bool> Unmanaged = new();
-
-    internal static byte[] NameOf(Type type) => Names.GetOrAdd(type, static t =>
-        Encoding.UTF8.GetBytes(t.Assembly == typeof(object).Assembly ? t.FullName! : t.AssemblyQualifiedName!));
-
-    internal static Type Resolve(string name) => Types.GetOrAdd(name, static n =>
-        Type.GetType(n, throwOnError: false) ?? throw new ChannelProtocolException($"The type '{n}' named by a message cannot be loaded."));
-
     private static readonly ConcurrentDictionary<Type, int> Sizes = new();
+
+    /// <summary>The type's name as written on the wire, length prefix included.</summary>
+    internal static byte[] NameOf(Type type) => Names.GetOrAdd(type, static t =>
+    {
+        var name = Encoding.UTF8.GetBytes(t.Assembly == typeof(object).Assembly ? t.FullName! : t.AssemblyQualifiedName!);
+        var prefixed = new byte[2 + name.Length];
+        BinaryPrimitives.WriteUInt16LittleEndian(prefixed, checked((ushort)name.Length));
+        name.CopyTo(prefixed, 2);
+        return prefixed;
+    });
+
+    /// <summary>The type a name read from the wire (UTF-8, without its prefix) stands for.</summary>
+    internal static Type Resolve(ReadOnlySpan<byte> utf8)
+    {
+        Span<char> chars = utf8.Length <= 512 ? stackalloc char[utf8.Length] : new char[utf8.Length];
+        int n = Encoding.UTF8.GetChars(utf8, chars);
+        return TypesByChars.TryGetValue(chars[..n], out var type) ? type : Resolve(new string(chars[..n]));
+    }
+
+    private static Type Resolve(string name) => Types.GetOrAdd(name, static n =>
+        Type.GetType(n, throwOnError: false) ?? throw new ChannelProtocolException($"The type '{n}' named by a message cannot be loaded."));
 
     /// <summary>The size in bytes of a value of an unmanaged type, as an array element.</summary>
     internal static int SizeOf(Type type) => Sizes.GetOrAdd(type, static t => System.Runtime.CompilerServices.RuntimeHelpers.SizeOf(t.TypeHandle));

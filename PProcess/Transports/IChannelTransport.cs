@@ -50,4 +50,11 @@ internal interface IChannelTransport : IDisposable
 
     /// <summary>Says whether a read would return data, end of stream, or block.</summary>
     ProbeResult Probe();
+
+    /// <summary>
+    /// Blocks until data or the end of the stream can be read, and says which; null where the
+    /// transport can only be waited for with poll (shared memory). A poll loop with one channel and
+    /// nothing else to watch waits so: one system call instead of a poll and a probe.
+    /// </summary>
+    ProbeResult? WaitForData();
 }

