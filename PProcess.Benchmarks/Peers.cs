@@ -38,6 +38,18 @@ internal static class Peers
         return (double.Parse(words[0], CultureInfo.InvariantCulture), $"chunksize {words.ElementAtOrDefault(1)?.Trim()}, start method {words.ElementAtOrDefault(2)?.Trim()}");
     }
 
+    /// <summary>
+    /// A user's first PMap (<see cref="Cold"/>): this benchmark run again as a new process, one PMap
+    /// with default options over n trivial elements, the first fork's one-time preparation included. Seconds.
+    /// </summary>
+    internal static (double? Value, string Note) ColdPMap(int n)
+    {
+        var (output, note) = Run(Environment.ProcessPath ?? "dotnet", Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet"
+            ? [typeof(Cold).Assembly.Location, "cold", n.ToString(CultureInfo.InvariantCulture)]
+            : ["cold", n.ToString(CultureInfo.InvariantCulture)]);
+        return output is null ? (null, note) : (double.Parse(output, CultureInfo.InvariantCulture), "a new process: its first fork's preparation included");
+    }
+
     /// <summary>Where the pprocess port is looked for, and cloned to when it is absent (never part of this repository).</summary>
     internal static string PprocessDirectory =>
         Environment.GetEnvironmentVariable("PPROCESS_PYTHON") is { Length: > 0 } dir ? dir : Path.Combine(Path.GetTempPath(), "pprocess-python");
