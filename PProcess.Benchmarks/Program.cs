@@ -241,50 +241,7 @@ for (int round = 1; round <= rounds; round++)
     }
 }
 
-// 3. Throughput, in rounds of its own after the others. A fork's cost grows with the parent's
-// resident memory, and the heap keeps freed 1 GiB arrays resident until an aggressive collection:
-// a bare fork loop measured 0.77 ms per fork at 30 MiB, 63 ms after two 1 GiB arrays were freed
-// and collected (RSS still 2 GiB), and 2.1 ms after GC.Collect(2, GCCollectionMode.Aggressive)
-// (docs/performance.md).
-for (int round = 1; round <= rounds; round++)
-{
-    // 3. Throughput: one large result.
-    if (Section(3))
-    {
-        Console.Error.WriteLine($"3. throughput, {bytes >> 20} MiB");
-        var big = GC.AllocateUninitializedArray<byte>((int)bytes);
-        new Random(1).NextBytes(big.AsSpan(0, 1 << 20));
-        for (long at = 1 << 20; at < bytes; at += 1 << 20)
-        {
-            big.AsSpan(0, 1 << 20).CopyTo(big.AsSpan((int)at));
-        }
-        var target = new byte[bytes];
-        target.AsSpan().Fill(1);
-        Record("memcpy_gib_per_s", bytes / Time(() => big.AsSpan().CopyTo(target)) / (1 << 30), "into a touched array");
-        target = null;
-        foreach (var kind in new[] { ChannelTransportKind.Socket, ChannelTransportKind.SharedMemory })
-        {
-            string k = kind == ChannelTransportKind.Socket ? "socket" : "shm";
-            byte[]? received = null;
-            double seconds = Time(() =>
-            {
-                using var channel = Fork.Start(c => c.Send(big), new ChannelOptions { Transport = kind });
-                received = channel.Receive<byte[]>();
-            });
-            if (received!.Length != bytes || received[12345] != big[12345] || received[^1] != big[^1])
-            {
-                throw new InvalidOperationException("the large result arrived damaged");
-            }
-            received = null;
-            GC.Collect();
-            Record($"transfer_{k}_gib_per_s", bytes / seconds / (1 << 30), "child to parent, fork and allocation included");
-        }
-        big = null;
-        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-    }
-}
-
-// The peers of sections 1-6, after those sections' forks (Process.Start registers runtime signal handling).
+// The peers of sections 1, 4, 5 and 6, after those sections' forks (Process.Start registers runtime signal handling).
 Console.Error.WriteLine("peers");
 for (int round = 1; round <= rounds; round++)
 {
@@ -308,7 +265,7 @@ for (int round = 1; round <= rounds && Section(4); round++)
     }
 }
 
-// 2 and 7, issue 14's comparisons, in rounds of their own at the end, so that each PProcess figure
+// 2 and 7, issue 14's comparisons, in rounds of their own, so that each PProcess figure
 // is taken seconds from its peer's, under the same load: round trips against the C ping-pong, and
 // PMap with its default options against PLINQ, multiprocessing and pprocess. This process has
 // started processes and the thread pool by now, as an application may have: forks still work
@@ -353,6 +310,49 @@ for (int round = 1; round <= rounds && (Section(2) || Section(7)); round++)
         RecordPMap("pmap_slow_s", slowItems, x => Work.Burn(slowIterations, x), slowSum, null);
         var (slow, slowNote) = Peers.PprocessPmap(slowItems.Length, 10, cores);
         Record("pprocess_pmap_slow_s", slow, slowNote);
+    }
+}
+
+// 3. Throughput, in rounds of its own, last. A fork's cost grows with the parent's
+// resident memory, and the heap keeps freed 1 GiB arrays resident until an aggressive collection:
+// a bare fork loop measured 0.77 ms per fork at 30 MiB, 63 ms after two 1 GiB arrays were freed
+// and collected (RSS still 2 GiB), and 2.1 ms after GC.Collect(2, GCCollectionMode.Aggressive)
+// (docs/performance.md).
+for (int round = 1; round <= rounds; round++)
+{
+    // 3. Throughput: one large result.
+    if (Section(3))
+    {
+        Console.Error.WriteLine($"3. throughput, {bytes >> 20} MiB");
+        var big = GC.AllocateUninitializedArray<byte>((int)bytes);
+        new Random(1).NextBytes(big.AsSpan(0, 1 << 20));
+        for (long at = 1 << 20; at < bytes; at += 1 << 20)
+        {
+            big.AsSpan(0, 1 << 20).CopyTo(big.AsSpan((int)at));
+        }
+        var target = new byte[bytes];
+        target.AsSpan().Fill(1);
+        Record("memcpy_gib_per_s", bytes / Time(() => big.AsSpan().CopyTo(target)) / (1 << 30), "into a touched array");
+        target = null;
+        foreach (var kind in new[] { ChannelTransportKind.Socket, ChannelTransportKind.SharedMemory })
+        {
+            string k = kind == ChannelTransportKind.Socket ? "socket" : "shm";
+            byte[]? received = null;
+            double seconds = Time(() =>
+            {
+                using var channel = Fork.Start(c => c.Send(big), new ChannelOptions { Transport = kind });
+                received = channel.Receive<byte[]>();
+            });
+            if (received!.Length != bytes || received[12345] != big[12345] || received[^1] != big[^1])
+            {
+                throw new InvalidOperationException("the large result arrived damaged");
+            }
+            received = null;
+            GC.Collect();
+            Record($"transfer_{k}_gib_per_s", bytes / seconds / (1 << 30), "child to parent, fork and allocation included");
+        }
+        big = null;
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 }
 
