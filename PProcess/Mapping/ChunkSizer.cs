@@ -20,13 +20,21 @@ namespace PProcess.Mapping;
 /// <item>When the total is known (an array, list or collection), a chunk is at most the remaining
 /// elements over twice the number of children (guided scheduling; Python's Pool.map takes a quarter
 /// of the elements per worker, once): the last chunks shrink, and the children finish together.</item>
+/// <item>When the total is known, a chunk is also at most a sixteenth of each child's share of it
+/// (the total over 16 children): elements whose cost changes along the source (Mandelbrot's rows,
+/// cheap at the edges and dear in the middle) would otherwise be cut into chunks sized on the cheap
+/// ones, and a few of those chunks of dear elements would leave one child working alone at the end
+/// (docs/performance.md, "PMap's chunks").</item>
 /// <item>At most <see cref="MaxChunk"/> elements, so that the read-ahead window (a few chunks per
 /// child) and a chunk's message stay bounded whatever the elements are.</item>
 /// </list>
 /// A fixed <see cref="PMapOptions.BatchSize"/> replaces the whole rule.
 /// </summary>
-internal sealed class ChunkSizer(int children, int? fixedSize)
+internal sealed class ChunkSizer(int children, int? fixedSize, long? total = null)
 {
+    /// <summary>The most elements in a chunk when the total is known: a sixteenth of a child's share.</summary>
+    private readonly long shareCap = total is { } n ? Math.Max(1, n / (16L * children)) : long.MaxValue;
+
     /// <summary>The work a chunk aims at.</summary>
     internal static readonly TimeSpan Target = TimeSpan.FromMilliseconds(5);
 
@@ -59,7 +67,7 @@ internal sealed class ChunkSizer(int children, int? fixedSize)
         else
         {
             double aim = (target ?? Target).TotalSeconds * Stopwatch.Frequency / Math.Max(ticksPerElement, 1);
-            size = (int)Math.Clamp(Math.Min(aim, 2.0 * Math.Max(last, 1)), 1, MaxChunk);
+            size = (int)Math.Clamp(Math.Min(Math.Min(aim, 2.0 * Math.Max(last, 1)), shareCap), 1, MaxChunk);
             if (remaining is { } left)
             {
                 size = (int)Math.Max(1, Math.Min(size, (left + 2 * children - 1) / (2 * children)));

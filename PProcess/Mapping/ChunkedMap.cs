@@ -92,7 +92,7 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         }
         total = list is not null ? list.Count : source.TryGetNonEnumeratedCount(out int count) ? count : null;
         exhausted = list is { Count: 0 };
-        sizer = new ChunkSizer(limit, options.BatchSize);
+        sizer = new ChunkSizer(limit, options.BatchSize, total);
         try
         {
             board = new ProgressBoard(limit);
