@@ -122,43 +122,33 @@ public sealed partial class DefaultChannelSerializer : IChannelSerializer
     }
 
     /// <inheritdoc />
-    public object? Deserialize(byte format, long length, IPayloadReader reader)
+    public object? Deserialize(byte format, long length, IPayloadReader reader) => (Formats)format switch
     {
-        switch ((Formats)format)
-        {
-            case Formats.Null:
-                return null;
-            case Formats.String:
-                return ReadString(length, reader);
-            case Formats.Bytes:
-                return ReadBytes(length, reader);
-            case Formats.StringArray:
-                return ReadStrings(length, reader);
-            case Formats.Primitive:
-                return ReadPrimitive(length, reader);
-            case Formats.UnmanagedScalar:
-                return ReadScalar(length, reader);
-            case Formats.UnmanagedArray:
-                return ReadArray(length, reader);
-            case Formats.UnmanagedMultiArray:
-                return ReadMultiArray(length, reader);
-            case Formats.UnmanagedJagged:
-                return ReadJagged(length, reader);
-            case Formats.Elements:
-                return ReadElements(length, reader);
-            case Formats.Json:
-            {
-                var type = ReadTypeName(reader, ref length);
-                return WithBuffer(length, reader, type, (span, t) => JsonSerializer.Deserialize(span, t, JsonOptions));
-            }
-            case Formats.Exception:
-            {
-                var error = WithBuffer(length, reader, 0, (span, _) => JsonSerializer.Deserialize<RemoteError>(span, JsonOptions))
-                    ?? throw new ChannelProtocolException("An exception payload was empty.");
-                return new RemoteException(error, 0, null);
-            }
-            default:
-                throw new ChannelProtocolException($"Unknown payload format {format}.");
-        }
+        Formats.Null => null,
+        Formats.String => ReadString(length, reader),
+        Formats.Bytes => ReadBytes(length, reader),
+        Formats.StringArray => ReadStrings(length, reader),
+        Formats.Primitive => ReadPrimitive(length, reader),
+        Formats.UnmanagedScalar => ReadScalar(length, reader),
+        Formats.UnmanagedArray => ReadArray(length, reader),
+        Formats.UnmanagedMultiArray => ReadMultiArray(length, reader),
+        Formats.UnmanagedJagged => ReadJagged(length, reader),
+        Formats.Elements => ReadElements(length, reader),
+        Formats.Json => ReadJson(length, reader),
+        Formats.Exception => ReadException(length, reader),
+        _ => throw new ChannelProtocolException($"Unknown payload format {format}."),
+    };
+
+    private object? ReadJson(long length, IPayloadReader reader)
+    {
+        var type = ReadTypeName(reader, ref length);
+        return WithBuffer(length, reader, type, (span, t) => JsonSerializer.Deserialize(span, t, JsonOptions));
+    }
+
+    private RemoteException ReadException(long length, IPayloadReader reader)
+    {
+        var error = WithBuffer(length, reader, 0, (span, _) => JsonSerializer.Deserialize<RemoteError>(span, JsonOptions))
+            ?? throw new ChannelProtocolException("An exception payload was empty.");
+        return new RemoteException(error, 0, null);
     }
 }
