@@ -3,24 +3,7 @@
 # multiply-adds calibrated here to take item_us microseconds (the loop of Work.cs).
 # Prints: seconds, the chunksize map chose, the start method.
 import multiprocessing, sys, time
-
-MASK = (1 << 64) - 1
-
-def burn(iterations, seed):
-    h = seed
-    for _ in range(iterations):
-        h = (h * 6364136223846793005 + 1442695040888963407) & MASK
-    return h >> 33
-
-def calibrate(seconds):
-    probe = 20000
-    best = min(timed(probe) for _ in range(7))
-    return max(1, int(seconds / best * probe))
-
-def timed(iterations):
-    start = time.perf_counter()
-    burn(iterations, 1)
-    return time.perf_counter() - start
+from work import burn, calibrate
 
 ITERATIONS = 0
 

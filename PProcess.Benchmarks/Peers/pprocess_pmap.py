@@ -3,26 +3,13 @@
 # loop of Work.cs), with `limit` processes at once. argv: the directory holding pprocess.py, n,
 # item_ms, limit. Prints seconds.
 import sys, time
-
-MASK = (1 << 64) - 1
-
-def burn(iterations, seed):
-    h = seed
-    for _ in range(iterations):
-        h = (h * 6364136223846793005 + 1442695040888963407) & MASK
-    return h >> 33
-
-def timed(iterations):
-    start = time.perf_counter()
-    burn(iterations, 1)
-    return time.perf_counter() - start
+from work import burn, calibrate
 
 if __name__ == "__main__":
     sys.path.insert(0, sys.argv[1])
     import pprocess
     n, item_ms, limit = int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-    probe = 20000
-    iterations = max(1, int(item_ms / 1e3 / min(timed(probe) for _ in range(7)) * probe))
+    iterations = calibrate(item_ms / 1e3)
     def work(x):
         return burn(iterations, x)
     start = time.perf_counter()
