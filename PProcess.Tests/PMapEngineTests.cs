@@ -364,6 +364,45 @@ public abstract class PMapEngineTests : TransportScenarios
         Assert.All(pids, pid => Assert.False(ProcFs.IsRunning(pid)));
     }
 
+    [Fact]
+    public void CancellationFromAnotherThreadWakesTheMapWhileItWaitsForItsChildren() => Passes(CancelFromThreadScenario);
+
+    private static void CancelFromThreadScenario()
+    {
+        using var cancel = new CancellationTokenSource();
+        int consumer = ProcFs.ThreadId();
+        var pids = new HashSet<int>();
+        // Cancels once the consumer is seen asleep in poll: the wake-up, not a check between
+        // results, must end the wait (every child sleeps for ever after the first element).
+        var canceller = new Thread(() =>
+        {
+            while (!ProcFs.IsBlockedInPoll(consumer))
+            {
+                Thread.Yield();
+            }
+            cancel.Cancel();
+        });
+        Assert.Throws<OperationCanceledException>(() =>
+        {
+            foreach (var (_, pid) in Enumerable.Range(0, 1000).ToArray().PMap(x =>
+            {
+                Thread.Sleep(x == 0 ? 0 : Timeout.Infinite);
+                return (x, Environment.ProcessId);
+            }, new PMapOptions { Limit = 2 }, cancel.Token))
+            {
+                pids.Add(pid);
+                if (!canceller.IsAlive)
+                {
+                    canceller.Start();
+                }
+            }
+        });
+        canceller.Join();
+        Assert.Single(pids);
+        Assert.True(ProcFs.NoChildrenLeft());
+        Assert.All(pids, pid => Assert.False(ProcFs.IsRunning(pid)));
+    }
+
     private sealed class Recorder : IProgress<MapProgress>
     {
         public List<MapProgress> Reports { get; } = [];

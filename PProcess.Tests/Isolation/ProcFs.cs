@@ -1,9 +1,10 @@
+using System.Runtime.InteropServices;
 using Mono.Unix.Native;
 
 namespace PProcess.Tests.Isolation;
 
 /// <summary>What /proc says about processes and descriptors, for assertions.</summary>
-public static class ProcFs
+public static partial class ProcFs
 {
     /// <summary>The pids of the children of a process (all its threads), from /proc/PID/task/TID/children.</summary>
     public static int[] Children(int pid) =>
@@ -46,6 +47,24 @@ public static class ProcFs
         var stat = ReadOrEmpty($"/proc/{pid}/stat");
         int close = stat.LastIndexOf(')');
         return close > 0 && close + 2 < stat.Length && stat[close + 2] != 'Z';
+    }
+
+    [LibraryImport("libc", EntryPoint = "gettid")]
+    private static partial int GetTid();
+
+    /// <summary>The kernel's id of the calling thread (its /proc/self/task entry).</summary>
+    public static int ThreadId() => GetTid();
+
+    /// <summary>True while a thread of this process is asleep in poll or ppoll (x86-64: 7, 271; arm64: 73).</summary>
+    public static bool IsBlockedInPoll(int tid)
+    {
+        var words = ReadOrEmpty($"/proc/self/task/{tid}/syscall").Split(' ');
+        return long.TryParse(words[0], out long call) && RuntimeInformation.ProcessArchitecture switch
+        {
+            Architecture.X64 => call is 7 or 271,
+            Architecture.Arm64 => call is 73,
+            var other => throw new PlatformNotSupportedException($"system call numbers for {other}"),
+        };
     }
 
     /// <summary>True when this process has no child left to reap (waitpid says ECHILD).</summary>

@@ -25,12 +25,6 @@ internal sealed class Chunk<T, TResult>(long start, int count, T[]? elements)
     /// </summary>
     internal bool NeedsFork { get; set; }
 
-    /// <summary>
-    /// A child died with this chunk outside the selector (while reading the chunk or sending its
-    /// results): it is run again in halves until the element that kills is found.
-    /// </summary>
-    internal bool Suspect { get; set; }
-
     /// <summary>True once the results (or a failure) are in.</summary>
     internal bool Done { get; private set; }
 

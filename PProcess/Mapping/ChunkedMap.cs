@@ -26,6 +26,8 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
     private readonly Func<T, TResult> selector;
     private readonly int limit;
     private readonly TimeSpan? timeout;
+    /// <summary>The timeout in <see cref="Stopwatch"/> ticks, the clock of the progress slots.</summary>
+    private readonly long timeoutTicks;
     private readonly ChannelOptions channelOptions;
     private readonly IProgress<MapProgress>? progress;
     private readonly string selectorName;
@@ -66,6 +68,7 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         this.selector = selector;
         limit = options.Limit ?? Cores.Usable;
         timeout = options.JobTimeout;
+        timeoutTicks = timeout is { } t ? (long)(t.TotalSeconds * Stopwatch.Frequency) : 0;
         progress = options.Progress;
         channelOptions = new ChannelOptions
         {
@@ -392,15 +395,11 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         {
             throw new InvalidOperationException("PMap waited for results with no child running: this is a bug of PProcess.");
         }
-        if (timeout is { } allowed)
+        foreach (var entry in set.Entries)
         {
-            long ticks = (long)(allowed.TotalSeconds * Stopwatch.Frequency);
-            foreach (var entry in set.Entries)
+            if (ElementDeadline(entry.Owner) is { } due)
             {
-                if (entry.Owner.Chunk is not null && board[entry.Owner.Slot].Phase is ChunkPhase.Assigned or ChunkPhase.Computing)
-                {
-                    deadline = Deadline.Earlier(deadline, Deadline.At(board[entry.Owner.Slot].Started + ticks));
-                }
+                deadline = Deadline.Earlier(deadline, Deadline.At(due));
             }
         }
         using (set.WakeOn(cancellationToken))
@@ -524,25 +523,29 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
     /// <summary>Kills the children whose element has run longer than the timeout: each is blamed for it.</summary>
     private void ExpireOverdue()
     {
-        if (timeout is not { } allowed)
+        // From the end: Lose removes the entry it is given.
+        for (int i = set.Entries.Count - 1; i >= 0; i--)
         {
-            return;
-        }
-        long ticks = (long)(allowed.TotalSeconds * Stopwatch.Frequency);
-        foreach (var entry in set.Entries.ToArray())
-        {
-            var worker = entry.Owner;
-            var slot = board[worker.Slot];
-            if (worker.Chunk is null || slot.Phase is not (ChunkPhase.Assigned or ChunkPhase.Computing))
+            var worker = set.Entries[i].Owner;
+            if (ElementDeadline(worker) is { } due && Stopwatch.GetTimestamp() >= due)
             {
-                continue;
-            }
-            long position = slot.Position;
-            if (Stopwatch.GetTimestamp() - slot.Started >= ticks && slot.Position == position)
-            {
-                Lose(worker, null, allowed);
+                Lose(worker, null, timeout);
             }
         }
+    }
+
+    /// <summary>
+    /// When the element a child computes (or is about to start) runs out of time, in
+    /// <see cref="Stopwatch"/> ticks; null with no timeout, or when the child computes nothing.
+    /// </summary>
+    private long? ElementDeadline(MapWorker<T, TResult> worker)
+    {
+        if (timeout is null || worker.Chunk is null)
+        {
+            return null;
+        }
+        var slot = board[worker.Slot];
+        return slot.Phase is ChunkPhase.Assigned or ChunkPhase.Computing ? slot.Started + timeoutTicks : null;
     }
 
     /// <summary>
