@@ -37,6 +37,30 @@ public class ChildExitTests
     [Fact]
     public void ACreateChildThatReturnsFromMainEndsWithMainsExitCode() => IsolatedProcess.Passes(ReturnFromMainScenario);
 
+    [Fact]
+    public void ACreateChildThatReturnsFromAVoidMainEndsWithCodeZero() => IsolatedProcess.Passes(ReturnFromVoidMainScenario);
+
+    /// <summary>
+    /// A void, async Task or top-level Main records no exit code when it returns: the runtime makes
+    /// the main thread a background thread (RunMainPost) and starts its shutdown, which waits for
+    /// ever in a child. The scenario does the same as the runtime there: background, then a wait.
+    /// (Checked with a real top-level program too: docs/fork-safety.md, rule 6.)
+    /// </summary>
+    private static void ReturnFromVoidMainScenario()
+    {
+        Assert.Equal(1, Task.Run(() => 1).Result);
+        Assert.False(Thread.CurrentThread.IsBackground);
+        using var channel = Fork.Create();
+        if (channel.IsChild)
+        {
+            Thread.CurrentThread.IsBackground = true;
+            Thread.Sleep(Timeout.Infinite);
+        }
+        var error = Assert.Throws<ChildExitedException>(() => channel.Receive());
+        Assert.Equal(0, error.ExitCode);
+        Assert.True(ProcFs.NoChildrenLeft());
+    }
+
     private static bool inCreatedChild;
 
     /// <summary>

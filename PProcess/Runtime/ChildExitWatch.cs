@@ -7,9 +7,14 @@ namespace PProcess.Runtime;
 /// Ends a child that called <see cref="Environment.Exit(int)"/> or returned from Main. The runtime
 /// would run its shutdown, which waits for the finalizer thread to run the ProcessExit handlers;
 /// that thread does not exist in a child, so the child would wait for ever (measured:
-/// docs/fork-safety.md, rule 6). Both ways first record the exit code (the "latched" code that
-/// <see cref="Environment.ExitCode"/> reads), so a child starts with a code no program uses, and a
-/// thread of its own watches for it to change, then leaves with <c>_exit</c> and that code.
+/// docs/fork-safety.md, rule 6). <c>Environment.Exit</c> and a return from an <c>int</c> Main
+/// first record the exit code (the "latched" code that <see cref="Environment.ExitCode"/> reads),
+/// so a child starts with a code no program uses, and a thread of its own watches for it to
+/// change, then leaves with <c>_exit</c> and that code. A return from a <c>void</c> or
+/// <c>async Task</c> Main (top-level statements without a value) records no code; the runtime then
+/// makes the main thread a background thread before its shutdown, so the watch also ends the child
+/// (with code 0, or the code the program set) when the thread that forked it, a foreground thread
+/// at the fork, has become a background one.
 /// </summary>
 /// <remarks>
 /// The same thread stands in for the parent's signal-handling thread, which does not exist in a
@@ -40,12 +45,15 @@ internal static unsafe class ChildExitWatch
     // does not exist here, among its waiters.
     private static object sync = new();
     private static bool running, forkPending, parked;
+    /// <summary>The thread that forked this child, if it was a foreground thread (Main's): when it turns background, Main has returned.</summary>
+    private static Thread? creator;
 
     /// <summary>In the child, before user code. False when no thread could be made (EAGAIN at the process limit).</summary>
     internal static bool Start()
     {
         sync = new object();
         forkPending = parked = false;
+        creator = Thread.CurrentThread.IsBackground ? null : Thread.CurrentThread;
         Environment.ExitCode = Unset;
         if (LibC.StartThread(EntryPoint, 256 * 1024, ThreadName) != 0)
         {
@@ -106,9 +114,9 @@ internal static unsafe class ChildExitWatch
                 parked = false;
                 Monitor.Wait(mine, Interval);
                 int code = Environment.ExitCode;
-                if (code != Unset && !forkPending)
+                if (!forkPending && (code != Unset || creator is { IsBackground: true }))
                 {
-                    ChildRuntime.Exit(code);
+                    ChildRuntime.Exit(code == Unset ? 0 : code);
                 }
                 ProcessExits.Check();
             }
