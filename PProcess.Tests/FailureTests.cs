@@ -88,6 +88,54 @@ public abstract partial class FailureTests : TransportScenarios
     private static void SegfaultingJob(Channel channel) => channel.Send((long)StrLen(0));
 
     [Fact]
+    public void AChildThatDiesIsReportedWhileAnotherThreadForksLongLivedChildren() => Passes(SiblingForksScenario);
+
+    /// <summary>
+    /// One thread forks children that die at once; another forks, at the same time, children that
+    /// live until told to stop. No long-lived child may hold an end of a dying child's channel (it
+    /// would keep the parent from seeing that child's end of stream for as long as it lives).
+    /// </summary>
+    private static void SiblingForksScenario()
+    {
+        Assert.Equal(1, Task.Run(() => 1).Result);
+        int keepers = 0;
+        using var stop = new ManualResetEventSlim();
+        // The keepers are stopped by the thread that forked them: a child dies with that thread (rule 15).
+        var forker = new Thread(() =>
+        {
+            var alive = new List<Channel>();
+            while (!stop.IsSet)
+            {
+                alive.Add(Fork.Start(c => c.Receive()));
+            }
+            foreach (var keeper in alive)
+            {
+                keeper.Send(0);
+                keeper.Wait();
+                keeper.Dispose();
+            }
+            keepers = alive.Count;
+        });
+        forker.Start();
+        try
+        {
+            for (int i = 0; i < 60; i++)
+            {
+                using var dying = Fork.Start(_ => Syscall.kill(Syscall.getpid(), Signum.SIGKILL));
+                var error = Assert.Throws<ChildExitedException>(() => dying.Receive());
+                Assert.Equal(9, error.Signal);
+            }
+        }
+        finally
+        {
+            stop.Set();
+            forker.Join();
+        }
+        Assert.True(keepers > 0);
+        Assert.True(ProcFs.NoChildrenLeft());
+    }
+
+    [Fact]
     public void ChildThatSegfaultsInNativeCodeIsReported() => Passes(SegfaultScenario);
 
     private static void SegfaultScenario()

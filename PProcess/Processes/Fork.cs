@@ -97,10 +97,18 @@ public static class Fork
         ChildPath.Prepare(body);
         ChildPath.Prepare(callable);
         var ends = ChannelEnds.Create(options);
+        // Registered before the fork: a child that another thread forks meanwhile closes them, and
+        // does not keep this channel open after this child ends (its parent would wait for ever
+        // for the end of the stream). This fork's own child keeps them.
+        var fds = ends.Descriptors;
+        for (int i = 0; i < fds.Length; i++)
+        {
+            DescriptorRegistry.Add(fds[i]);
+        }
         int pid;
         try
         {
-            pid = ForkPoint.Fork(dieWithParent);
+            pid = ForkPoint.Fork(dieWithParent, fds);
         }
         catch
         {

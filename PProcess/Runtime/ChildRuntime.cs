@@ -43,7 +43,7 @@ internal static class ChildRuntime
     /// and timers, starts the exit watch, and tells the parent it is ready. Returns only when the
     /// parent lets it start; a child that cannot start leaves here, and the parent forks again.
     /// </summary>
-    internal static void Enter(StartupHandshake handshake, StandardErrorRelay? relay, bool parentHadSocketEngine,
+    internal static void Enter(StartupHandshake handshake, StandardErrorRelay? relay, bool parentHadSocketEngine, int[] keep,
         ForkPoint.Fault fault = ForkPoint.Fault.None)
     {
         try
@@ -52,7 +52,7 @@ internal static class ChildRuntime
             IsChild = true;
             DiagnosticEndpointGuard.DisarmInChild();
             ProcessIdentity.RefreshInChild();
-            DescriptorRegistry.CloseAllInChild();
+            DescriptorRegistry.CloseAllInChild(keep);
             InstallExitGuards();
             ForgetInheritedSymbolReaders();
             int repair = ThreadPoolRepair.RepairInChild(parentHadSocketEngine);

@@ -19,15 +19,42 @@ internal static class DescriptorRegistry
 
     internal static void Remove(int fd) => Update(fd, add: false);
 
-    /// <summary>In a freshly forked child: close every registered descriptor.</summary>
-    internal static void CloseAllInChild()
+    /// <summary>
+    /// In a freshly forked child: close every registered descriptor but <paramref name="keep"/>
+    /// (the ends of the channel it was forked for, registered before the fork so that the children
+    /// of other threads close them), which stay registered.
+    /// </summary>
+    internal static void CloseAllInChild(int[] keep)
     {
         var fds = Volatile.Read(ref open);
         for (int i = 0; i < fds.Length; i++)
         {
-            Native.LibC.Close(fds[i]);
+            if (!Contains(keep, fds[i]))
+            {
+                Native.LibC.Close(fds[i]);
+            }
         }
-        Volatile.Write(ref open, []);
+        Volatile.Write(ref open, keep);
+    }
+
+    /// <summary>A plain loop: no generic code to compile in a child.</summary>
+    private static bool Contains(int[] fds, int fd)
+    {
+        for (int i = 0; i < fds.Length; i++)
+        {
+            if (fds[i] == fd)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Unregisters <paramref name="fd"/>, then closes it: no child forked afterwards closes its number, which may be reused.</summary>
+    internal static void Close(int fd)
+    {
+        Remove(fd);
+        Native.LibC.Close(fd);
     }
 
     private static void Update(int fd, bool add)

@@ -46,9 +46,10 @@ internal static class ForkPoint
 
     /// <summary>
     /// Forks a started child. Returns the child's pid in the parent, once the child is past its
-    /// start; returns 0 in the child, whose runtime is set up (<see cref="ChildRuntime.Enter"/>).
+    /// start; returns 0 in the child, whose runtime is set up (<see cref="ChildRuntime.Enter"/>) and
+    /// which has closed every registered descriptor but <paramref name="keep"/> (its channel's ends).
     /// </summary>
-    internal static int Fork(bool dieWithParent)
+    internal static int Fork(bool dieWithParent, int[] keep)
     {
         ThreadPoolRepair.Prepare();
         DiagnosticEndpointGuard.Prepare();
@@ -96,7 +97,7 @@ internal static class ForkPoint
                     // The child: nothing before this may block on the runtime (see LibC.RawFork).
                     ChildRuntime.EnterFirst(parentPid, dieWithParent);
                     gate = new Lock(); // the inherited one is held by this thread, with the parent's waiters
-                    ChildRuntime.Enter(handshake, relay, socketEngine, InjectFault?.Invoke(attempt) ?? Fault.None);
+                    ChildRuntime.Enter(handshake, relay, socketEngine, keep, InjectFault?.Invoke(attempt) ?? Fault.None);
                     return 0;
                 }
                 if (pid < 0)

@@ -15,6 +15,9 @@ internal abstract class ChannelEnds
         var kind => throw new ArgumentOutOfRangeException(nameof(options), kind, "Unknown channel transport kind."),
     };
 
+    /// <summary>Every descriptor the ends hold, registered before the fork (<see cref="Runtime.DescriptorRegistry"/>); each closes through the registry.</summary>
+    internal abstract int[] Descriptors { get; }
+
     /// <summary>In the parent, after the fork: its end.</summary>
     internal abstract IChannelTransport Parent();
 

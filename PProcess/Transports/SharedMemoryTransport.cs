@@ -1,4 +1,5 @@
 using PProcess.Native;
+using PProcess.Runtime;
 
 namespace PProcess.Transports;
 
@@ -408,15 +409,17 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             }
         }
 
+        internal override int[] Descriptors => [.. bells, parentLiveness, childLiveness];
+
         internal override IChannelTransport Parent()
         {
-            LibC.Close(childLiveness);
+            DescriptorRegistry.Close(childLiveness);
             return Take(new SharedMemoryTransport(mapping, capacity, spinLimit, parentSide: true, bells, parentLiveness));
         }
 
         internal override IChannelTransport Child()
         {
-            LibC.Close(parentLiveness);
+            DescriptorRegistry.Close(parentLiveness);
             return Take(new SharedMemoryTransport(mapping, capacity, spinLimit, parentSide: false, bells, childLiveness));
         }
 
@@ -443,8 +446,8 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         internal override void Abandon()
         {
             CloseBells();
-            LibC.Close(parentLiveness);
-            LibC.Close(childLiveness);
+            DescriptorRegistry.Close(parentLiveness);
+            DescriptorRegistry.Close(childLiveness);
             mapping.Dispose();
         }
 
@@ -454,7 +457,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             {
                 if (fd >= 0)
                 {
-                    LibC.Close(fd);
+                    DescriptorRegistry.Close(fd);
                 }
             }
         }

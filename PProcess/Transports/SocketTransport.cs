@@ -1,4 +1,5 @@
 using PProcess.Native;
+using PProcess.Runtime;
 
 namespace PProcess.Transports;
 
@@ -44,22 +45,24 @@ internal sealed unsafe class SocketTransport : IChannelTransport
 
         internal Ends() => (parent, child) = CreatePair();
 
+        internal override int[] Descriptors => [parent, child];
+
         internal override IChannelTransport Parent()
         {
-            LibC.Close(child);
+            DescriptorRegistry.Close(child);
             return new SocketTransport(parent);
         }
 
         internal override IChannelTransport Child()
         {
-            LibC.Close(parent);
+            DescriptorRegistry.Close(parent);
             return new SocketTransport(child);
         }
 
         internal override void Abandon()
         {
-            LibC.Close(parent);
-            LibC.Close(child);
+            DescriptorRegistry.Close(parent);
+            DescriptorRegistry.Close(child);
         }
     }
 
