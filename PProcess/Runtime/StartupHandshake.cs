@@ -124,15 +124,17 @@ internal sealed class StartupHandshake
                 }
                 // Not ready yet: slow (a loaded machine) or stuck. Only the child's own state tells.
                 var (state, ticks) = ProcState(pid);
-                if (ticks < 0)
+                if (state == 'Z')
                 {
-                    continue; // it is ending: the next poll sees the end of its socket
+                    continue; // it has ended: the next poll sees the end of its socket
                 }
                 if (ticks * TickLength >= StuckSpinning)
                 {
                     return Failed(pid, $"the child used {ticks * TickLength.TotalMilliseconds:0} ms of CPU without getting ready (spinning, in state {state})", kill: true);
                 }
-                if (state != 'S' || ticks != lastTicks)
+                // Running, or waiting on the disk, is progress; asleep, stopped or unreadable
+                // (ticks -1: /proc could not be read) for too long is stuck.
+                if (state is 'R' or 'D' || ticks != lastTicks)
                 {
                     sleeping.Restart();
                     lastTicks = ticks;
@@ -152,10 +154,10 @@ internal sealed class StartupHandshake
 
     private static Outcome Failed(int pid, string why, bool kill)
     {
-        if (kill)
-        {
-            LibC.Kill(pid, Signals.SIGKILL);
-        }
+        // Killed first in every case: the child may still be alive (a read error that was not its
+        // end), and a blocking wait for it must not depend on its ending by itself. The pid is
+        // not reaped yet, so it cannot belong to another process.
+        LibC.Kill(pid, Signals.SIGKILL);
         var status = Reap(pid);
         return new Outcome(false, kill ? why : $"{why} ({status})");
     }
@@ -174,7 +176,7 @@ internal sealed class StartupHandshake
 
     private static readonly TimeSpan TickLength = TimeSpan.FromSeconds(1.0 / 100); // USER_HZ, 100 on Linux
 
-    /// <summary>The state letter and the CPU ticks (user + system) of a process; ticks -1 when it is gone.</summary>
+    /// <summary>The state letter and the CPU ticks (user + system) of a process: ('Z', -1) when it has ended, ('?', -1) when /proc cannot be read.</summary>
     private static (char State, long Ticks) ProcState(int pid)
     {
         string text;
@@ -189,7 +191,11 @@ internal sealed class StartupHandshake
         int close = text.LastIndexOf(')');
         var fields = text[(close + 2)..].Split(' ');
         // After the name: state (field 3), ..., utime (field 14), stime (field 15).
-        if (fields.Length < 13 || fields[0] == "Z" || !long.TryParse(fields[11], out long user) || !long.TryParse(fields[12], out long system))
+        if (fields.Length > 0 && fields[0] == "Z")
+        {
+            return ('Z', -1);
+        }
+        if (fields.Length < 13 || !long.TryParse(fields[11], out long user) || !long.TryParse(fields[12], out long system))
         {
             return ('?', -1);
         }
