@@ -123,24 +123,31 @@ internal static unsafe class ChildExitWatch
         }
     }
 
+    /// <summary>In the parent, once before its first fork (<see cref="ChildPath"/>).</summary>
+    internal static void PrepareInParent() => ProcessExits.PrepareInParent();
+
     /// <summary>System.Diagnostics.Process's check for exited children, which its SIGCHLD handler runs in a parent.</summary>
     private static class ProcessExits
     {
-        private static bool looked;
         private static Action<bool, bool>? checkChildren;
         private static System.Reflection.FieldInfo? children;
 
+        /// <summary>
+        /// In the parent, once before its first fork: finds the check when System.Diagnostics.Process
+        /// is (or gets) loaded, so that each child inherits it found instead of scanning the loaded
+        /// assemblies and subscribing to their loading itself.
+        /// </summary>
+        internal static void PrepareInParent()
+        {
+            AppDomain.CurrentDomain.AssemblyLoad += (_, e) => Resolve(e.LoadedAssembly);
+            foreach (var assembly in AppDomain.CurrentDomain.GetAssemblies())
+            {
+                Resolve(assembly);
+            }
+        }
+
         internal static void Check()
         {
-            if (!looked)
-            {
-                looked = true;
-                AppDomain.CurrentDomain.AssemblyLoad += (_, e) => Resolve(e.LoadedAssembly);
-                foreach (var assembly in AppDomain.CurrentDomain.GetAssemblies())
-                {
-                    Resolve(assembly);
-                }
-            }
             if (checkChildren is not null && children?.GetValue(null) is System.Collections.ICollection { Count: > 0 })
             {
                 checkChildren(false, false);

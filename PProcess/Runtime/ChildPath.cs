@@ -27,6 +27,7 @@ internal static class ChildPath
                 PrepareAll(type);
             }
             ChildRuntime.InstallInParent();
+            ChildExitWatch.PrepareInParent();
             WarmUpChannel();
             // P/Invoke stubs are generated on first call; made here, the children inherit them.
             Marshal.PrelinkAll(typeof(Native.LibC));
