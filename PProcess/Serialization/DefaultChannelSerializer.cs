@@ -142,12 +142,12 @@ public sealed partial class DefaultChannelSerializer : IChannelSerializer
     private object? ReadJson(long length, IPayloadReader reader)
     {
         var type = ReadTypeName(reader, ref length);
-        return WithBuffer(length, reader, type, (span, t) => JsonSerializer.Deserialize(span, t, JsonOptions));
+        return WithBuffer(length, reader, (type, JsonOptions), static (span, state) => JsonSerializer.Deserialize(span, state.type, state.JsonOptions));
     }
 
     private RemoteException ReadException(long length, IPayloadReader reader)
     {
-        var error = WithBuffer(length, reader, 0, (span, _) => JsonSerializer.Deserialize<RemoteError>(span, JsonOptions))
+        var error = WithBuffer(length, reader, JsonOptions, static (span, options) => JsonSerializer.Deserialize<RemoteError>(span, options))
             ?? throw new ChannelProtocolException("An exception payload was empty.");
         return new RemoteException(error, 0, null);
     }
