@@ -380,8 +380,13 @@ public partial class Exchange : IDisposable
         {
             return;
         }
-        foreach (var worker in Workers.Where(w => w.Deadline.HasPassed && w.State != WorkerState.Idle).ToList())
+        // From the end, by index: a round allocates nothing, and Discard removes the entry it is given.
+        for (int i = set.Entries.Count - 1; i >= 0; i--)
         {
+            if (i >= set.Entries.Count || set.Entries[i].Owner is not { } worker || !worker.Deadline.HasPassed || worker.State == WorkerState.Idle)
+            {
+                continue;
+            }
             var channel = worker.Channel;
             bool owed = Continuous || worker.AwaitingResult;
             long ticket = CurrentTicket(worker);
