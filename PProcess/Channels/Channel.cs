@@ -64,8 +64,8 @@ public sealed class Channel : IDisposable
     /// <summary>The job's description: a string, or a <see cref="JobName"/> formatted when first read.</summary>
     private object? job;
 
-    /// <summary>Records the job the child now runs, without formatting its name.</summary>
-    internal void AssignJob(JobName name) => job = name;
+    /// <summary>Records the job the child now runs, without formatting its name: <paramref name="name"/>'s ToString is called when something reads <see cref="Job"/>.</summary>
+    internal void AssignJob(object name) => job = name;
 
     /// <summary>The serializer both ends use.</summary>
     public IChannelSerializer Serializer { get; }

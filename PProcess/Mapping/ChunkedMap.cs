@@ -313,7 +313,8 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
     {
         var channel = worker.Channel;
         board[worker.Slot].Assign();
-        channel.Job = Describe(chunk);
+        // Named when something reads it (an error), as an exchange names its jobs (JobName): not formatted per chunk.
+        channel.AssignJob(new ChunkName(this, chunk));
         try
         {
             channel.Send(chunk.Elements is { } elements ? elements : new[] { chunk.Start, chunk.Count });
@@ -645,6 +646,14 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
     }
 
     /// <summary>A chunk's name in error messages: "#7 lambda in Program.Main(7)", or "#12-15 lambda in Program.Main()".</summary>
+    /// <summary>A chunk's name, made when first read.</summary>
+    private sealed class ChunkName(ChunkedMap<T, TResult> map, Chunk<T, TResult> chunk)
+    {
+        private string? text;
+
+        public override string ToString() => text ??= map.Describe(chunk);
+    }
+
     private string Describe(Chunk<T, TResult> chunk) => chunk.Count == 1 ? Describe(chunk, 0) : $"#{chunk.Start}-{chunk.End - 1} {selectorName}";
 
     /// <summary>The name of the chunk's element at <paramref name="offset"/>: "#7 lambda in Program.Main(7)".</summary>
