@@ -35,8 +35,8 @@ internal static unsafe class ChildExitWatch
 
     /// <summary>
     /// The watch's entry point for a thread made with pthread_create: a new managed thread's
-    /// Start waits until the thread runs, which cost each child's start milliseconds on a loaded
-    /// machine (docs/performance.md); a native thread that enters managed code here does not.
+    /// Start waits until the new thread has run, which delays each child's start by a scheduling
+    /// round on a loaded machine; a native thread that enters managed code here does not.
     /// Taken in the parent (the class constructor runs there), so its stub is made once.
     /// </summary>
     private static readonly nint EntryPoint = (nint)(delegate* unmanaged<nint, nint>)&Entry;

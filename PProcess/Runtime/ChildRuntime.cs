@@ -141,7 +141,7 @@ internal static class ChildRuntime
     }
 
     // Console creates its writers on first use; creating them in a child only to flush them
-    // would cost milliseconds per child. These fields say whether they exist.
+    // would cost each child the writers' creation for nothing. These fields say whether they exist.
     private static readonly FieldInfo? ConsoleOut = typeof(Console).GetField("s_out", BindingFlags.Static | BindingFlags.NonPublic);
     private static readonly FieldInfo? ConsoleError = typeof(Console).GetField("s_error", BindingFlags.Static | BindingFlags.NonPublic);
     private static readonly FieldInfo? ProcessExitHandlers = typeof(AppContext).GetField("ProcessExit", BindingFlags.Static | BindingFlags.NonPublic);

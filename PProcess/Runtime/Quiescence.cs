@@ -61,7 +61,7 @@ internal static class Quiescence
                     "A fork while another thread runs managed code or holds a runtime lock leaves the child aborting or hanging " +
                     "(fork-safety rules 3 and 8). Fork from a quiescent process: start workers before other threads, or stop them first.");
             }
-            // Yield at first (a runtime thread usually finishes in microseconds), then sleep.
+            // Yield at first (a runtime thread's short work is usually done by then), then sleep.
             if (++spins < 50)
             {
                 Thread.Yield();

@@ -15,8 +15,8 @@ namespace PProcess.Runtime;
 /// <remarks>
 /// It writes private fields of System.Private.CoreLib, resolved by name once in the parent
 /// (<see cref="Prepare"/>) and compiled into one delegate that the parent JIT-compiles by a dry run,
-/// so a child runs ~0.3 ms of prepared code (measured by the spike in
-/// shared/design/thread-pool-in-child.md). It is verified on the runtime versions in
+/// so a child runs only prepared code (its cost is inside each child's start, which `fork_cost`
+/// measures: docs/fork-safety.md, rule 9). It is verified on the runtime versions in
 /// <see cref="VerifiedRuntimes"/>; on another major.minor version, or when a field is missing,
 /// the repair is unavailable and <see cref="ForkGuard"/> refuses to fork a process whose pool or
 /// timers have started, naming the cause, instead of letting its children hang.
