@@ -35,6 +35,35 @@ public static class Fork
     public static IReadOnlyList<string> RecentRetryReasons => ForkPoint.RecentRetryReasons;
 
     /// <summary>
+    /// Registers actions run around every fork this library makes, in the spirit of Python's
+    /// <c>os.register_at_fork</c>: <paramref name="before"/> in the parent before the fork (the
+    /// newest registration first), <paramref name="afterInParent"/> in the parent after it, made or
+    /// failed, and <paramref name="afterInChild"/> in each new child, once its runtime is set up and
+    /// before any of its user code (both in order of registration). Dispose the result to remove them.
+    /// </summary>
+    /// <remarks>
+    /// What may run there (docs/fork-safety.md, "At-fork hooks"): the hooks run on the thread that
+    /// forks, one fork at a time. <paramref name="before"/> may start a thread (it is asleep by the
+    /// time the fork is made); an exception from it fails the fork, and none from
+    /// <paramref name="afterInParent"/> is lost (the fork fails with it, its child killed and reaped).
+    /// In the child only the forking thread exists: <paramref name="afterInChild"/> must not wait for
+    /// another thread of the parent (a lock one of them held at the fork, a queue one of them
+    /// drained, <c>GC.WaitForPendingFinalizers</c>), and should be short; an exception from it ends
+    /// the child with exit code 70 and the exception on its standard error, which the parent quotes.
+    /// </remarks>
+    /// <returns>The registration; disposing it removes the hooks (a fork already under way may still run them once).</returns>
+    public static IDisposable RegisterAtFork(Action? before = null, Action? afterInParent = null, Action? afterInChild = null)
+    {
+        if (before is null && afterInParent is null && afterInChild is null)
+        {
+            throw new ArgumentException("RegisterAtFork needs at least one action: before, afterInParent or afterInChild.");
+        }
+        // The child's hook is compiled now, in the parent: children inherit it compiled (fork-safety rule 9).
+        ChildPath.Prepare(afterInChild);
+        return AtForkHooks.Add(before, afterInParent, afterInChild);
+    }
+
+    /// <summary>
     /// Forks once and returns the channel in both processes: in the parent it leads to the child
     /// (<see cref="Channel.Pid"/> is the child's pid); in the child it leads to the parent
     /// (<see cref="Channel.IsChild"/> is true). The child must end with <see cref="Exit"/>.
