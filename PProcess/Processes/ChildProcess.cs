@@ -16,6 +16,24 @@ internal sealed class ChildProcess
 
     internal ChildProcess(int pid) => Pid = pid;
 
+    /// <summary>
+    /// A child whose owner was dropped without being disposed (a PMap enumerator abandoned without
+    /// Dispose, a channel forgotten): when it is collected, the child is killed and reaped, as
+    /// Dispose would have, instead of staying a zombie for the life of the process. Only in the
+    /// process that forked it (a child has no finalizer thread anyway).
+    /// </summary>
+    ~ChildProcess()
+    {
+        try
+        {
+            KillAndReap();
+        }
+        catch (Exception)
+        {
+            // Reaped elsewhere (waitpid(-1) by other code): nothing is left to release.
+        }
+    }
+
     internal int Pid { get; }
 
     /// <summary>How the child ended, once reaped; otherwise null.</summary>
@@ -42,6 +60,7 @@ internal sealed class ChildProcess
             throw LibC.Error($"waitpid({Pid})", LibC.LastError);
         }
         status = ChildStatus.FromWaitStatus(raw);
+        GC.SuppressFinalize(this);
         return status.Value;
     }
 
@@ -51,6 +70,7 @@ internal sealed class ChildProcess
         if (status is null && IsOwner && LibC.WaitPid(Pid, out int raw, LibC.WNOHANG) == Pid)
         {
             status = ChildStatus.FromWaitStatus(raw);
+            GC.SuppressFinalize(this);
         }
         return status;
     }
