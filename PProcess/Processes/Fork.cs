@@ -81,6 +81,7 @@ public static class Fork
     public static Channel Start(Action<Channel> callable, ChannelOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(callable);
+        Tasks.AsyncJobs.RefuseAsync(callable, "Fork.Start");
         return Spawn(callable, JobNames.Describe(callable), options ?? ChannelOptions.Default);
     }
 
@@ -123,6 +124,10 @@ public static class Fork
         bool dieWithParent = true)
     {
         ForkGuard.ThrowIfUnsafe();
+        if ((callable ?? body) is { } work)
+        {
+            Tasks.AsyncJobs.RefuseAsync(work, "A fork");
+        }
         ChildPath.Prepare(body);
         ChildPath.Prepare(callable);
         var ends = ChannelEnds.Create(options);
