@@ -182,6 +182,8 @@ public sealed class BackgroundProcess : IDisposable
         {
             throw LibC.Error("setsid", LibC.LastError);
         }
+        // Detached from its starter: no message of it or of the daemon goes up (ChildMessages).
+        ChildMessageRelay.Detach();
         int statusFd = channel.FileDescriptor;
         // Kept: the status channel is the daemon's now, not a descriptor to close after the fork.
         DescriptorRegistry.Remove(statusFd);
@@ -196,8 +198,9 @@ public sealed class BackgroundProcess : IDisposable
     private static void RunDaemon(Channel link, int statusFd, int listenFd, int logFd, string?[] streams, string path, Action<Channel> body,
         string description, PersistentExchangeOptions options)
     {
-        // The channel to the first child, which is leaving, is closed with the rest below.
+        // The channel to the first child, which is leaving, is closed with the rest below; so is the way to its messages.
         DescriptorRegistry.Remove(link.FileDescriptor);
+        ChildMessageRelay.Detach();
         RedirectStandardStreams(logFd);
         CloseAllExcept(listenFd, statusFd, streams, options.KeepDescriptors);
         // The job's own child must not hold them.

@@ -60,7 +60,7 @@ internal sealed class ChildProcess
             throw LibC.Error($"waitpid({Pid})", LibC.LastError);
         }
         status = ChildStatus.FromWaitStatus(raw);
-        GC.SuppressFinalize(this);
+        Reaped();
         return status.Value;
     }
 
@@ -70,9 +70,16 @@ internal sealed class ChildProcess
         if (status is null && IsOwner && LibC.WaitPid(Pid, out int raw, LibC.WNOHANG) == Pid)
         {
             status = ChildStatus.FromWaitStatus(raw);
-            GC.SuppressFinalize(this);
+            Reaped();
         }
         return status;
+    }
+
+    /// <summary>Once reaped: nothing for the finalizer to do, and every message the child sent (<see cref="ChildMessages"/>) handed on.</summary>
+    private void Reaped()
+    {
+        GC.SuppressFinalize(this);
+        ChildMessageRelay.AfterReap(Pid);
     }
 
     /// <summary>Sends SIGKILL to a child not reaped yet (its pid cannot have been reused before that).</summary>

@@ -25,6 +25,12 @@ public static class Fork
     public static bool IsChild => ChildRuntime.IsChild;
 
     /// <summary>
+    /// In a child: the job it runs, as its parent's errors name it ("Program.Work(3)"; in a PMap child,
+    /// the element it is computing: "#7 lambda in Program.Main(7)"); null in a process that is not a child.
+    /// </summary>
+    public static string? CurrentJob => ChildRuntime.IsChild ? Runtime.CurrentJob.Describe() : null;
+
+    /// <summary>
     /// How many forks this process made again because the child could not start safely: another
     /// thread ran while the fork was made, or the child found a runtime lock held, or it got stuck
     /// before its job began (docs/fork-safety.md, "How a fork is made"). The job runs once either way.
@@ -151,6 +157,7 @@ public static class Fork
         }
         if (pid == 0)
         {
+            Runtime.CurrentJob.Set(job);
             var childEnd = ends.Child();
             // A grandchild closes this end too: otherwise it would keep the channel to this
             // child's parent open after this child ends.
