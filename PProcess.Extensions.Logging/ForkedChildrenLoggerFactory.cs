@@ -91,10 +91,11 @@ public sealed class ForkedChildrenLoggerFactory : ILoggerFactory
         {
             foreach (var scope in record.Scopes)
             {
-                scopes.Add(logger.BeginScope(new RelayedScope(scope)));
+                scopes.Add(logger.BeginScope(new RelayedPairs(scope.Pairs, scope.Text ?? "")));
             }
             var exception = record.Exception is { } e ? new ChildLoggedException(e.Type, e.Message, e.Text) : null;
-            logger.Log(record.Level, new EventId(record.EventId, record.EventName), new RelayedState(record), exception, static (state, _) => state.Message);
+            logger.Log(record.Level, new EventId(record.EventId, record.EventName), new RelayedPairs(record.Properties, record.Message), exception,
+                static (state, _) => state.Text);
         }
         finally
         {

@@ -166,26 +166,7 @@ internal sealed unsafe class ChildMessageRelay
         }
     }
 
-    private void Relay()
-    {
-        Span<PollFd> readable = [PollFd.ForInput(readEnd)];
-        while (true)
-        {
-            if (LibC.Poll(readable, Deadline.Never) < 0 && LibC.LastError != Errno.EINTR)
-            {
-                return;
-            }
-            bool ended;
-            lock (gate)
-            {
-                ended = !Drain() && LibC.LastError is not (Errno.EAGAIN or Errno.EINTR);
-            }
-            if (ended)
-            {
-                return;
-            }
-        }
-    }
+    private void Relay() => RelayThread.Run(readEnd, gate, Drain);
 
     /// <summary>Under the lock: reads every piece waiting and hands on the messages it completes; false when there was none.</summary>
     private bool Drain()

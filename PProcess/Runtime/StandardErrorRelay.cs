@@ -173,26 +173,7 @@ internal sealed unsafe class StandardErrorRelay
     /// never finds a piece read from the socket but not yet remembered (it did, before: a FailFast's
     /// quote lost its message in 1 of 20 reports, and a thread's unhandled exception its line).
     /// </summary>
-    private void Relay()
-    {
-        Span<PollFd> readable = [PollFd.ForInput(readEnd)];
-        while (true)
-        {
-            if (LibC.Poll(readable, Deadline.Never) < 0 && LibC.LastError != Errno.EINTR)
-            {
-                return;
-            }
-            bool ended;
-            lock (gate)
-            {
-                ended = !Drain() && LibC.LastError is not (Errno.EAGAIN or Errno.EINTR);
-            }
-            if (ended)
-            {
-                return; // the socket failed: children's bytes now go nowhere, but no thread spins on it
-            }
-        }
-    }
+    private void Relay() => RelayThread.Run(readEnd, gate, Drain);
 
     /// <summary>Under the lock: reads, passes on and remembers every piece waiting; false when there was none.</summary>
     private bool Drain()
