@@ -282,18 +282,23 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         return n;
     }
 
-    /// <summary>The bytes waiting in the incoming ring, the peer's Head bounded by this end's Tail and the capacity.</summary>
-    private long Available()
+    /// <summary>The bytes waiting in the incoming ring: the peer's Head, bounded by this end's Tail and the capacity.</summary>
+    private long Available() => Used(Volatile.Read(ref rx.Head), rxTail, rx.Capacity, peersHead: true);
+
+    /// <summary>The free bytes of the outgoing ring: the peer's Tail, bounded by this end's Head and the capacity.</summary>
+    private long Free() => tx.Capacity - Used(txHead, Volatile.Read(ref tx.Tail), tx.Capacity, peersHead: false);
+
+    /// <summary>Head - Tail of a ring, one of them written by the peer: from 0 to the capacity, or the peer broke the protocol.</summary>
+    private static long Used(long head, long tail, long capacity, bool peersHead)
     {
-        long head = Volatile.Read(ref rx.Head);
-        long available = head - rxTail;
-        if ((ulong)available > (ulong)rx.Capacity)
+        long used = head - tail;
+        if ((ulong)used > (ulong)capacity)
         {
             throw new ChannelProtocolException(
-                $"the peer set the shared-memory ring's Head to {head}, with the Tail at {rxTail} in a ring of {rx.Capacity} bytes " +
-                (available < 0 ? "(behind the Tail)" : "(more than the ring holds)"));
+                $"the peer set the shared-memory ring's {(peersHead ? $"Head to {head}, with the Tail at {tail}" : $"Tail to {tail}, with the Head at {head}")} " +
+                $"in a ring of {capacity} bytes ({(used < 0 ? "the Head behind the Tail" : "more than the ring holds")})");
         }
-        return available;
+        return used;
     }
 
     /// <summary>
@@ -366,19 +371,6 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         }
     }
 
-    /// <summary>The free bytes of the outgoing ring, the peer's Tail bounded by this end's Head and the capacity.</summary>
-    private long Free()
-    {
-        long tail = Volatile.Read(ref tx.Tail);
-        long used = txHead - tail;
-        if ((ulong)used > (ulong)tx.Capacity)
-        {
-            throw new ChannelProtocolException(
-                $"the peer set the shared-memory ring's Tail to {tail}, with the Head at {txHead} in a ring of {tx.Capacity} bytes " +
-                (used < 0 ? "(past the Head)" : "(more than the ring holds behind the Head)"));
-        }
-        return tx.Capacity - used;
-    }
 
     /// <summary>
     /// Moves this side's position (a producer's head, a consumer's tail) on, then rings the other
