@@ -144,9 +144,9 @@ public abstract class HostileInputTests : TransportScenarios
     }
 
     [Fact]
-    public void AHalfSentFrameDoesNotHoldUpThePoolsOtherWorkers() => Passes(HalfSentPoolScenario);
+    public void AHalfSentFrameDoesNotHoldUpTheOtherChildren() => Passes(HalfSentNeighbourScenario);
 
-    private static void HalfSentPoolScenario()
+    private static void HalfSentNeighbourScenario()
     {
         // One child stops in the middle of a message and another sends its result: the one readiness
         // loop keeps serving the second while the first's frame is incomplete.
