@@ -13,6 +13,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# python3 writes the framework's deps.json from the pack's file list.
+if ! command -v python3 >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq python3
+fi
+
 # Lays out the runtime packs of VERSION under ROOT as a dotnet installation: ROOT/dotnet,
 # ROOT/host/fxr/VERSION, ROOT/shared/Microsoft.NETCore.App/VERSION, ROOT/shared/Microsoft.AspNetCore.App/VERSION.
 layout() {
