@@ -157,7 +157,8 @@ public class ForkSafetyTests
         }
         var version = Environment.Version;
         Assert.Contains(version.ToString(), Runtime.ThreadPoolRepair.VerifiedRuntimes);
-        Assert.True(RepairedFields.TryGetValue($"{version.Major}.{version.Minor}", out var expected), $"no pinned fields for .NET {version}");
+        Assert.True(RepairedFields.TryGetValue($"{version.Major}.{version.Minor}", out var pinned), $"no pinned fields for .NET {version}");
+        var expected = pinned.Order(StringComparer.Ordinal).ToArray();
         // The socket engine is resolved when a parent has one: make one, as a parent that used sockets has.
         using (var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
         {
@@ -177,7 +178,30 @@ public class ForkSafetyTests
             Console.Error.WriteLine($"the repair's fields on .NET {version}:\n" + string.Join("\n", touched.Select(f => $"            \"{f}\",")));
         }
         Assert.Equal(expected, touched);
+        AssertOtherReadersOfRuntimeInternalsFindThem();
         Console.WriteLine($"pinned fields of .NET {version} verified");
+    }
+
+    /// <summary>
+    /// The library's other readers of runtime internals, which do without them where they are
+    /// missing (a child then keeps its parent's pid in Environment.ProcessId, its stack traces may
+    /// crash, its Process.WaitForExit never returns, it deletes the parent's diagnostic endpoints):
+    /// each must find what it reads, by name and type, on every verified runtime.
+    /// </summary>
+    private static void AssertOtherReadersOfRuntimeInternalsFindThem()
+    {
+        const System.Reflection.BindingFlags Static = System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic;
+        void Has(Type type, string field, Type fieldType) =>
+            Assert.True(type.GetField(field, Static)?.FieldType == fieldType, $"{type.FullName}.{field} is not a static {fieldType} on .NET {Environment.Version}");
+        Has(typeof(Environment), "s_processId", typeof(int));                                                      // Runtime/ProcessIdentity.cs
+        Has(typeof(object).Assembly.GetType("System.Diagnostics.StackFrameHelper", true)!, "s_stackTraceSymbolsCache", typeof(object)); // Runtime/ChildRuntime.cs
+        Has(typeof(Console), "s_out", typeof(TextWriter));                                                          // Runtime/ChildRuntime.cs
+        Has(typeof(Console), "s_error", typeof(TextWriter));
+        var waitState = typeof(System.Diagnostics.Process).Assembly.GetType("System.Diagnostics.ProcessWaitState", true)!; // Runtime/ChildExitWatch.cs
+        Has(waitState, "s_childProcessWaitStates", typeof(Dictionary<,>).MakeGenericType(typeof(int), waitState));
+        Assert.NotNull(waitState.GetMethod("CheckChildren", Static, [typeof(bool), typeof(bool)]));
+        Runtime.DiagnosticEndpointGuard.Prepare();                                                                  // libcoreclr's import of unlink
+        Assert.Null(Runtime.DiagnosticEndpointGuard.Unavailable);
     }
 
     /// <summary>Makes <see cref="PinnedFieldsScenario"/> find this field ("Type.field") missing, as after a runtime update that removed it.</summary>
@@ -218,121 +242,83 @@ public class ForkSafetyTests
 
     private static void PrintRuntimeScenario() => Console.WriteLine(Environment.Version);
 
-    /// <summary>The private fields the repair reads or writes, per runtime major.minor (verified on the patches in VerifiedRuntimes).</summary>
+    /// <summary>The private fields the repair reads or writes on every runtime it knows.</summary>
+    private static readonly string[] FieldsOfEveryRuntime =
+    [
+        "System.Net.Sockets.SocketAsyncEngine.s_engines",
+        "System.Threading.Lock._owningThreadId",
+        "System.Threading.LowLevelLifoSemaphore+CacheLineSeparatedCounts._counts",
+        "System.Threading.LowLevelLifoSemaphore+Counts._data",
+        "System.Threading.LowLevelLifoSemaphore._separated",
+        "System.Threading.LowLevelLock._state",
+        "System.Threading.PortableThreadPool+CacheLineSeparated.counts",
+        "System.Threading.PortableThreadPool+CacheLineSeparated.gateThreadRunningState",
+        "System.Threading.PortableThreadPool+CountsOfThreadsProcessingUserCallbacks._data",
+        "System.Threading.PortableThreadPool+GateThread.DelayEvent",
+        "System.Threading.PortableThreadPool+GateThread.RunGateThreadEvent",
+        "System.Threading.PortableThreadPool+ThreadCounts._data",
+        "System.Threading.PortableThreadPool+WorkerThread.s_semaphore",
+        "System.Threading.PortableThreadPool.ThreadPoolInstance",
+        "System.Threading.PortableThreadPool._countsOfThreadsProcessingUserCallbacks",
+        "System.Threading.PortableThreadPool._minThreads",
+        "System.Threading.PortableThreadPool._numBlockedThreads",
+        "System.Threading.PortableThreadPool._numThreadsAddedDueToBlocking",
+        "System.Threading.PortableThreadPool._numThreadsBeingKeptAlive",
+        "System.Threading.PortableThreadPool._pendingBlockingAdjustment",
+        "System.Threading.PortableThreadPool._separated",
+        "System.Threading.PortableThreadPool._threadAdjustmentLock",
+        "System.Threading.PortableThreadPool._waitThreadLock",
+        "System.Threading.PortableThreadPool._waitThreadsHead",
+        "System.Threading.ThreadPool.s_workQueue",
+        "System.Threading.ThreadPoolWorkQueue+WorkStealingQueue.m_array",
+        "System.Threading.ThreadPoolWorkQueue+WorkStealingQueue.m_foreignLock",
+        "System.Threading.ThreadPoolWorkQueue+WorkStealingQueue.m_headIndex",
+        "System.Threading.ThreadPoolWorkQueue+WorkStealingQueue.m_tailIndex",
+        "System.Threading.ThreadPoolWorkQueue+WorkStealingQueueList.s_queues",
+        "System.Threading.ThreadPoolWorkQueue._assignableWorkItemQueues",
+        "System.Threading.ThreadPoolWorkQueue._queueAssignmentLock",
+        "System.Threading.ThreadPoolWorkQueue.highPriorityWorkItems",
+        "System.Threading.ThreadPoolWorkQueue.lowPriorityWorkItems",
+        "System.Threading.ThreadPoolWorkQueue.workItems",
+        "System.Threading.TimerQueue.<ActiveCount>k__BackingField",
+        "System.Threading.TimerQueue.<SharedLock>k__BackingField",
+        "System.Threading.TimerQueue._isScheduled",
+        "System.Threading.TimerQueue._isTimerScheduled",
+        "System.Threading.TimerQueue._longTimers",
+        "System.Threading.TimerQueue._shortTimers",
+        "System.Threading.TimerQueue.s_scheduledTimers",
+        "System.Threading.TimerQueue.s_scheduledTimersToFire",
+        "System.Threading.TimerQueue.s_timerEvent",
+        "System.Threading.TimerQueue.s_timerEventLock",
+        "System.Threading.TimerQueueTimer._dueTime",
+        "System.Threading.TimerQueueTimer._next",
+        "System.Threading.TimerQueueTimer._prev",
+    ];
+
+    /// <summary>
+    /// The private fields the repair reads or writes, per runtime major.minor (verified on the
+    /// patches in VerifiedRuntimes): those of every runtime, and those of that version only.
+    /// </summary>
     private static readonly Dictionary<string, string[]> RepairedFields = new()
     {
         ["10.0"] =
         [
-            "System.Net.Sockets.SocketAsyncEngine.s_engines",
-            "System.Threading.Lock._owningThreadId",
-            "System.Threading.LowLevelLifoSemaphore+CacheLineSeparatedCounts._counts",
-            "System.Threading.LowLevelLifoSemaphore+Counts._data",
+            .. FieldsOfEveryRuntime,
             "System.Threading.LowLevelLifoSemaphore._semaphore",
-            "System.Threading.LowLevelLifoSemaphore._separated",
-            "System.Threading.LowLevelLock._state",
-            "System.Threading.PortableThreadPool+CacheLineSeparated.counts",
-            "System.Threading.PortableThreadPool+CacheLineSeparated.gateThreadRunningState",
             "System.Threading.PortableThreadPool+CacheLineSeparated.lastDequeueTime",
             "System.Threading.PortableThreadPool+CacheLineSeparated.numRequestedWorkers",
-            "System.Threading.PortableThreadPool+CountsOfThreadsProcessingUserCallbacks._data",
-            "System.Threading.PortableThreadPool+GateThread.DelayEvent",
-            "System.Threading.PortableThreadPool+GateThread.RunGateThreadEvent",
-            "System.Threading.PortableThreadPool+ThreadCounts._data",
-            "System.Threading.PortableThreadPool+WorkerThread.s_semaphore",
-            "System.Threading.PortableThreadPool.ThreadPoolInstance",
-            "System.Threading.PortableThreadPool._countsOfThreadsProcessingUserCallbacks",
-            "System.Threading.PortableThreadPool._minThreads",
-            "System.Threading.PortableThreadPool._numBlockedThreads",
-            "System.Threading.PortableThreadPool._numThreadsAddedDueToBlocking",
-            "System.Threading.PortableThreadPool._numThreadsBeingKeptAlive",
-            "System.Threading.PortableThreadPool._pendingBlockingAdjustment",
-            "System.Threading.PortableThreadPool._separated",
-            "System.Threading.PortableThreadPool._threadAdjustmentLock",
-            "System.Threading.PortableThreadPool._waitThreadLock",
-            "System.Threading.PortableThreadPool._waitThreadsHead",
-            "System.Threading.ThreadPool.s_workQueue",
             "System.Threading.ThreadPoolWorkQueue+CacheLineSeparated._hasOutstandingThreadRequest",
-            "System.Threading.ThreadPoolWorkQueue+WorkStealingQueue.m_array",
-            "System.Threading.ThreadPoolWorkQueue+WorkStealingQueue.m_foreignLock",
-            "System.Threading.ThreadPoolWorkQueue+WorkStealingQueue.m_headIndex",
-            "System.Threading.ThreadPoolWorkQueue+WorkStealingQueue.m_tailIndex",
-            "System.Threading.ThreadPoolWorkQueue+WorkStealingQueueList.s_queues",
-            "System.Threading.ThreadPoolWorkQueue._assignableWorkItemQueues",
-            "System.Threading.ThreadPoolWorkQueue._queueAssignmentLock",
             "System.Threading.ThreadPoolWorkQueue._separated",
-            "System.Threading.ThreadPoolWorkQueue.highPriorityWorkItems",
-            "System.Threading.ThreadPoolWorkQueue.lowPriorityWorkItems",
-            "System.Threading.ThreadPoolWorkQueue.workItems",
-            "System.Threading.TimerQueue.<ActiveCount>k__BackingField",
-            "System.Threading.TimerQueue.<SharedLock>k__BackingField",
-            "System.Threading.TimerQueue._isScheduled",
-            "System.Threading.TimerQueue._isTimerScheduled",
-            "System.Threading.TimerQueue._longTimers",
-            "System.Threading.TimerQueue._shortTimers",
-            "System.Threading.TimerQueue.s_scheduledTimers",
-            "System.Threading.TimerQueue.s_scheduledTimersToFire",
-            "System.Threading.TimerQueue.s_timerEvent",
-            "System.Threading.TimerQueue.s_timerEventLock",
-            "System.Threading.TimerQueueTimer._dueTime",
-            "System.Threading.TimerQueueTimer._next",
-            "System.Threading.TimerQueueTimer._prev",
         ],
         ["11.0"] =
         [
-            "System.Net.Sockets.SocketAsyncEngine.s_engines",
-            "System.Threading.Lock._owningThreadId",
-            "System.Threading.LowLevelLifoSemaphore+CacheLineSeparatedCounts._counts",
-            "System.Threading.LowLevelLifoSemaphore+Counts._data",
+            .. FieldsOfEveryRuntime,
             "System.Threading.LowLevelLifoSemaphore._blockerStack",
             "System.Threading.LowLevelLifoSemaphore._blockerStackLock",
             "System.Threading.LowLevelLifoSemaphore._pendingWake",
             "System.Threading.LowLevelLifoSemaphore._racingUnblocks",
-            "System.Threading.LowLevelLifoSemaphore._separated",
-            "System.Threading.LowLevelLock._state",
             "System.Threading.PortableThreadPool+CacheLineSeparated._hasOutstandingThreadRequest",
-            "System.Threading.PortableThreadPool+CacheLineSeparated.counts",
-            "System.Threading.PortableThreadPool+CacheLineSeparated.gateThreadRunningState",
             "System.Threading.PortableThreadPool+CacheLineSeparated.lastDispatchTime",
-            "System.Threading.PortableThreadPool+CountsOfThreadsProcessingUserCallbacks._data",
-            "System.Threading.PortableThreadPool+GateThread.DelayEvent",
-            "System.Threading.PortableThreadPool+GateThread.RunGateThreadEvent",
-            "System.Threading.PortableThreadPool+ThreadCounts._data",
-            "System.Threading.PortableThreadPool+WorkerThread.s_semaphore",
-            "System.Threading.PortableThreadPool.ThreadPoolInstance",
-            "System.Threading.PortableThreadPool._countsOfThreadsProcessingUserCallbacks",
-            "System.Threading.PortableThreadPool._minThreads",
-            "System.Threading.PortableThreadPool._numBlockedThreads",
-            "System.Threading.PortableThreadPool._numThreadsAddedDueToBlocking",
-            "System.Threading.PortableThreadPool._numThreadsBeingKeptAlive",
-            "System.Threading.PortableThreadPool._pendingBlockingAdjustment",
-            "System.Threading.PortableThreadPool._separated",
-            "System.Threading.PortableThreadPool._threadAdjustmentLock",
-            "System.Threading.PortableThreadPool._waitThreadLock",
-            "System.Threading.PortableThreadPool._waitThreadsHead",
-            "System.Threading.ThreadPool.s_workQueue",
-            "System.Threading.ThreadPoolWorkQueue+WorkStealingQueue.m_array",
-            "System.Threading.ThreadPoolWorkQueue+WorkStealingQueue.m_foreignLock",
-            "System.Threading.ThreadPoolWorkQueue+WorkStealingQueue.m_headIndex",
-            "System.Threading.ThreadPoolWorkQueue+WorkStealingQueue.m_tailIndex",
-            "System.Threading.ThreadPoolWorkQueue+WorkStealingQueueList.s_queues",
-            "System.Threading.ThreadPoolWorkQueue._assignableWorkItemQueues",
-            "System.Threading.ThreadPoolWorkQueue._queueAssignmentLock",
-            "System.Threading.ThreadPoolWorkQueue.highPriorityWorkItems",
-            "System.Threading.ThreadPoolWorkQueue.lowPriorityWorkItems",
-            "System.Threading.ThreadPoolWorkQueue.workItems",
-            "System.Threading.TimerQueue.<ActiveCount>k__BackingField",
-            "System.Threading.TimerQueue.<SharedLock>k__BackingField",
-            "System.Threading.TimerQueue._isScheduled",
-            "System.Threading.TimerQueue._isTimerScheduled",
-            "System.Threading.TimerQueue._longTimers",
-            "System.Threading.TimerQueue._shortTimers",
-            "System.Threading.TimerQueue.s_scheduledTimers",
-            "System.Threading.TimerQueue.s_scheduledTimersToFire",
-            "System.Threading.TimerQueue.s_timerEvent",
-            "System.Threading.TimerQueue.s_timerEventLock",
-            "System.Threading.TimerQueueTimer._dueTime",
-            "System.Threading.TimerQueueTimer._next",
-            "System.Threading.TimerQueueTimer._prev",
             "System.Threading.WaitSubsystem.s_lock",
         ],
     };

@@ -14,9 +14,10 @@ public static class BusyForks
     public static void Run(Options options)
     {
         int loops = IntOption(options, "--loops", 16), forks = IntOption(options, "--forks", 10), busy = IntOption(options, "--busy", 4);
-        var result = Measure(loops, forks, busy);
+        int delayMs = IntOption(options, "--timer", 1);
+        var result = Measure(loops, forks, busy, delayMs);
         var ms = result.Latencies.Select(t => t.TotalMilliseconds).Order().ToArray();
-        Console.WriteLine($"runtime {Environment.Version}: {loops} request loops x {forks} awaited forks, {busy} tasks awaiting Task.Delay(1)");
+        Console.WriteLine($"runtime {Environment.Version}: {loops} request loops x {forks} awaited forks, {busy} tasks awaiting Task.Delay({delayMs})");
         Console.WriteLine($"succeeded: {result.Succeeded} of {loops * forks} in {result.Elapsed.TotalSeconds:F1} s; " +
             $"latency p50 {Percentile(ms, 0.50):F1} ms, p99 {Percentile(ms, 0.99):F1} ms, max {ms[^1]:F1} ms");
         Console.WriteLine($"forks made again: {result.Retries}" + (result.Reasons.Count > 0 ? $" (last reasons: {string.Join("; ", result.Reasons.TakeLast(3))})" : ""));
@@ -31,10 +32,10 @@ public static class BusyForks
 
     /// <summary>
     /// <paramref name="loops"/> request loops, each on a pool thread, await <paramref name="forks"/>
-    /// forks one after the other, while <paramref name="busy"/> tasks await Task.Delay(1) in a loop.
-    /// A fork's exception propagates (the caller sees which one failed, and why).
+    /// forks one after the other, while <paramref name="busy"/> tasks await Task.Delay(<paramref name="delayMs"/>)
+    /// in a loop. A fork's exception propagates (the caller sees which one failed, and why).
     /// </summary>
-    public static Outcome Measure(int loops, int forks, int busy)
+    public static Outcome Measure(int loops, int forks, int busy, int delayMs = 1)
     {
         long retriesBefore = Fork.Retries;
         using var stop = new CancellationTokenSource();
@@ -42,7 +43,7 @@ public static class BusyForks
         {
             while (!stop.IsCancellationRequested)
             {
-                await Task.Delay(1);
+                await Task.Delay(delayMs);
             }
         })).ToArray();
         var clock = Stopwatch.StartNew();
