@@ -232,6 +232,26 @@ public class ForkSafetyTests
     }
 
     [Fact]
+    public void ARuntimeTheRepairDoesNotKnowIsRefusedAForkNamingIt() => IsolatedProcess.Passes(UnknownRuntimeScenario);
+
+    private static void UnknownRuntimeScenario()
+    {
+        // As on .NET 12: the repair knows other major versions than this one.
+        var known = Runtime.ThreadPoolRepair.KnownRuntimes;
+        for (int i = 0; i < known.Length; i++)
+        {
+            known[i] = new Version(Environment.Version.Major + 1 + i, 0);
+        }
+        // A process whose pool never started still forks: its children start their own.
+        Assert.Equal([2], new[] { 1 }.PMap(i => Task.Run(() => i * 2).Result, limit: 1));
+        Assert.Equal(1, Task.Run(() => 1).Result);
+        var refused = Assert.Throws<ForkSafetyException>(() => new[] { 1 }.PMap(i => i, limit: 1).ToList());
+        Assert.Equal("runtime version", refused.Setting);
+        Assert.Contains($"this is .NET {Environment.Version}", refused.Message);
+        Assert.True(ProcFs.NoChildrenLeft());
+    }
+
+    [Fact]
     public void TheScenariosRunOnTheRuntimeTheBatteryWasAskedFor()
     {
         // .ci/runtimes.sh runs the battery with its scenarios on another runtime: a scenario that
