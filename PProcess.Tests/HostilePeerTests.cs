@@ -184,15 +184,17 @@ public class HostilePeerTests
         var directory = Daemons.FromEnvironment();
         // Another socket takes the address: nobody can reach the first daemon any more.
         var replaced = Path.Combine(directory, "replaced.sock");
-        var first = new BackgroundCallable(replaced, channel => channel.Send(1)).Start();
+        var log = Path.Combine(directory, "replaced.log");
+        var first = new BackgroundCallable(replaced, channel => channel.Send(1), new PersistentExchangeOptions { LogPath = log }).Start();
         first.WaitUntilComputed();
         File.Delete(replaced);
         using var other = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         other.Bind(new UnixDomainSocketEndPoint(replaced));
         other.Listen();
         Assert.True(Daemons.WaitGone(first.Pid, TimeSpan.FromSeconds(20)), "a daemon whose socket file was replaced lives on, unreachable");
-        // It ends without touching the file that is not its own.
+        // It ends without touching the file that is not its own, and says why in its log.
         Assert.True(File.Exists(replaced));
+        Assert.Contains($"the background process at '{replaced}' ends: its socket file was removed or replaced", File.ReadAllText(log));
 
         // The socket file is deleted.
         var removed = Path.Combine(directory, "removed.sock");
