@@ -30,6 +30,7 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
     private readonly long timeoutTicks;
     private readonly ChannelOptions channelOptions;
     private readonly IProgress<MapProgress>? progress;
+    private readonly Func<TimeSpan>? whileWaiting;
     private readonly string selectorName;
 
     /// <summary>The list the children read from (an array's too), or null for a stream.</summary>
@@ -70,6 +71,7 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         timeout = options.JobTimeout;
         timeoutTicks = timeout is { } t ? (long)(t.TotalSeconds * Stopwatch.Frequency) : 0;
         progress = options.Progress;
+        whileWaiting = options.WhileWaiting;
         channelOptions = options.ChannelSettings();
         selectorName = JobNames.Describe(selector);
         switch (source)
@@ -398,6 +400,10 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
             {
                 deadline = Deadline.Earlier(deadline, Deadline.At(due));
             }
+        }
+        if (whileWaiting is not null)
+        {
+            deadline = Deadline.Earlier(deadline, Deadline.After(whileWaiting()));
         }
         using (set.WakeOn(cancellationToken))
         {

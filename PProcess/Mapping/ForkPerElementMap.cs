@@ -66,7 +66,7 @@ internal static class ForkPerElementMap
                 }
                 continue;
             }
-            exchange.Store(null, cancellationToken);
+            exchange.Store(options.WhileWaiting?.Invoke(), cancellationToken);
         }
     }
 
