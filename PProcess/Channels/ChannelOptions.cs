@@ -72,6 +72,13 @@ public class ChannelOptions
     /// </summary>
     public bool KeepHeapShared { get; set; } = true;
 
+    /// <summary>A copy of the settings this class holds, without a subclass's own (an exchange's, a map's).</summary>
+    internal ChannelOptions ChannelSettings() => new()
+    {
+        Serializer = Serializer, Transport = Transport, ExitGrace = ExitGrace, RingCapacity = RingCapacity, SpinLimit = SpinLimit,
+        KeepHeapShared = KeepHeapShared,
+    };
+
     /// <summary>The default settings (the test suite's default transport included).</summary>
     internal static ChannelOptions Default => new();
 

@@ -77,11 +77,7 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         timeout = options.JobTimeout;
         timeoutTicks = timeout is { } t ? (long)(t.TotalSeconds * Stopwatch.Frequency) : 0;
         progress = options.Progress;
-        channelOptions = new ChannelOptions
-        {
-            Serializer = options.Serializer, Transport = options.Transport, ExitGrace = options.ExitGrace,
-            RingCapacity = options.RingCapacity, SpinLimit = options.SpinLimit, KeepHeapShared = options.KeepHeapShared,
-        };
+        channelOptions = options.ChannelSettings();
         memoryBudget = options.ChildMemoryBudget;
         sharing = options.Sharing;
         selectorName = JobNames.Describe(selector);
