@@ -90,7 +90,9 @@ internal static unsafe class HeapSharing
             long inUse = GC.GetTotalMemory(false);
             int gen0 = GC.CollectionCount(0);
             long allocated = GC.GetTotalAllocatedBytes(false);
-            if (inUse < MinHeap || (gen0 == settledGen0 && allocated - settledAllocated < MinYoung))
+            // In a no-GC region (the caller's own GC.TryStartNoGCRegion) a collection would end it.
+            if (inUse < MinHeap || (gen0 == settledGen0 && allocated - settledAllocated < MinYoung)
+                || GCSettings.LatencyMode == GCLatencyMode.NoGCRegion)
             {
                 return inUse;
             }
@@ -223,13 +225,18 @@ internal static unsafe class HeapSharing
             return;
         }
         var before = GC.GetTotalPauseDuration();
+        var mode = GCSettings.LatencyMode;
+        if (mode == GCLatencyMode.NoGCRegion)
+        {
+            return;
+        }
         GCSettings.LatencyMode = GCLatencyMode.LowLatency;
         approached = true;
         while ((GC.GetTotalPauseDuration() - before).Ticks < guardAllowanceTicks)
         {
             Thread.Sleep(50);
         }
-        GCSettings.LatencyMode = GCLatencyMode.Batch;
+        GCSettings.LatencyMode = mode;
     }
 
     /// <summary>
