@@ -16,8 +16,14 @@ namespace PProcess.Tests.Support;
 /// first job (the inherited heap), sampled at each job's start and end, and just before the last
 /// collection one of them saw (the heap peaks there);</item>
 /// <item>un-shared: private memory beyond that peak. It counts the pages of the parent the child
-/// copied, its runtime's own pages (about 2 MB), and pages its collections freed and kept: an
-/// upper bound of the copy.</item>
+/// copied, its runtime's own pages (about 2 MB), and pages its collections freed and kept. A
+/// collection that copies the inherited heap into pages that the same collection freed of the
+/// child's own garbage adds nothing to it (the child's memory did not grow), so it is checked by:</item>
+/// <item>the parent's data pages no longer shared: the pages holding a sample of the dictionary's
+/// objects (every 64th entry's key, list and array, taken at the child's first job, before its
+/// first collection), looked up in /proc/self/pagemap: the fraction of them no longer mapped by
+/// the parent too (bit 56, "exclusively mapped"). A page the parent itself rewrote since the fork
+/// counts too: then it is no longer shared either.</item>
 /// </list>
 /// </summary>
 public static class CopyOnWrite
@@ -46,14 +52,15 @@ public static class CopyOnWrite
     }
 
     /// <summary>What a child measured at the end of a job, and the job's answer.</summary>
-    public readonly record struct Reading(int Pid, long PrivateBytes, long InheritedBytes, long OwnPeakBytes, int FullCollections, long Answer)
+    public readonly record struct Reading(int Pid, long PrivateBytes, long InheritedBytes, long OwnPeakBytes, int FullCollections, double CopiedData, long Answer)
     {
         /// <summary>Private memory beyond the most its own objects took.</summary>
         public long UnsharedBytes => Math.Max(0, PrivateBytes - OwnPeakBytes);
 
         /// <inheritdoc />
         public override string ToString() =>
-            $"pid {Pid}: private {PrivateBytes >> 20} MB, own peak {OwnPeakBytes >> 20} MB, un-shared {UnsharedBytes >> 20} MB, {FullCollections} full collections";
+            $"pid {Pid}: private {PrivateBytes >> 20} MB, own peak {OwnPeakBytes >> 20} MB, un-shared {UnsharedBytes >> 20} MB, " +
+            $"{CopiedData:P0} of the parent's data pages copied, {FullCollections} full collections";
     }
 
     /// <summary>The parent's data, read by the children.</summary>
@@ -141,8 +148,66 @@ public static class CopyOnWrite
             lastIndex = GC.GetGCMemoryInfo().Index;
             fullAtStart = GC.CollectionCount(2);
             ownPeak = 0;
+            dataPages = SampleDataPages();
         }
         Sample();
+    }
+
+    /// <summary>The parent's data pages this process watches (page numbers, sorted).</summary>
+    private static long[] dataPages = [];
+
+    /// <summary>The pages holding every 64th entry's key, list and the list's array: the parent's objects, where they are at the fork.</summary>
+    private static long[] SampleDataPages()
+    {
+        var pages = new HashSet<long>();
+        for (int i = 0; i < keys.Length; i += 64)
+        {
+            var list = Data[keys[i]];
+            pages.Add(Address(keys[i]) >> 12);
+            pages.Add(Address(list) >> 12);
+            pages.Add(ItemsAddress(list) >> 12);
+        }
+        var sorted = pages.ToArray();
+        Array.Sort(sorted);
+        return sorted;
+    }
+
+    /// <summary>Where a list's first item is: in its array.</summary>
+    private static unsafe long ItemsAddress(List<int> list) =>
+        (long)System.Runtime.CompilerServices.Unsafe.AsPointer(ref MemoryMarshal.GetReference(CollectionsMarshal.AsSpan(list)));
+
+    /// <summary>Where an object is now (the reference's value); the parent's objects are old, and no collection of the child moves them before it copies them.</summary>
+    private static unsafe long Address(object o) => *(long*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref o);
+
+    /// <summary>The fraction of <see cref="dataPages"/> that /proc/self/pagemap says are mapped by this process alone (bit 56).</summary>
+    private static double CopiedDataFraction()
+    {
+        if (dataPages.Length == 0)
+        {
+            return 0;
+        }
+        using var pagemap = File.OpenHandle("/proc/self/pagemap");
+        var window = new byte[8 * 512];
+        int exclusive = 0;
+        for (int i = 0; i < dataPages.Length;)
+        {
+            // One read per run of pages within 512 of the first.
+            long first = dataPages[i];
+            int read = RandomAccess.Read(pagemap, window, first * 8);
+            if (read < 8)
+            {
+                throw new InvalidDataException($"/proc/self/pagemap has no entry for page {first:x}.");
+            }
+            for (; i < dataPages.Length && dataPages[i] - first < read / 8; i++)
+            {
+                ulong entry = BitConverter.ToUInt64(window, (int)(dataPages[i] - first) * 8);
+                if ((entry >> 63 & 1) == 1 && (entry >> 56 & 1) == 1)
+                {
+                    exclusive++;
+                }
+            }
+        }
+        return (double)exclusive / dataPages.Length;
     }
 
     private static void Sample()
@@ -163,7 +228,7 @@ public static class CopyOnWrite
     private static Reading Measure(long answer)
     {
         Sample();
-        return new Reading(Environment.ProcessId, PrivateDirty("self"), inherited, ownPeak, GC.CollectionCount(2) - fullAtStart, answer);
+        return new Reading(Environment.ProcessId, PrivateDirty("self"), inherited, ownPeak, GC.CollectionCount(2) - fullAtStart, CopiedDataFraction(), answer);
     }
 
     /// <summary>Private_Dirty of /proc/<paramref name="process"/>/smaps_rollup in bytes ("self", or a pid).</summary>
