@@ -723,8 +723,10 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         {
             var worker = entry.Owner;
             var channel = worker.Channel;
-            if (worker.Kept)
+            if (worker.Kept && worker.Chunk is null)
             {
+                // An idle child's figures are its last chunk's; a busy one's own objects of its
+                // current chunk are not counted yet, so it is not measured (it is killed).
                 Measure(worker, replaced: false);
             }
             worker.Gone = true;
