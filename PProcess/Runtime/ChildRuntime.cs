@@ -56,7 +56,7 @@ internal static class ChildRuntime
     /// parent lets it start; a child that cannot start leaves here, and the parent forks again.
     /// </summary>
     internal static void Enter(StartupHandshake handshake, StandardErrorRelay? relay, bool parentHadSocketEngine, int[] keep,
-        ForkPoint.Fault fault = ForkPoint.Fault.None)
+        bool keepHeapShared, ForkPoint.Fault fault = ForkPoint.Fault.None)
     {
         try
         {
@@ -77,6 +77,8 @@ internal static class ChildRuntime
                 // Thread creation failed (EAGAIN at the process limit): the parent raises the shortage.
                 handshake.ChildRefuses(StartupHandshake.NoThread);
             }
+            // Without its guard thread (the process limit) a child only copies more of its parent's heap.
+            HeapSharing.EnterChild(keepHeapShared);
             Inject(fault);
             handshake.ChildReady();
         }
