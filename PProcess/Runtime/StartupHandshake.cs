@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using PProcess.Native;
+using PProcess.Processes;
 
 namespace PProcess.Runtime;
 
@@ -123,14 +124,16 @@ internal sealed class StartupHandshake
                     return Failed(pid, "the child ended before it was ready", kill: false);
                 }
                 // Not ready yet: slow (a loaded machine) or stuck. Only the child's own state tells.
-                var (state, ticks) = ProcState(pid);
-                if (state == 'Z')
+                var stat = ProcStat.Of(pid);
+                if (stat is { HasEnded: true })
                 {
                     continue; // it has ended: the next poll sees the end of its socket
                 }
-                if (ticks * TickLength >= StuckSpinning)
+                // '?' and -1 when /proc could not be read.
+                var (state, ticks) = stat is { } s ? (s.State, s.CpuTicks) : ('?', -1L);
+                if (ticks * ProcStat.TickLength >= StuckSpinning)
                 {
-                    return Failed(pid, $"the child used {ticks * TickLength.TotalMilliseconds:0} ms of CPU without getting ready (spinning, in state {state})", kill: true);
+                    return Failed(pid, $"the child used {ticks * ProcStat.TickLength.TotalMilliseconds:0} ms of CPU without getting ready (spinning, in state {state})", kill: true);
                 }
                 // Running, or waiting on the disk, is progress; asleep, stopped or unreadable
                 // (ticks -1: /proc could not be read) for too long is stuck.
@@ -173,34 +176,6 @@ internal sealed class StartupHandshake
         ThreadPoolRepair.StealLockHeld => "work-stealing queue lock held by another thread",
         _ => $"runtime in an unknown state ({reason})",
     };
-
-    private static readonly TimeSpan TickLength = TimeSpan.FromSeconds(1.0 / 100); // USER_HZ, 100 on Linux
-
-    /// <summary>The state letter and the CPU ticks (user + system) of a process: ('Z', -1) when it has ended, ('?', -1) when /proc cannot be read.</summary>
-    private static (char State, long Ticks) ProcState(int pid)
-    {
-        string text;
-        try
-        {
-            text = File.ReadAllText($"/proc/{pid}/stat");
-        }
-        catch (IOException)
-        {
-            return ('?', -1);
-        }
-        int close = text.LastIndexOf(')');
-        var fields = text[(close + 2)..].Split(' ');
-        // After the name: state (field 3), ..., utime (field 14), stime (field 15).
-        if (fields.Length > 0 && fields[0] == "Z")
-        {
-            return ('Z', -1);
-        }
-        if (fields.Length < 13 || !long.TryParse(fields[11], out long user) || !long.TryParse(fields[12], out long system))
-        {
-            return ('?', -1);
-        }
-        return (fields[0][0], user + system);
-    }
 
     private static bool WaitReadable(int fd, TimeSpan timeout)
     {
