@@ -105,17 +105,17 @@ public static class Fork
         {
             DescriptorRegistry.Add(fds[i]);
         }
-        int pid;
+        ChildProcess? child;
         try
         {
-            pid = ForkPoint.Fork(dieWithParent, fds);
+            child = ForkPoint.Fork(dieWithParent, fds);
         }
         catch
         {
             ends.Abandon();
             throw;
         }
-        if (pid == 0)
+        if (child is null)
         {
             var childEnd = ends.Child();
             // A grandchild closes this end too: otherwise it would keep the channel to this
@@ -130,7 +130,7 @@ public static class Fork
         }
         var parentEnd = ends.Parent();
         Register(parentEnd);
-        return new Channel(parentEnd, new ChildProcess(pid), job, options.Serializer, exitGrace: options.ExitGrace);
+        return new Channel(parentEnd, child, job, options.Serializer, exitGrace: options.ExitGrace);
     }
 
     private static void Register(IChannelTransport transport)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using PProcess.Native;
+using PProcess.Processes;
 
 namespace PProcess.Runtime;
 
@@ -45,11 +46,11 @@ internal static class ForkPoint
     internal static Func<int, Fault>? InjectFault { get; set; }
 
     /// <summary>
-    /// Forks a started child. Returns the child's pid in the parent, once the child is past its
-    /// start; returns 0 in the child, whose runtime is set up (<see cref="ChildRuntime.Enter"/>) and
+    /// Forks a started child. Returns the child in the parent, once the child is past its
+    /// start; returns null in the child, whose runtime is set up (<see cref="ChildRuntime.Enter"/>) and
     /// which has closed every registered descriptor but <paramref name="keep"/> (its channel's ends).
     /// </summary>
-    internal static int Fork(bool dieWithParent, int[] keep)
+    internal static ChildProcess? Fork(bool dieWithParent, int[] keep)
     {
         ThreadPoolRepair.Prepare();
         DiagnosticEndpointGuard.Prepare();
@@ -98,7 +99,7 @@ internal static class ForkPoint
                     ChildRuntime.EnterFirst(parentPid, dieWithParent);
                     gate = new Lock(); // the inherited one is held by this thread, with the parent's waiters
                     ChildRuntime.Enter(handshake, relay, socketEngine, keep, InjectFault?.Invoke(attempt) ?? Fault.None);
-                    return 0;
+                    return null;
                 }
                 if (pid < 0)
                 {
@@ -106,6 +107,8 @@ internal static class ForkPoint
                     handshake.Abandon();
                     throw ForkFailed(errno);
                 }
+                // Its one owner from here on: every kill and reap of it goes through this.
+                var child = new ChildProcess(pid);
                 StartupHandshake.Outcome outcome;
                 try
                 {
@@ -115,21 +118,19 @@ internal static class ForkPoint
                     if (disturbed is not null)
                     {
                         handshake.Abandon();
-                        LibC.Kill(pid, Signals.SIGKILL);
-                        StartupHandshake.Reap(pid);
+                        child.KillAndReap();
                         outcome = new(false, $"another thread ran during the fork ({disturbed})", Disturbed: true);
                     }
                     else
                     {
-                        outcome = handshake.AwaitStart(pid);
+                        outcome = handshake.AwaitStart(child);
                     }
                 }
                 catch (Exception e)
                 {
                     // The child must not outlive a fork that failed in the parent.
                     handshake.Abandon();
-                    LibC.Kill(pid, Signals.SIGKILL);
-                    StartupHandshake.Reap(pid);
+                    child.KillAndReap();
                     if (e is IOException { HResult: Errno.EMFILE or Errno.ENFILE })
                     {
                         throw new ForkException($"fork failed: the check of the child's start failed: too many open files ({e.Message})", e.HResult);
@@ -138,7 +139,7 @@ internal static class ForkPoint
                 }
                 if (outcome.Started)
                 {
-                    return pid;
+                    return child;
                 }
                 if (outcome.Shortage)
                 {

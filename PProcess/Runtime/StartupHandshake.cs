@@ -95,7 +95,7 @@ internal sealed class StartupHandshake
     /// In the parent: lets the child go and waits until it is ready. A child that fails to start is
     /// killed and reaped here, and the outcome says why.
     /// </summary>
-    internal Outcome AwaitStart(int pid)
+    internal Outcome AwaitStart(ChildProcess child)
     {
         try
         {
@@ -117,14 +117,14 @@ internal sealed class StartupHandshake
                         int reason = ReadByte(parentEnd, one);
                         if (reason == NoThread)
                         {
-                            return Failed(pid, "the child could not start a thread: the process limit (RLIMIT_NPROC counts threads) was reached", kill: false) with { Shortage = true };
+                            return Failed(child, "the child could not start a thread: the process limit (RLIMIT_NPROC counts threads) was reached", kill: false) with { Shortage = true };
                         }
-                        return Failed(pid, $"the child found the parent's {UnsafeReason(reason)} at the fork", kill: false);
+                        return Failed(child, $"the child found the parent's {UnsafeReason(reason)} at the fork", kill: false);
                     }
-                    return Failed(pid, "the child ended before it was ready", kill: false);
+                    return Failed(child, "the child ended before it was ready", kill: false);
                 }
                 // Not ready yet: slow (a loaded machine) or stuck. Only the child's own state tells.
-                var stat = ProcStat.Of(pid);
+                var stat = ProcStat.Of(child.Pid);
                 if (stat is { HasEnded: true })
                 {
                     continue; // it has ended: the next poll sees the end of its socket
@@ -133,7 +133,7 @@ internal sealed class StartupHandshake
                 var (state, ticks) = stat is { } s ? (s.State, s.CpuTicks) : ('?', -1L);
                 if (ticks * ProcStat.TickLength >= StuckSpinning)
                 {
-                    return Failed(pid, $"the child used {ticks * ProcStat.TickLength.TotalMilliseconds:0} ms of CPU without getting ready (spinning, in state {state})", kill: true);
+                    return Failed(child, $"the child used {ticks * ProcStat.TickLength.TotalMilliseconds:0} ms of CPU without getting ready (spinning, in state {state})", kill: true);
                 }
                 // Running, or waiting on the disk, is progress; asleep, stopped or unreadable
                 // (ticks -1: /proc could not be read) for too long is stuck.
@@ -144,7 +144,7 @@ internal sealed class StartupHandshake
                 }
                 else if (sleeping.Elapsed >= StuckAsleep)
                 {
-                    return Failed(pid, $"the child slept {sleeping.Elapsed.TotalMilliseconds:0} ms without getting ready (a lock held at the fork)", kill: true);
+                    return Failed(child, $"the child slept {sleeping.Elapsed.TotalMilliseconds:0} ms without getting ready (a lock held at the fork)", kill: true);
                 }
             }
         }
@@ -155,19 +155,13 @@ internal sealed class StartupHandshake
         }
     }
 
-    private static Outcome Failed(int pid, string why, bool kill)
+    private static Outcome Failed(ChildProcess child, string why, bool kill)
     {
-        // Killed first in every case: the child may still be alive (a read error that was not its
-        // end), and a blocking wait for it must not depend on its ending by itself. The pid is
-        // not reaped yet, so it cannot belong to another process.
-        LibC.Kill(pid, Signals.SIGKILL);
-        var status = Reap(pid);
+        // Killed unless it has ended: the child may still be alive (a read error that was not its
+        // end), and a blocking wait for it must not depend on its ending by itself.
+        var status = child.KillAndReap();
         return new Outcome(false, kill ? why : $"{why} ({status})");
     }
-
-    /// <summary>Reaps a child that failed to start.</summary>
-    internal static ChildStatus Reap(int pid) =>
-        LibC.WaitPid(pid, out int raw, 0) == pid ? ChildStatus.FromWaitStatus(raw) : default;
 
     private static string UnsafeReason(int reason) => reason switch
     {

@@ -47,8 +47,7 @@ public static class ForkTask
         // Forked on the completer's long-lived thread: a child dies with the thread that forked it.
         var channel = completer.Fork(() => Fork.Spawn(c => c.Send(function()), JobNames.Describe(function), ChannelOptions.Default, function));
         // kill(2) is safe from any thread; the child's end of stream then wakes the completer.
-        int pid = channel.Pid;
-        var registration = cancellationToken.UnsafeRegister(static state => Native.LibC.Kill((int)state!, Native.Signals.SIGKILL), pid);
+        var registration = cancellationToken.UnsafeRegister(static state => ((ChildProcess)state!).Kill(), channel.Child!);
         completer.Watch(channel, c =>
         {
             // Waits for a kill in progress; after it, none can come, so the pid is reaped safely below.
