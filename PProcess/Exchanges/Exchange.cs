@@ -42,11 +42,7 @@ public partial class Exchange : IDisposable
         Continuous = options.Continuous;
         Autoclose = options.Autoclose;
         JobTimeout = options.JobTimeout;
-        channelOptions = new ChannelOptions
-        {
-            Serializer = options.Serializer, Transport = options.Transport, ExitGrace = options.ExitGrace,
-            RingCapacity = options.RingCapacity, SpinLimit = options.SpinLimit,
-        };
+        channelOptions = options.ChannelSettings();
         foreach (var channel in channels ?? [])
         {
             Add(channel);

@@ -72,11 +72,7 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         timeoutTicks = timeout is { } t ? (long)(t.TotalSeconds * Stopwatch.Frequency) : 0;
         progress = options.Progress;
         whileWaiting = options.WhileWaiting;
-        channelOptions = new ChannelOptions
-        {
-            Serializer = options.Serializer, Transport = options.Transport, ExitGrace = options.ExitGrace,
-            RingCapacity = options.RingCapacity, SpinLimit = options.SpinLimit,
-        };
+        channelOptions = options.ChannelSettings();
         selectorName = JobNames.Describe(selector);
         switch (source)
         {

@@ -31,7 +31,8 @@ public static class PMapExtensions
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(selector);
-        options ??= new PMapOptions();
+        // Read once, here: the map starts when it is enumerated, with the settings of the call.
+        options = options is null ? new PMapOptions() : ChannelOptions.Snapshot(options);
         return options.Mode == PMapMode.ForkPerElement
             ? ForkPerElementMap.Run(source, selector, options, cancellationToken)
             : ChunkedMap<T, TResult>.Run(source, selector, options, cancellationToken);

@@ -126,7 +126,8 @@ public sealed class BackgroundProcess : IDisposable
         ChildPath.Prepare(body);
         // The daemon, a grandchild, writes to the starter's channel: a shared-memory region is not
         // inherited past the first fork (it is marked MADV_DONTFORK), a socket is.
-        var socket = new ChannelOptions { Serializer = options.Serializer, Transport = ChannelTransportKind.Socket, ExitGrace = options.ExitGrace };
+        var socket = options.ChannelSettings();
+        socket.Transport = ChannelTransportKind.Socket;
         Channel starter;
         try
         {
