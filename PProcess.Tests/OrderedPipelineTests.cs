@@ -28,7 +28,7 @@ public class OrderedPipelineTests
 
     private static void OrderScenario()
     {
-        using var pipeline = new OrderedPipeline(workers: 2, bufferSize: 8);
+        using var pipeline = new OrderedPipeline(new OrderedPipelineOptions { Workers = 2, BufferSize = 8 });
         var expected = new List<string>();
         for (int i = 0; i < 60; i++)
         {
@@ -82,7 +82,7 @@ public class OrderedPipelineTests
         Assert.Equal(0, Syscall.mkfifo(fifo, FilePermissions.S_IRUSR | FilePermissions.S_IWUSR));
         try
         {
-            using var pipeline = new OrderedPipeline(workers: 2, bufferSize: 4);
+            using var pipeline = new OrderedPipeline(new OrderedPipelineOptions { Workers = 2, BufferSize = 4 });
             pipeline.Put(ReadFifo, fifo);               // blocks in its worker until the fifo is written
             pipeline.Put(Square, 2, TimeSpan.Zero);     // the buffer has room: no wait
             pipeline.Put("marker", TimeSpan.Zero);
@@ -110,7 +110,7 @@ public class OrderedPipelineTests
 
     private static void ErrorScenario()
     {
-        using var pipeline = new OrderedPipeline(workers: 2, bufferSize: 10);
+        using var pipeline = new OrderedPipeline(new OrderedPipelineOptions { Workers = 2, BufferSize = 10 });
         pipeline.Put(Square, 1);
         pipeline.Put(Fail, 2);
         pipeline.Put(Square, 3);
@@ -138,7 +138,7 @@ public class OrderedPipelineTests
 
     private static void DeathScenario()
     {
-        using var pipeline = new OrderedPipeline(workers: 2, bufferSize: 10);
+        using var pipeline = new OrderedPipeline(new OrderedPipelineOptions { Workers = 2, BufferSize = 10 });
         pipeline.Put(Square, 1);
         pipeline.Put(KillSelf, (int)Signum.SIGKILL);
         pipeline.Put(Square, 3);
@@ -154,8 +154,8 @@ public class OrderedPipelineTests
     [Fact]
     public void BadArgumentsAreRefusedBeforeAnyFork()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => new OrderedPipeline(bufferSize: 0));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new OrderedPipeline(workers: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new OrderedPipelineOptions { BufferSize = 0 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => new OrderedPipelineOptions { Workers = 0 });
     }
 
     [Fact]
@@ -163,7 +163,7 @@ public class OrderedPipelineTests
 
     private static void StopReleasesProducerScenario()
     {
-        using var pipeline = new OrderedPipeline(workers: 1, bufferSize: 1);
+        using var pipeline = new OrderedPipeline(new OrderedPipelineOptions { Workers = 1, BufferSize = 1 });
         pipeline.Put("fills the buffer");
         Exception? seen = null;
         var producer = new Thread(() =>
