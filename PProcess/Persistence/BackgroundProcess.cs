@@ -110,18 +110,11 @@ public sealed class BackgroundProcess : IDisposable
         ArgumentNullException.ThrowIfNull(body);
         var path = UnixSocketAddress.Validate(address);
         ForkGuard.ThrowIfUnsafe();
-        int logFd = OpenOutput(options.LogPath, path);
-        int listenFd;
-        SocketFile file;
-        try
-        {
-            (listenFd, file) = UnixSocketAddress.Listen(path);
-        }
-        catch
-        {
-            LibC.Close(logFd);
-            throw;
-        }
+        // Closed in this process on every path once the daemon has them (the first child inherits them).
+        using var log = new SafeDescriptor(OpenOutput(options.LogPath, path));
+        var (listenFd, file) = UnixSocketAddress.Listen(path);
+        using var listen = new SafeDescriptor(listenFd);
+        int logFd = log.Fd;
         var description = $"background process at '{path}' ({job})";
         ChildPath.Prepare(body);
         // The daemon, a grandchild, writes to the starter's channel: a shared-memory region is not
@@ -140,13 +133,11 @@ public sealed class BackgroundProcess : IDisposable
         }
         catch
         {
-            LibC.Close(listenFd);
             file.RemoveIfAtItsPath();
-            LibC.Close(logFd);
             throw;
         }
-        LibC.Close(listenFd);
-        LibC.Close(logFd);
+        listen.Dispose();
+        log.Dispose();
         try
         {
             var daemon = new KnownProcess(starter.Receive<int>(), starter.Receive<long>());
@@ -175,8 +166,9 @@ public sealed class BackgroundProcess : IDisposable
             int devNull = LibC.Open("/dev/null", LibC.O_RDWR | LibC.O_CLOEXEC, 0);
             return devNull >= 0 ? devNull : throw CannotOpen("/dev/null", address, LibC.Error("open", LibC.LastError).Message);
         }
-        int fd = LibC.Open(logPath, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND | LibC.O_NOFOLLOW | LibC.O_NONBLOCK | LibC.O_CLOEXEC,
-            0b110_000_000 /* 0600 */);
+        using var log = new SafeDescriptor(LibC.Open(logPath, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND | LibC.O_NOFOLLOW | LibC.O_NONBLOCK | LibC.O_CLOEXEC,
+            0b110_000_000 /* 0600 */));
+        int fd = log.Fd;
         if (fd < 0)
         {
             int errno = LibC.LastError;
@@ -192,10 +184,9 @@ public sealed class BackgroundProcess : IDisposable
             : null;
         if (problem is not null)
         {
-            LibC.Close(fd);
             throw CannotOpen(logPath, address, problem);
         }
-        return fd;
+        return log.Transfer();
     }
 
     private static PersistentProcessException CannotOpen(string log, string address, string why) =>

@@ -26,10 +26,10 @@ internal sealed class StartupHandshake
     /// <summary>A child that used this much CPU without getting ready is spinning (its start needs a few ms).</summary>
     internal static TimeSpan StuckSpinning { get; set; } = TimeSpan.FromSeconds(2);
 
-    private int parentEnd;
-    private int childEnd;
+    private readonly SafeDescriptor parentEnd;
+    private readonly SafeDescriptor childEnd;
 
-    private StartupHandshake(int parentEnd, int childEnd) => (this.parentEnd, this.childEnd) = (parentEnd, childEnd);
+    private StartupHandshake(int parentEnd, int childEnd) => (this.parentEnd, this.childEnd) = (new(parentEnd), new(childEnd));
 
     internal static StartupHandshake Create()
     {
@@ -48,47 +48,36 @@ internal sealed class StartupHandshake
     /// <summary>In the child: waits for "go", then says it is ready. Returns only when the parent let it start.</summary>
     internal void ChildReady()
     {
-        LibC.Close(parentEnd);
+        parentEnd.Dispose();
         Span<byte> one = stackalloc byte[1];
         // A child that is not told to go is killed by the parent, so this read either gets 'G' or never returns.
-        if (ReadByte(childEnd, one) != Go)
+        if (ReadByte(childEnd.Fd, one) != Go)
         {
             LibC.Exit(ExitCodes.ParentGone);
         }
         one[0] = Ready;
-        WriteAll(childEnd, one);
-        LibC.Close(childEnd);
+        WriteAll(childEnd.Fd, one);
+        childEnd.Dispose();
     }
 
     /// <summary>In the child: reports that the fork point was unsafe, and leaves.</summary>
     internal void ChildRefuses(int reason)
     {
         Span<byte> message = [Unsafe, (byte)reason];
-        WriteAll(childEnd, message);
+        WriteAll(childEnd.Fd, message);
         LibC.Exit(ExitCodes.UnsafeForkPoint);
     }
 
     // ---- parent side
 
     /// <summary>In the parent, right after the fork: the child's end is the child's.</summary>
-    internal void ParentForked()
-    {
-        LibC.Close(childEnd);
-        childEnd = -1;
-    }
+    internal void ParentForked() => childEnd.Dispose();
 
     /// <summary>In the parent, when the fork is abandoned before or without a child.</summary>
     internal void Abandon()
     {
-        if (childEnd >= 0)
-        {
-            LibC.Close(childEnd);
-        }
-        if (parentEnd >= 0)
-        {
-            LibC.Close(parentEnd);
-        }
-        childEnd = parentEnd = -1;
+        childEnd.Dispose();
+        parentEnd.Dispose();
     }
 
     /// <summary>
@@ -100,21 +89,21 @@ internal sealed class StartupHandshake
         try
         {
             Span<byte> one = [Go];
-            bool told = TryWrite(parentEnd, one);
+            bool told = TryWrite(parentEnd.Fd, one);
             var sleeping = Stopwatch.StartNew();
             long lastTicks = -1;
             while (true)
             {
-                if (!told || WaitReadable(parentEnd, Look))
+                if (!told || WaitReadable(parentEnd.Fd, Look))
                 {
-                    int got = told ? ReadByte(parentEnd, one) : -1;
+                    int got = told ? ReadByte(parentEnd.Fd, one) : -1;
                     if (got == Ready)
                     {
                         return new Outcome(true, null);
                     }
                     if (got == Unsafe)
                     {
-                        int reason = ReadByte(parentEnd, one);
+                        int reason = ReadByte(parentEnd.Fd, one);
                         if (reason == NoThread)
                         {
                             return Failed(child, "the child could not start a thread: the process limit (RLIMIT_NPROC counts threads) was reached", kill: false) with { Shortage = true };
@@ -150,8 +139,7 @@ internal sealed class StartupHandshake
         }
         finally
         {
-            LibC.Close(parentEnd);
-            parentEnd = -1;
+            parentEnd.Dispose();
         }
     }
 
