@@ -153,7 +153,7 @@ public class ForkSafetyTests
     {
         if (Environment.GetEnvironmentVariable(MissingFieldVariable) is { Length: > 0 } missing)
         {
-            Runtime.ThreadPoolRepair.SimulatedMissingField = missing;
+            Runtime.TestHooks.ThreadPoolRepairMissingField = missing;
         }
         var version = Environment.Version;
         Assert.Contains(version.ToString(), Runtime.ThreadPoolRepair.VerifiedRuntimes);
@@ -222,7 +222,7 @@ public class ForkSafetyTests
 
     private static void ChangedFieldScenario()
     {
-        Runtime.ThreadPoolRepair.SimulatedMissingField = "System.Threading.TimerQueue._shortTimers";
+        Runtime.TestHooks.ThreadPoolRepairMissingField = "System.Threading.TimerQueue._shortTimers";
         Assert.Equal(1, Task.Run(() => 1).Result);
         var refused = Assert.Throws<ForkSafetyException>(() => new[] { 1 }.PMap(i => i, limit: 1).ToList());
         Assert.Equal("runtime version", refused.Setting);
@@ -349,7 +349,7 @@ public class ForkSafetyTests
 
     private static void RepairUnavailableScenario()
     {
-        Runtime.ThreadPoolRepair.SimulatedUnavailable = "a test says so";
+        Runtime.TestHooks.ThreadPoolRepairUnavailable = "a test says so";
         // No pool thread yet: a child starts its own pool, so no repair is needed.
         Assert.Equal([2], new[] { 1 }.PMap(i => Task.Run(() => i * 2).Result, limit: 1));
         Assert.Equal(1, Task.Run(() => 1).Result);

@@ -87,8 +87,9 @@ public sealed class BackgroundProcess : IDisposable
         "results are lost.", Address);
 
     /// <summary>
-    /// Sends SIGKILL to the background process: for tests and emergencies. Its socket file stays
-    /// behind (stale). Once the process has ended, nothing is sent, even to another process that
+    /// Sends SIGKILL to the background process, to end one whose results are no longer wanted (its
+    /// job hangs, say): nothing else stops it before its results are collected. Its socket file stays
+    /// behind (stale), and a later start at the address replaces it. Once the process has ended, nothing is sent, even to another process that
     /// has its pid by then (the pid and the start time name it, and a pidfd holds it while it is signalled).
     /// </summary>
     public void Kill() => process.Signal(Signals.SIGKILL);

@@ -15,11 +15,8 @@ namespace PProcess;
 /// </summary>
 public static class Fork
 {
-    /// <summary>
-    /// The transport of channels whose settings name none: the socket transport. Only the test
-    /// suite changes it, to run the same scenarios over shared memory.
-    /// </summary>
-    internal static ChannelTransportKind DefaultTransport { get; set; } = ChannelTransportKind.Socket;
+    /// <summary>The transport of channels whose settings name none: the socket transport (the test suite runs its scenarios over shared memory too).</summary>
+    internal static ChannelTransportKind DefaultTransport => TestHooks.DefaultTransport;
 
     /// <summary>True in a process that this library forked.</summary>
     public static bool IsChild => ChildRuntime.IsChild;

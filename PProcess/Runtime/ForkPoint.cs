@@ -42,8 +42,8 @@ internal static class ForkPoint
     /// <summary>Ways a test makes a child fail to start, by attempt number (1 = the first try of a fork).</summary>
     internal enum Fault { None, Sleep, Spin, Die, Disturbed, NewThread }
 
-    /// <summary>For tests: the fault to inject into an attempt; null in normal use.</summary>
-    internal static Func<int, Fault>? InjectFault { get; set; }
+    /// <summary>The fault a test injects into an attempt; null in normal use.</summary>
+    private static Func<int, Fault>? InjectFault => TestHooks.InjectFault;
 
     /// <summary>
     /// Forks a started child. Returns the child in the parent, once the child is past its

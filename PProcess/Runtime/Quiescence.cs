@@ -16,7 +16,7 @@ namespace PProcess.Runtime;
 internal static class Quiescence
 {
     /// <summary>How long to wait for other threads to settle before refusing to fork.</summary>
-    internal static TimeSpan Patience { get; set; } = TimeSpan.FromSeconds(5);
+    internal static TimeSpan Patience => TestHooks.QuiescencePatience;
 
     /// <summary>
     /// A shorter patience for the forks of one thread: a worker pool's thread, which must not stop

@@ -21,10 +21,10 @@ internal sealed class StartupHandshake
     private static readonly TimeSpan Look = TimeSpan.FromMilliseconds(25);
 
     /// <summary>A child asleep this long without using CPU before it is ready is stuck on a lock.</summary>
-    internal static TimeSpan StuckAsleep { get; set; } = TimeSpan.FromSeconds(1);
+    private static TimeSpan StuckAsleep => TestHooks.StuckAsleep;
 
     /// <summary>A child that used this much CPU without getting ready is spinning (its start needs a few ms).</summary>
-    internal static TimeSpan StuckSpinning { get; set; } = TimeSpan.FromSeconds(2);
+    private static TimeSpan StuckSpinning => TestHooks.StuckSpinning;
 
     private readonly SafeDescriptor parentEnd;
     private readonly SafeDescriptor childEnd;

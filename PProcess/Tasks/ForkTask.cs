@@ -7,8 +7,8 @@ namespace PProcess;
 /// <summary>
 /// xfork's <c>fork</c> as a <see cref="Task{TResult}"/>: <see cref="Run{TResult}(Func{TResult})"/> forks a child
 /// that computes the function (CPU-bound work, in parallel with the caller), and the task
-/// completes when the child's result arrives; <see cref="RunOnThread{TResult}"/> runs IO-bound work
-/// on a dedicated thread instead. Both compose with <c>await</c> and <see cref="Task.WhenAll(Task[])"/>.
+/// completes when the child's result arrives. It composes with <c>await</c> and <see cref="Task.WhenAll(Task[])"/>
+/// (and IO-bound work, which needs no fork, with <see cref="Task.Run(Action)"/>).
 /// </summary>
 /// <remarks>
 /// Rules (docs/tutorial.md, "Awaitable forks"): <see cref="Run{TResult}(Func{TResult})"/> forks at the call, on
@@ -78,10 +78,10 @@ public static class ForkTask
     }
 
     /// <summary>
-    /// Runs IO-bound <paramref name="function"/> on a new dedicated thread (not the thread pool, so
-    /// it works in a forked child too); the task completes with its result or its exception.
+    /// Runs <paramref name="function"/> on a new dedicated thread (not the thread pool); the task
+    /// completes with its result or its exception. The library's own (a pool's asynchronous disposal).
     /// </summary>
-    public static Task<TResult> RunOnThread<TResult>(Func<TResult> function)
+    internal static Task<TResult> RunOnThread<TResult>(Func<TResult> function)
     {
         ArgumentNullException.ThrowIfNull(function);
         var done = new TaskCompletionSource<TResult>(Options);
