@@ -1,5 +1,7 @@
 using Mono.Unix.Native;
+using PProcess.Processes;
 using PProcess.Tests.Isolation;
+using PProcess.Tests.Support;
 
 namespace PProcess.Tests;
 
@@ -166,10 +168,12 @@ public class OrderedPipelineTests
         using var pipeline = new OrderedPipeline(new OrderedPipelineOptions { Workers = 1, BufferSize = 1 });
         pipeline.Put("fills the buffer");
         Exception? seen = null;
+        int producerTid = 0;
         var producer = new Thread(() =>
         {
             try
             {
+                Volatile.Write(ref producerTid, ProcFs.ThreadId());
                 pipeline.Put("waits for room that no consumer will make");
             }
             catch (Exception e)
@@ -178,11 +182,11 @@ public class OrderedPipelineTests
             }
         });
         producer.Start();
-        // Stop once the producer is asleep waiting for room: only Stop can release it then.
-        while ((producer.ThreadState & ThreadState.WaitSleepJoin) == 0)
-        {
-            Thread.Sleep(1);
-        }
+        // Stop once the producer is asleep in the kernel inside Put (the only place it can block), waiting for room:
+        // only Stop can release it then.
+        Eventually.True(() => Volatile.Read(ref producerTid) is not 0 and var tid
+            && ProcStat.Read($"/proc/self/task/{tid}/stat", new byte[ProcStat.BufferSize]) is { State: 'S' }, "the producer to block in Put");
+        Assert.True(producer.IsAlive, "Put returned although the buffer was full");
         pipeline.Stop();
         Assert.True(producer.Join(TimeSpan.FromSeconds(30)), "a producer waiting for room was not released by Stop");
         Assert.IsType<InvalidOperationException>(seen);
