@@ -1,4 +1,5 @@
 using Mono.Unix.Native;
+using PProcess.Processes;
 using PProcess.Tests.Isolation;
 
 namespace PProcess.Tests;
@@ -69,12 +70,10 @@ public class PersistenceTests
 
         // Alive after its starter ended, reparented, in a session of its own with no controlling terminal.
         Assert.False(Daemons.IsGone(pid), "the background process died with its starter");
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        int ppid = int.Parse(fields[1]), session = int.Parse(fields[3]), ttyNr = int.Parse(fields[4]);
-        Assert.NotEqual(starter, ppid);
-        Assert.NotEqual(Syscall.getsid(Environment.ProcessId), session);
-        Assert.Equal(0, ttyNr);
+        var stat = ProcStat.Of(pid) ?? throw new Xunit.Sdk.XunitException($"process {pid} is gone");
+        Assert.NotEqual(starter, stat.ParentPid);
+        Assert.NotEqual(Syscall.getsid(Environment.ProcessId), stat.Session);
+        Assert.Equal(0, stat.Terminal);
 
         // Standard streams on /dev/null and the log; nothing else of the starter's (it had a pipe and a file open):
         // its own sockets, and the runtime's duplicates of the standard streams pointed at /dev/null and the log.

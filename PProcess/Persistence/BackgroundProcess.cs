@@ -87,8 +87,9 @@ public sealed class BackgroundProcess : IDisposable
         "results are lost.", Address);
 
     /// <summary>
-    /// Sends SIGKILL to the background process: for tests and emergencies. Its socket file stays
-    /// behind (stale). Once the process has ended, nothing is sent, even to another process that
+    /// Sends SIGKILL to the background process, to end one whose results are no longer wanted (its
+    /// job hangs, say): nothing else stops it before its results are collected. Its socket file stays
+    /// behind (stale), and a later start at the address replaces it. Once the process has ended, nothing is sent, even to another process that
     /// has its pid by then (the pid and the start time name it, and a pidfd holds it while it is signalled).
     /// </summary>
     public void Kill() => process.Signal(Signals.SIGKILL);
@@ -110,18 +111,11 @@ public sealed class BackgroundProcess : IDisposable
         ArgumentNullException.ThrowIfNull(body);
         var path = UnixSocketAddress.Validate(address);
         ForkGuard.ThrowIfUnsafe();
-        int logFd = OpenOutput(options.LogPath, path);
-        int listenFd;
-        SocketFile file;
-        try
-        {
-            (listenFd, file) = UnixSocketAddress.Listen(path);
-        }
-        catch
-        {
-            LibC.Close(logFd);
-            throw;
-        }
+        // Closed in this process on every path once the daemon has them (the first child inherits them).
+        using var log = new SafeDescriptor(OpenOutput(options.LogPath, path));
+        var (listenFd, file) = UnixSocketAddress.Listen(path);
+        using var listen = new SafeDescriptor(listenFd);
+        int logFd = log.Fd;
         var description = $"background process at '{path}' ({job})";
         // What this process's standard streams are: the daemon finds the console's duplicates of them by it
         // (a child's descriptor 2 is its parent's relay, so only the starter knows its standard error).
@@ -129,7 +123,8 @@ public sealed class BackgroundProcess : IDisposable
         ChildPath.Prepare(body);
         // The daemon, a grandchild, writes to the starter's channel: a shared-memory region is not
         // inherited past the first fork (it is marked MADV_DONTFORK), a socket is.
-        var socket = new ChannelOptions { Serializer = options.Serializer, Transport = ChannelTransportKind.Socket, ExitGrace = options.ExitGrace };
+        var socket = options.ChannelSettings();
+        socket.Transport = ChannelTransportKind.Socket;
         Channel starter;
         try
         {
@@ -142,13 +137,11 @@ public sealed class BackgroundProcess : IDisposable
         }
         catch
         {
-            LibC.Close(listenFd);
             file.RemoveIfAtItsPath();
-            LibC.Close(logFd);
             throw;
         }
-        LibC.Close(listenFd);
-        LibC.Close(logFd);
+        listen.Dispose();
+        log.Dispose();
         try
         {
             var daemon = new KnownProcess(starter.Receive<int>(), starter.Receive<long>());
@@ -177,8 +170,9 @@ public sealed class BackgroundProcess : IDisposable
             int devNull = LibC.Open("/dev/null", LibC.O_RDWR | LibC.O_CLOEXEC, 0);
             return devNull >= 0 ? devNull : throw CannotOpen("/dev/null", address, LibC.Error("open", LibC.LastError).Message);
         }
-        int fd = LibC.Open(logPath, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND | LibC.O_NOFOLLOW | LibC.O_NONBLOCK | LibC.O_CLOEXEC,
-            0b110_000_000 /* 0600 */);
+        using var log = new SafeDescriptor(LibC.Open(logPath, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND | LibC.O_NOFOLLOW | LibC.O_NONBLOCK | LibC.O_CLOEXEC,
+            0b110_000_000 /* 0600 */));
+        int fd = log.Fd;
         if (fd < 0)
         {
             int errno = LibC.LastError;
@@ -194,10 +188,9 @@ public sealed class BackgroundProcess : IDisposable
             : null;
         if (problem is not null)
         {
-            LibC.Close(fd);
             throw CannotOpen(logPath, address, problem);
         }
-        return fd;
+        return log.Transfer();
     }
 
     private static PersistentProcessException CannotOpen(string log, string address, string why) =>

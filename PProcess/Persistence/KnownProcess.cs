@@ -1,4 +1,5 @@
 using PProcess.Native;
+using PProcess.Processes;
 
 namespace PProcess.Persistence;
 
@@ -38,21 +39,6 @@ internal readonly record struct KnownProcess(int Pid, long StartTime)
     /// <summary>True when the process with <see cref="Pid"/> now started when this one did.</summary>
     private bool IsStillThere() => StartTimeOf(Pid) == StartTime;
 
-    /// <summary>Field 22 of /proc/PID/stat (after the name in parentheses, which may hold spaces), or null.</summary>
-    private static long? StartTimeOf(int pid)
-    {
-        string stat;
-        try
-        {
-            stat = File.ReadAllText($"/proc/{pid}/stat");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-        int close = stat.LastIndexOf(')');
-        // After ") ": field 3 (the state) is at index 0, so field 22 at index 19.
-        var fields = close < 0 ? [] : stat[(close + 2)..].Split(' ');
-        return fields.Length > 19 && long.TryParse(fields[19], out long ticks) ? ticks : null;
-    }
+    /// <summary>Field 22 of /proc/PID/stat, or null.</summary>
+    private static long? StartTimeOf(int pid) => ProcStat.Of(pid)?.StartTime;
 }
