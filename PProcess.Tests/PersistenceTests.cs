@@ -300,6 +300,55 @@ public class PersistenceTests
     }
 
     [Fact]
+    public void AFirstChildThatIsSlowToLeaveDoesNotMixUpTheDaemonsReport()
+    {
+        using var daemons = new Daemons();
+        IsolatedProcess.Run(SlowFirstChildScenario, daemons.Environment).AssertSucceeded();
+    }
+
+    /// <summary>
+    /// The first child stays until the daemon has computed, sent its result count and closed its end
+    /// of the status channel, as a first child descheduled on a loaded machine may. When the first
+    /// child sent the daemon's pid and start time, the starter read the count first (an
+    /// InvalidCastException: a long where the pid, an int, was expected).
+    /// </summary>
+    private static void SlowFirstChildScenario()
+    {
+        BackgroundProcess.FirstChildLeaving = (daemon, statusFd) =>
+        {
+            Assert.Equal(0, Syscall.fstat(statusFd, out var status));
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (Holds(daemon, $"socket:[{status.st_ino}]"))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the daemon did not close its end of the status channel within 30 s");
+                Thread.Sleep(10);
+            }
+        };
+        var address = Path.Combine(Daemons.FromEnvironment(), "slow.sock");
+        var process = new BackgroundCallable(address, channel => channel.Send("quick")).Start();
+        process.WaitUntilComputed();
+        Assert.Equal(1, process.ResultCount);
+        // Its pid and start time name the daemon: Kill ends it, and its socket file is left stale.
+        process.Kill();
+        Assert.True(Daemons.WaitGone(process.Pid, TimeSpan.FromSeconds(10)));
+        var error = Assert.Throws<PersistentProcessException>(() => new BackgroundQueue<string>(address));
+        Assert.Contains("is gone", error.Message);
+    }
+
+    /// <summary>True while process <paramref name="pid"/> has a descriptor that points at <paramref name="target"/>.</summary>
+    private static bool Holds(int pid, string target) => Directory.GetFiles($"/proc/{pid}/fd").Any(fd =>
+    {
+        try
+        {
+            return new FileInfo(fd).LinkTarget == target;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    });
+
+    [Fact]
     public void AStoreDataThatThrowsStillCountsItsResultAndTheCollectionEnds()
     {
         using var daemons = new Daemons();

@@ -151,6 +151,7 @@ public sealed class BackgroundProcess : IDisposable
         LibC.Close(logFd);
         try
         {
+            // Sent by the daemon itself, the status channel's only writer (RunDaemon).
             var daemon = new KnownProcess(starter.Receive<int>(), starter.Receive<long>());
             starter.Wait();
             return new BackgroundProcess(path, daemon, starter);
@@ -204,8 +205,16 @@ public sealed class BackgroundProcess : IDisposable
         new($"The log file '{log}' for the background process at '{address}' cannot be used: {why}.", address);
 
     /// <summary>
+    /// For tests: runs in the first child once it has forked the daemon (given the daemon's pid and
+    /// the status channel's descriptor), before it leaves, to make it as slow as a loaded machine
+    /// may; null in normal use.
+    /// </summary>
+    internal static Action<int, int>? FirstChildLeaving { get; set; }
+
+    /// <summary>
     /// In the first child: a new session, then the daemon forked through the one fork path
-    /// (<see cref="Fork.Spawn"/>, not killed with this child), its pid reported, and this child leaves.
+    /// (<see cref="Fork.Spawn"/>, not killed with this child), and this child leaves. It writes
+    /// nothing to the status channel: the daemon reports itself there (<see cref="RunDaemon"/>).
     /// </summary>
     private static void Detach(Channel channel, int listenFd, int logFd, string?[] streams, SocketFile file, Action<Channel> body,
         string description, PersistentExchangeOptions options, ChannelOptions socket)
@@ -221,16 +230,15 @@ public sealed class BackgroundProcess : IDisposable
         DescriptorRegistry.Remove(statusFd);
         var daemon = Fork.Spawn(link => RunDaemon(link, statusFd, listenFd, logFd, streams, file, body, description, options),
             description, socket, dieWithParent: false);
-        // Its start time is read here, while it is this process's unreaped child and its pid cannot
-        // have changed hands: the starter's Kill signals it by both.
-        var known = KnownProcess.Of(daemon.Pid);
-        channel.Send(known.Pid);
-        channel.Send(known.StartTime);
+        FirstChildLeaving?.Invoke(daemon.Pid, statusFd);
         // Not reaped (nor killed): when this child exits, the daemon is reparented to init.
         daemon.Close();
     }
 
-    /// <summary>In the daemon: standard streams to the log, every other inherited descriptor closed, then the job and its collectors.</summary>
+    /// <summary>
+    /// In the daemon: standard streams to the log, every other inherited descriptor closed, its pid
+    /// and start time reported, then the job and its collectors.
+    /// </summary>
     private static void RunDaemon(Channel link, int statusFd, int listenFd, int logFd, string?[] streams, SocketFile file, Action<Channel> body,
         string description, PersistentExchangeOptions options)
     {
@@ -243,6 +251,21 @@ public sealed class BackgroundProcess : IDisposable
         DescriptorRegistry.Add(listenFd);
         DescriptorRegistry.Add(statusFd);
         var status = new Channel(new Transports.SocketTransport(statusFd), null, null, options.Serializer) { PeerDescription = "the starter" };
+        // The daemon is the status channel's only writer: its pid and start time, then its result
+        // count, in that order. When the first child sent the pid and start time, a short job's
+        // count could reach the starter before them (Start read a long where it expected the pid:
+        // seen under load). The start time is read by the process itself, so its pid cannot have
+        // changed hands: the starter's Kill signals it by both.
+        var known = KnownProcess.Of(ProcessIdentity.Current);
+        try
+        {
+            status.Send(known.Pid);
+            status.Send(known.StartTime);
+        }
+        catch (IOException)
+        {
+            // The starter has gone: nobody waits for this news.
+        }
         int code = Daemon.Run(listenFd, file, status, body, description, options);
         ChildRuntime.Exit(code);
     }
