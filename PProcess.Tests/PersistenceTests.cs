@@ -548,6 +548,11 @@ public class PersistenceTests
     {
         var address = Path.Combine(Daemons.FromEnvironment(), "stale.sock");
         var crashed = new BackgroundCallable(address, channel => channel.Send("lost")).Start();
+        // Killed once computed, while it waits for a collector. Killed earlier, while its job's child
+        // was starting, that child still held the listening socket until it died in turn (of its
+        // parent's death signal): a collector that connected in that moment got into the backlog, and
+        // the crash was reported at its first read ("closed the connection after 0 of its results").
+        crashed.WaitUntilComputed();
         crashed.Kill();
         Assert.True(Daemons.WaitGone(crashed.Pid, TimeSpan.FromSeconds(10)));
         // Its job's child dies with it (PR_SET_PDEATHSIG), a moment later: until it has, if it was
