@@ -144,6 +144,7 @@ public sealed class BackgroundProcess : IDisposable
         log.Dispose();
         try
         {
+            // Sent by the daemon itself, the status channel's only writer (RunDaemon).
             var daemon = new KnownProcess(starter.Receive<int>(), starter.Receive<long>());
             starter.Wait();
             return new BackgroundProcess(path, daemon, starter);
@@ -196,9 +197,11 @@ public sealed class BackgroundProcess : IDisposable
     private static PersistentProcessException CannotOpen(string log, string address, string why) =>
         new($"The log file '{log}' for the background process at '{address}' cannot be used: {why}.", address);
 
+
     /// <summary>
     /// In the first child: a new session, then the daemon forked through the one fork path
-    /// (<see cref="Fork.Spawn"/>, not killed with this child), its pid reported, and this child leaves.
+    /// (<see cref="Fork.Spawn"/>, not killed with this child), and this child leaves. It writes
+    /// nothing to the status channel: the daemon reports itself there (<see cref="RunDaemon"/>).
     /// </summary>
     private static void Detach(Channel channel, int listenFd, int logFd, string?[] streams, SocketFile file, Action<Channel> body,
         string description, PersistentExchangeOptions options, ChannelOptions socket)
@@ -214,16 +217,15 @@ public sealed class BackgroundProcess : IDisposable
         DescriptorRegistry.Remove(statusFd);
         var daemon = Fork.Spawn(link => RunDaemon(link, statusFd, listenFd, logFd, streams, file, body, description, options),
             description, socket, dieWithParent: false);
-        // Its start time is read here, while it is this process's unreaped child and its pid cannot
-        // have changed hands: the starter's Kill signals it by both.
-        var known = KnownProcess.Of(daemon.Pid);
-        channel.Send(known.Pid);
-        channel.Send(known.StartTime);
+        TestHooks.FirstChildLeaving?.Invoke(daemon.Pid, statusFd);
         // Not reaped (nor killed): when this child exits, the daemon is reparented to init.
         daemon.Close();
     }
 
-    /// <summary>In the daemon: standard streams to the log, every other inherited descriptor closed, then the job and its collectors.</summary>
+    /// <summary>
+    /// In the daemon: standard streams to the log, every other inherited descriptor closed, its pid
+    /// and start time reported, then the job and its collectors.
+    /// </summary>
     private static void RunDaemon(Channel link, int statusFd, int listenFd, int logFd, string?[] streams, SocketFile file, Action<Channel> body,
         string description, PersistentExchangeOptions options)
     {
@@ -236,6 +238,21 @@ public sealed class BackgroundProcess : IDisposable
         DescriptorRegistry.Add(listenFd);
         DescriptorRegistry.Add(statusFd);
         var status = new Channel(new Transports.SocketTransport(statusFd), null, null, options.Serializer) { PeerDescription = "the starter" };
+        // The daemon is the status channel's only writer: its pid and start time, then its result
+        // count, in that order. When the first child sent the pid and start time, a short job's
+        // count could reach the starter before them (Start read a long where it expected the pid:
+        // seen under load). The start time is read by the process itself, so its pid cannot have
+        // changed hands: the starter's Kill signals it by both.
+        var known = KnownProcess.Of(ProcessIdentity.Current);
+        try
+        {
+            status.Send(known.Pid);
+            status.Send(known.StartTime);
+        }
+        catch (IOException)
+        {
+            // The starter has gone: nobody waits for this news.
+        }
         int code = Daemon.Run(listenFd, file, status, body, description, options);
         ChildRuntime.Exit(code);
     }

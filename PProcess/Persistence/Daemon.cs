@@ -114,11 +114,8 @@ internal static class Daemon
                 // The first caller whose hello is in is served; those that gave up or ran out of time are dropped.
                 if (TakeReady(waiting) is { } caller)
                 {
-                    if (Session(caller, held, serializer, collectorTimeout))
+                    if (Session(caller, file, held, serializer, collectorTimeout))
                     {
-                        // The socket file goes before the connection closes: a collector that has seen the
-                        // end of the stream can start a new background process at the same address at once.
-                        file.RemoveIfAtItsPath();
                         return;
                     }
                     continue;
@@ -219,8 +216,11 @@ internal static class Daemon
         return null;
     }
 
-    /// <summary>Serves one caller whose hello is in; true when it confirmed receiving everything. Its connection is closed.</summary>
-    private static bool Session(Caller caller, List<Held> held, IChannelSerializer serializer, TimeSpan collectorTimeout)
+    /// <summary>
+    /// Serves one caller whose hello is in; true when it confirmed receiving everything, and the
+    /// socket file has then been removed. Its connection is closed, after that removal.
+    /// </summary>
+    private static bool Session(Caller caller, SocketFile file, List<Held> held, IChannelSerializer serializer, TimeSpan collectorTimeout)
     {
         int fd = caller.Socket.Transfer(); // the channel's from here on
         DescriptorRegistry.Add(fd);
@@ -229,8 +229,15 @@ internal static class Daemon
         var collector = new Channel(new SocketTransport(fd), null, null, serializer) { PeerDescription = $"the collector (pid {caller.Peer.Pid})" };
         try
         {
-            return caller.Hello.Kind == FrameKind.Value && caller.Hello.Decode(serializer) is long from
-                && Deliver(collector, fd, from, held, collectorTimeout);
+            if (caller.Hello.Kind == FrameKind.Value && caller.Hello.Decode(serializer) is long from
+                && Deliver(collector, fd, from, held, collectorTimeout))
+            {
+                // The socket file goes before the connection closes (below): a collector that has seen
+                // the end of the stream can start a new background process at the same address at once.
+                file.RemoveIfAtItsPath();
+                return true;
+            }
+            return false;
         }
         catch (Exception e) when (e is IOException or ChannelProtocolException or ChannelSerializationException or InvalidCastException)
         {

@@ -12,7 +12,7 @@ internal readonly record struct KnownProcess(int Pid, long StartTime)
 {
     /// <summary>
     /// The process that has <paramref name="pid"/> now. Call it while that pid cannot change hands:
-    /// the process is an unreaped child of the caller (a zombie still holds its pid).
+    /// the process is the caller itself, or an unreaped child of the caller (a zombie still holds its pid).
     /// </summary>
     internal static KnownProcess Of(int pid) =>
         new(pid, StartTimeOf(pid) ?? throw new IOException($"The start time of process {pid} cannot be read from /proc/{pid}/stat."));

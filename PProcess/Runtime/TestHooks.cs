@@ -28,4 +28,11 @@ internal static class TestHooks
 
     /// <summary>A field ("Type.field") the thread-pool repair must find missing, as after a runtime update that removed it.</summary>
     internal static string? ThreadPoolRepairMissingField { get; set; }
+
+    /// <summary>
+    /// Runs in a background process's first child once it has forked the daemon (given the daemon's pid and
+    /// the status channel's descriptor), before it leaves, to make it as slow as a loaded machine
+    /// may; null in normal use.
+    /// </summary>
+    internal static Action<int, int>? FirstChildLeaving { get; set; }
 }
