@@ -124,6 +124,7 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         {
             var heap = memoryBoard[index].Read();
             // A worker replaced meanwhile has left its slot to another: its figures are not these.
+            // Still listed after the read means the slot was not cleared before it (SpawnWorker).
             if (Array.IndexOf(live, (index, pid)) >= 0)
             {
                 Measure(pid, heap, replaced: false);
@@ -256,6 +257,11 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
     {
         var init = initializer;
         var memory = memoryBoard[index];
+        // The slot leaves the live list before it is cleared: MeasureSharing, on another thread,
+        // reads a slot and then checks that its worker is still listed, so it never pairs the old
+        // worker's memory with the cleared slot (that pairing once counted a worker's own 400 MB as
+        // un-shared: HeapSharingTests' pool scenario under load).
+        live = Array.FindAll(live, l => l.Index != index);
         memory.Clear();
         long? budget = Options.ChildMemoryBudget;
         var channel = Fork.Spawn(c => PoolWorkerLoop.Serve(c, index, init, memory, budget), $"pool worker {index}", Options, init, sharing: Sharing);
