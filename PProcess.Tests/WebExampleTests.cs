@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Mono.Unix.Native;
 using PProcess.Tests.Isolation;
+using PProcess.Tests.Support;
 
 namespace PProcess.Tests;
 
@@ -50,6 +51,56 @@ public class WebExampleTests
             Assert.Equal(0, server.ExitCode);
             Assert.All(workers, w => Assert.False(Directory.Exists($"/proc/{w}"), $"worker {w} outlived the server"));
             Assert.False(File.Exists(Path.Combine(Path.GetTempPath(), $"pprocess-web-{server.Id}.db")));
+        }
+        finally
+        {
+            if (!server.HasExited)
+            {
+                server.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    [Fact]
+    // xfork's use (issue 20, "Busy servers"): request handlers that await forks while other requests
+    // keep the server's thread pool busy. 16 concurrent requests, half rendered in awaited forks and
+    // half through the pool, each page equal to the sequential one; then SIGTERM leaves no child.
+    public async Task ConcurrentRequestsRenderedInAwaitedForksEqualTheSequentialRendering()
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var arg in new[] { Assembly, "serve", "--urls", "http://127.0.0.1:0", "--rows", "120", "--cost", "2", "--workers", "2", "--stdin-lifetime" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+        using var server = Process.Start(start)!;
+        var stderr = server.StandardError.ReadToEndAsync();
+        try
+        {
+            var line = await server.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(1));
+            if (line is null)
+            {
+                Assert.Fail("the server ended before listening: " + await stderr);
+            }
+            var match = System.Text.RegularExpressions.Regex.Match(line!, @"^listening on (http://127\.0\.0\.1:\d+) ");
+            Assert.True(match.Success, line);
+            using var http = new HttpClient { BaseAddress = new Uri(match.Groups[1].Value), Timeout = TimeSpan.FromMinutes(3) };
+            string expected = await http.GetStringAsync("/users?pool=false");
+            var requests = Enumerable.Range(0, 16).Select(async i =>
+            {
+                using var response = await http.GetAsync(i % 2 == 0 ? "/users?via=fork" : "/users");
+                Assert.True(response.IsSuccessStatusCode, $"request {i}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                return (By: response.Headers.GetValues("X-Rendered-By").Single(), Page: await response.Content.ReadAsStringAsync());
+            }).ToArray();
+            var pages = await Task.WhenAll(requests);
+            Assert.Equal(8, pages.Count(p => p.By == "fork"));
+            Assert.All(pages, p => Assert.Equal(expected, p.Page));
+            Assert.Equal(120 + 1, expected.Split("<tr>").Length - 1);
+            // The forked children are reaped once their results are in: the pool's two workers remain.
+            Eventually.True(() => ProcFs.Children(server.Id).Length == 2, $"the server's children are its 2 workers, not {string.Join(", ", ProcFs.Children(server.Id))}");
+
+            Assert.Equal(0, Syscall.kill(server.Id, Signum.SIGTERM));
+            Assert.True(server.WaitForExit(TimeSpan.FromMinutes(1)), "the server did not stop on SIGTERM");
+            Assert.Equal(0, server.ExitCode);
         }
         finally
         {
