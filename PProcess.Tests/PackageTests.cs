@@ -89,11 +89,14 @@ public class PackageTests
             // 4. The package's build targets gave it the fork-safe settings.
             using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(app, "bin/Release/net10.0/app.runtimeconfig.json")));
             var properties = config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
-            foreach (var setting in new[] { "System.Runtime.EnableWriteXorExecute", "System.GC.Server", "System.GC.Concurrent", "System.Runtime.TieredCompilation" })
+            foreach (var setting in new[] { "System.Runtime.EnableWriteXorExecute", "System.GC.Server", "System.GC.Concurrent" })
             {
                 Assert.True(properties.TryGetProperty(setting, out var value), $"{setting} is not in the consumer's runtimeconfig.json:\n{properties}");
                 Assert.Equal(JsonValueKind.False, value.ValueKind);
             }
+            // Tiered compilation and dynamic PGO stay as the runtime has them (fork-safety rule 8).
+            Assert.False(properties.TryGetProperty("System.Runtime.TieredCompilation", out _), $"the package set tiered compilation:\n{properties}");
+            Assert.False(properties.TryGetProperty("System.Runtime.TieredPGO", out _), $"the package set dynamic PGO:\n{properties}");
         }
         finally
         {

@@ -50,7 +50,7 @@ internal static class ChildPath
         typeof(Transports.SharedRing), typeof(Transports.ChannelEnds), typeof(Serialization.DefaultChannelSerializer),
         typeof(Serialization.TypeNames), typeof(Serialization.Primitives), typeof(Serialization.FreshMemory), typeof(RemoteError), typeof(Native.Signals), typeof(Native.LibC), typeof(Native.Deadline), typeof(Native.SafeDescriptor),
         typeof(Native.SafeMapping), typeof(ForkPoint), typeof(StartupHandshake), typeof(ChildExitWatch), typeof(ThreadPoolRepair),
-        typeof(Quiescence), typeof(DiagnosticEndpointGuard), typeof(StandardErrorRelay),
+        typeof(Quiescence), typeof(DiagnosticEndpointGuard), typeof(TieringRepair), typeof(CoreClrImage), typeof(StandardErrorRelay),
         // Tmds.LibC's value types: their conversions and accessors are calls in a debug build.
         typeof(Tmds.Linux.sigaction), typeof(Tmds.Linux.pid_t), typeof(Tmds.Linux.size_t), typeof(Tmds.Linux.ssize_t),
     ];

@@ -65,6 +65,7 @@ internal static class ChildRuntime
                 // Thread creation failed (EAGAIN at the process limit): the parent raises the shortage.
                 handshake.ChildRefuses(StartupHandshake.NoThread);
             }
+            TieringRepair.RepairInChild();
             Inject(fault);
             handshake.ChildReady();
         }

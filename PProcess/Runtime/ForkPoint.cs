@@ -53,6 +53,7 @@ internal static class ForkPoint
     {
         ThreadPoolRepair.Prepare();
         DiagnosticEndpointGuard.Prepare();
+        TieringRepair.Prepare();
         gate.Enter();
         int pid = -1;
         try
@@ -91,6 +92,7 @@ internal static class ForkPoint
                 // Made after the check, whose descriptors are closed by then: at the limit, every one counts.
                 var handshake = StartupHandshake.Create();
                 int parentPid = ProcessIdentity.Current;
+                bool? tieringWorker = TieringRepair.WorkerFlagged();
                 pid = LibC.RawFork();
                 if (pid == 0)
                 {
@@ -121,6 +123,8 @@ internal static class ForkPoint
                     }
                     else
                     {
+                        // Nothing ran since the snapshot: the flags read before the fork describe it.
+                        TieringRepair.Confirm(tieringWorker, TieringRepair.HasWorker(quiet));
                         outcome = handshake.AwaitStart(pid);
                     }
                 }
