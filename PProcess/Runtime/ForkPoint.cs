@@ -150,6 +150,11 @@ internal static class ForkPoint
                 }
                 Record(outcome.Failure!);
                 failures.Add(outcome.Failure!);
+                if (!outcome.Disturbed)
+                {
+                    // The patience below is for forks disturbed one after another.
+                    firstDisturbed = -1;
+                }
                 if (outcome.Disturbed)
                 {
                     // Forks are made again for as long as the wait for quiet would wait: a thread that
