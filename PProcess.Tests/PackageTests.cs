@@ -55,6 +55,8 @@ public class PackageTests
                     <TargetFramework>net10.0</TargetFramework>
                     <Nullable>enable</Nullable>
                     <ImplicitUsings>enable</ImplicitUsings>
+                    <!-- As a web app's SDK does: the package must say that it replaces this. -->
+                    <ServerGarbageCollection>true</ServerGarbageCollection>
                   </PropertyGroup>
                   <ItemGroup>
                     <PackageReference Include="PProcess" Version="{version}" />
@@ -79,7 +81,9 @@ public class PackageTests
                 """);
             // Its own package folder: the package is extracted from the feed, not taken from a cache.
             var packages = new Dictionary<string, string> { ["NUGET_PACKAGES"] = Path.Combine(work.FullName, "packages") };
-            Dotnet(app, packages, "build", "-c", "Release");
+            var build = Dotnet(app, packages, "build", "-c", "Release");
+            Assert.Contains("warning PPROC001", build);
+            Assert.DoesNotContain("PPROC002", build);
 
             // 3. It runs: six results in order, each computed in a child.
             var output = Dotnet(app, packages, "bin/Release/net10.0/app.dll");
