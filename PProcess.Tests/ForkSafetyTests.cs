@@ -128,24 +128,145 @@ public class ForkSafetyTests
     }
 
     [Fact]
-    public void TheThreadPoolRepairIsPinnedToTheRuntimeItWasVerifiedOn()
+    public void TheThreadPoolRepairIsPinnedToTheRuntimesItWasVerifiedOn()
     {
-        // A runtime update must fail here, loudly, and not in a user's child: re-run the thread-pool
-        // tests (ThreadPoolInChildTests) on the new runtime, then add its version to the list.
-        Assert.Null(Runtime.ThreadPoolRepair.Unavailable);
-        Assert.Contains(Environment.Version.ToString(), Runtime.ThreadPoolRepair.VerifiedRuntimes);
-        Assert.Equal(RepairedFields, Runtime.ThreadPoolRepair.FieldsTouched.Order());
+        // A runtime update must fail here, loudly, and not in a user's child: run the fork-safety
+        // battery on the new runtime (.ci/runtimes.sh VERSION), then add its version to the list and
+        // its fields to the table. Runs in a scenario process, so on the runtime the battery runs on.
+        var result = IsolatedProcess.Passes(PinnedFieldsScenario);
+        Assert.Contains($"pinned fields of .NET {IsolatedProcess.RequestedRuntime ?? Environment.Version.ToString()} verified", result.Output);
     }
 
-    /// <summary>The private fields of System.Private.CoreLib 10.0.12 that the repair reads or writes.</summary>
-    private static readonly string[] RepairedFields =
+    private static void PinnedFieldsScenario()
+    {
+        if (Environment.GetEnvironmentVariable(MissingFieldVariable) is { Length: > 0 } missing)
+        {
+            Runtime.ThreadPoolRepair.SimulatedMissingField = missing;
+        }
+        var version = Environment.Version;
+        Assert.Contains(version.ToString(), Runtime.ThreadPoolRepair.VerifiedRuntimes);
+        Assert.True(RepairedFields.TryGetValue($"{version.Major}.{version.Minor}", out var pinned), $"no pinned fields for .NET {version}");
+        var expected = pinned.Order(StringComparer.Ordinal).ToArray();
+        // The socket engine is resolved when a parent has one: make one, as a parent that used sockets has.
+        using (var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            using var client = new System.Net.Sockets.TcpClient();
+            client.ConnectAsync(System.Net.IPAddress.Loopback, ((System.Net.IPEndPoint)listener.LocalEndpoint).Port).Wait();
+        }
+        if (Runtime.ThreadPoolRepair.Unavailable is { } why)
+        {
+            throw new InvalidOperationException($"the thread-pool repair is unavailable on .NET {version}: {why}");
+        }
+        Runtime.ThreadPoolRepair.PrepareSocketEngines();
+        var touched = Runtime.ThreadPoolRepair.FieldsTouched.Order(StringComparer.Ordinal).ToArray();
+        if (!touched.SequenceEqual(expected))
+        {
+            // The table's entry for this runtime as it is, for review against the runtime's source.
+            Console.Error.WriteLine($"the repair's fields on .NET {version}:\n" + string.Join("\n", touched.Select(f => $"            \"{f}\",")));
+        }
+        Assert.Equal(expected, touched);
+        AssertOtherReadersOfRuntimeInternalsFindThem();
+        Console.WriteLine($"pinned fields of .NET {version} verified");
+    }
+
+    /// <summary>
+    /// The library's other readers of runtime internals, which do without them where they are
+    /// missing (a child then keeps its parent's pid in Environment.ProcessId, its stack traces may
+    /// crash, its Process.WaitForExit never returns, it deletes the parent's diagnostic endpoints):
+    /// each must find what it reads, by name and type, on every verified runtime.
+    /// </summary>
+    private static void AssertOtherReadersOfRuntimeInternalsFindThem()
+    {
+        const System.Reflection.BindingFlags Static = System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic;
+        void Has(Type type, string field, Type fieldType) =>
+            Assert.True(type.GetField(field, Static)?.FieldType == fieldType, $"{type.FullName}.{field} is not a static {fieldType} on .NET {Environment.Version}");
+        Has(typeof(Environment), "s_processId", typeof(int));                                                      // Runtime/ProcessIdentity.cs
+        Has(typeof(object).Assembly.GetType("System.Diagnostics.StackFrameHelper", true)!, "s_stackTraceSymbolsCache", typeof(object)); // Runtime/ChildRuntime.cs
+        Has(typeof(Console), "s_out", typeof(TextWriter));                                                          // Runtime/ChildRuntime.cs
+        Has(typeof(Console), "s_error", typeof(TextWriter));
+        var waitState = typeof(System.Diagnostics.Process).Assembly.GetType("System.Diagnostics.ProcessWaitState", true)!; // Runtime/ChildExitWatch.cs
+        Has(waitState, "s_childProcessWaitStates", typeof(Dictionary<,>).MakeGenericType(typeof(int), waitState));
+        Assert.NotNull(waitState.GetMethod("CheckChildren", Static, [typeof(bool), typeof(bool)]));
+        Runtime.DiagnosticEndpointGuard.Prepare();                                                                  // libcoreclr's import of unlink
+        Assert.Null(Runtime.DiagnosticEndpointGuard.Unavailable);
+    }
+
+    /// <summary>Makes <see cref="PinnedFieldsScenario"/> find this field ("Type.field") missing, as after a runtime update that removed it.</summary>
+    private const string MissingFieldVariable = "PPROCESS_TEST_MISSING_FIELD";
+
+    [Fact]
+    public void ThePinnedFieldsTestFailsLoudlyWhenAFieldChanges()
+    {
+        var result = IsolatedProcess.Run(PinnedFieldsScenario,
+            new Dictionary<string, string> { [MissingFieldVariable] = "System.Threading.PortableThreadPool._minThreads" });
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains($"a private field of .NET {IsolatedProcess.RequestedRuntime ?? Environment.Version.ToString()}'s thread pool is not what the repair expects", result.Error);
+        Assert.Contains("System.Threading.PortableThreadPool._minThreads", result.Error);
+    }
+
+    [Fact]
+    public void ARuntimeWhosePoolFieldChangedRefusesToForkNamingTheRuntimeAndTheField() => IsolatedProcess.Passes(ChangedFieldScenario);
+
+    private static void ChangedFieldScenario()
+    {
+        Runtime.ThreadPoolRepair.SimulatedMissingField = "System.Threading.TimerQueue._shortTimers";
+        Assert.Equal(1, Task.Run(() => 1).Result);
+        var refused = Assert.Throws<ForkSafetyException>(() => new[] { 1 }.PMap(i => i, limit: 1).ToList());
+        Assert.Equal("runtime version", refused.Setting);
+        Assert.Contains($".NET {Environment.Version}", refused.Message);
+        Assert.Contains("System.Threading.TimerQueue._shortTimers", refused.Message);
+        Assert.True(ProcFs.NoChildrenLeft());
+    }
+
+    [Fact]
+    public void ARuntimeTheRepairDoesNotKnowIsRefusedAForkNamingIt() => IsolatedProcess.Passes(UnknownRuntimeScenario);
+
+    private static void UnknownRuntimeScenario()
+    {
+        // As on .NET 12: the repair knows other major versions than this one.
+        var known = Runtime.ThreadPoolRepair.KnownRuntimes;
+        for (int i = 0; i < known.Length; i++)
+        {
+            known[i] = new Version(Environment.Version.Major + 1 + i, 0);
+        }
+        // A process whose pool never started still forks: its children start their own.
+        Assert.Equal([2], new[] { 1 }.PMap(i => Task.Run(() => i * 2).Result, limit: 1));
+        Assert.Equal(1, Task.Run(() => 1).Result);
+        var refused = Assert.Throws<ForkSafetyException>(() => new[] { 1 }.PMap(i => i, limit: 1).ToList());
+        Assert.Equal("runtime version", refused.Setting);
+        Assert.Contains($"this is .NET {Environment.Version}", refused.Message);
+        Assert.True(ProcFs.NoChildrenLeft());
+    }
+
+    [Fact]
+    public void TheScenariosRunOnTheRuntimeTheBatteryWasAskedFor()
+    {
+        // .ci/runtimes.sh runs the battery with its scenarios on another runtime: a scenario that
+        // silently ran on the SDK's runtime would show nothing about that one.
+        var result = IsolatedProcess.Passes(PrintRuntimeScenario);
+        Assert.Equal(IsolatedProcess.RequestedRuntime ?? Environment.Version.ToString(), result.Output.Trim());
+    }
+
+    private static void PrintRuntimeScenario() => Console.WriteLine(Environment.Version);
+
+    /// <summary>The private fields the repair reads or writes on every runtime it knows.</summary>
+    private static readonly string[] FieldsOfEveryRuntime =
     [
+        "System.Net.Sockets.SocketAsyncEngine.s_engines",
         "System.Threading.Lock._owningThreadId",
-        "System.Threading.LowLevelLifoSemaphore._semaphore",
-        "System.Threading.LowLevelLifoSemaphore._separated",
         "System.Threading.LowLevelLifoSemaphore+CacheLineSeparatedCounts._counts",
         "System.Threading.LowLevelLifoSemaphore+Counts._data",
+        "System.Threading.LowLevelLifoSemaphore._separated",
         "System.Threading.LowLevelLock._state",
+        "System.Threading.PortableThreadPool+CacheLineSeparated.counts",
+        "System.Threading.PortableThreadPool+CacheLineSeparated.gateThreadRunningState",
+        "System.Threading.PortableThreadPool+CountsOfThreadsProcessingUserCallbacks._data",
+        "System.Threading.PortableThreadPool+GateThread.DelayEvent",
+        "System.Threading.PortableThreadPool+GateThread.RunGateThreadEvent",
+        "System.Threading.PortableThreadPool+ThreadCounts._data",
+        "System.Threading.PortableThreadPool+WorkerThread.s_semaphore",
+        "System.Threading.PortableThreadPool.ThreadPoolInstance",
         "System.Threading.PortableThreadPool._countsOfThreadsProcessingUserCallbacks",
         "System.Threading.PortableThreadPool._minThreads",
         "System.Threading.PortableThreadPool._numBlockedThreads",
@@ -156,26 +277,23 @@ public class ForkSafetyTests
         "System.Threading.PortableThreadPool._threadAdjustmentLock",
         "System.Threading.PortableThreadPool._waitThreadLock",
         "System.Threading.PortableThreadPool._waitThreadsHead",
-        "System.Threading.PortableThreadPool.ThreadPoolInstance",
-        "System.Threading.PortableThreadPool+CacheLineSeparated.counts",
-        "System.Threading.PortableThreadPool+CacheLineSeparated.gateThreadRunningState",
-        "System.Threading.PortableThreadPool+CacheLineSeparated.lastDequeueTime",
-        "System.Threading.PortableThreadPool+CacheLineSeparated.numRequestedWorkers",
-        "System.Threading.PortableThreadPool+CountsOfThreadsProcessingUserCallbacks._data",
-        "System.Threading.PortableThreadPool+GateThread.DelayEvent",
-        "System.Threading.PortableThreadPool+GateThread.RunGateThreadEvent",
-        "System.Threading.PortableThreadPool+ThreadCounts._data",
-        "System.Threading.PortableThreadPool+WorkerThread.s_semaphore",
         "System.Threading.ThreadPool.s_workQueue",
+        "System.Threading.ThreadPoolWorkQueue+WorkStealingQueue.m_array",
+        "System.Threading.ThreadPoolWorkQueue+WorkStealingQueue.m_foreignLock",
+        "System.Threading.ThreadPoolWorkQueue+WorkStealingQueue.m_headIndex",
+        "System.Threading.ThreadPoolWorkQueue+WorkStealingQueue.m_tailIndex",
+        "System.Threading.ThreadPoolWorkQueue+WorkStealingQueueList.s_queues",
+        "System.Threading.ThreadPoolWorkQueue._assignableWorkItemQueues",
         "System.Threading.ThreadPoolWorkQueue._queueAssignmentLock",
-        "System.Threading.ThreadPoolWorkQueue._separated",
-        "System.Threading.ThreadPoolWorkQueue+CacheLineSeparated._hasOutstandingThreadRequest",
+        "System.Threading.ThreadPoolWorkQueue.highPriorityWorkItems",
+        "System.Threading.ThreadPoolWorkQueue.lowPriorityWorkItems",
+        "System.Threading.ThreadPoolWorkQueue.workItems",
+        "System.Threading.TimerQueue.<ActiveCount>k__BackingField",
+        "System.Threading.TimerQueue.<SharedLock>k__BackingField",
         "System.Threading.TimerQueue._isScheduled",
         "System.Threading.TimerQueue._isTimerScheduled",
         "System.Threading.TimerQueue._longTimers",
         "System.Threading.TimerQueue._shortTimers",
-        "System.Threading.TimerQueue.<ActiveCount>k__BackingField",
-        "System.Threading.TimerQueue.<SharedLock>k__BackingField",
         "System.Threading.TimerQueue.s_scheduledTimers",
         "System.Threading.TimerQueue.s_scheduledTimersToFire",
         "System.Threading.TimerQueue.s_timerEvent",
@@ -184,6 +302,34 @@ public class ForkSafetyTests
         "System.Threading.TimerQueueTimer._next",
         "System.Threading.TimerQueueTimer._prev",
     ];
+
+    /// <summary>
+    /// The private fields the repair reads or writes, per runtime major.minor (verified on the
+    /// patches in VerifiedRuntimes): those of every runtime, and those of that version only.
+    /// </summary>
+    private static readonly Dictionary<string, string[]> RepairedFields = new()
+    {
+        ["10.0"] =
+        [
+            .. FieldsOfEveryRuntime,
+            "System.Threading.LowLevelLifoSemaphore._semaphore",
+            "System.Threading.PortableThreadPool+CacheLineSeparated.lastDequeueTime",
+            "System.Threading.PortableThreadPool+CacheLineSeparated.numRequestedWorkers",
+            "System.Threading.ThreadPoolWorkQueue+CacheLineSeparated._hasOutstandingThreadRequest",
+            "System.Threading.ThreadPoolWorkQueue._separated",
+        ],
+        ["11.0"] =
+        [
+            .. FieldsOfEveryRuntime,
+            "System.Threading.LowLevelLifoSemaphore._blockerStack",
+            "System.Threading.LowLevelLifoSemaphore._blockerStackLock",
+            "System.Threading.LowLevelLifoSemaphore._pendingWake",
+            "System.Threading.LowLevelLifoSemaphore._racingUnblocks",
+            "System.Threading.PortableThreadPool+CacheLineSeparated._hasOutstandingThreadRequest",
+            "System.Threading.PortableThreadPool+CacheLineSeparated.lastDispatchTime",
+            "System.Threading.WaitSubsystem.s_lock",
+        ],
+    };
 
     [Fact]
     public void WithoutTheRepairAProcessWhosePoolStartedRefusesToForkAndOneWhosePoolDidNotForks() =>

@@ -25,6 +25,16 @@ public static class IsolatedProcess
 {
     private const string Flag = "--scenario";
 
+    /// <summary>
+    /// The dotnet host that runs scenarios: the SDK's (on PATH), or the one that `.ci/runtimes.sh`
+    /// laid out for another runtime (PPROCESS_TEST_DOTNET), so that the fork-safety battery forks
+    /// on that runtime while the test host stays on the SDK's.
+    /// </summary>
+    public static string Host { get; } = Environment.GetEnvironmentVariable("PPROCESS_TEST_DOTNET") is { Length: > 0 } host ? host : "dotnet";
+
+    /// <summary>The runtime version the scenarios must run on (PPROCESS_TEST_RUNTIME, set by `.ci/runtimes.sh`), or null for the SDK's.</summary>
+    public static string? RequestedRuntime { get; } = Environment.GetEnvironmentVariable("PPROCESS_TEST_RUNTIME") is { Length: > 0 } version ? version : null;
+
     /// <summary>Runs <paramref name="scenario"/> in a new process and returns how it went.</summary>
     public static IsolatedResult Run(Action scenario, IDictionary<string, string>? environment = null, TimeSpan? timeout = null,
         params string[] wrapper)
@@ -35,14 +45,19 @@ public static class IsolatedProcess
             throw new ArgumentException("A scenario must be a static method (a method group, not a lambda).", nameof(scenario));
         }
         var assembly = typeof(IsolatedProcess).Assembly.Location;
-        var start = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : "dotnet");
+        var start = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : Host);
         if (wrapper.Length > 0)
         {
             foreach (var word in wrapper[1..])
             {
                 start.ArgumentList.Add(word);
             }
-            start.ArgumentList.Add("dotnet");
+            start.ArgumentList.Add(Host);
+        }
+        if (Host != "dotnet")
+        {
+            // The laid-out root has one runtime, of another major version perhaps: this net10.0 assembly rolls forward to it.
+            start.Environment["DOTNET_ROLL_FORWARD"] = "Major";
         }
         start.ArgumentList.Add(assembly);
         start.ArgumentList.Add(Flag);

@@ -170,7 +170,7 @@ internal sealed class StartupHandshake
     {
         ThreadPoolRepair.PoolLockHeld => "thread-pool lock held by another thread",
         ThreadPoolRepair.TimerLockHeld or ThreadPoolRepair.QueueLockHeld => "timer lock held by another thread",
-        ThreadPoolRepair.WorkPending => "thread pool with work items queued",
+        ThreadPoolRepair.StealLockHeld => "work-stealing queue lock held by another thread",
         _ => $"runtime in an unknown state ({reason})",
     };
 
