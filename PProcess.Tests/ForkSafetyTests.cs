@@ -503,12 +503,19 @@ public class ForkSafetyTests
         using var map = new Map<long>(limit: 8);
         // The child's answer: how many methods were compiled since the parent started the job.
         var job = map.Manage(Exchange.MakeParallel((long before) => CompiledMethods() - before));
+        var retried = new List<bool>();
         for (int i = 0; i < 6; i++)
         {
+            long retries = Fork.Retries;
             job(CompiledMethods());
+            retried.Add(Fork.Retries != retries);
         }
-        // The first two forks are the warm-up: the parent prepares the child path then.
-        Assert.Equal([0L, 0L, 0L, 0L], map[2..6]);
+        // The first two forks are the warm-up: the parent prepares the child path then. A fork made
+        // again (the tiering worker woke during it: rule 18) compiles its retry's code in the parent
+        // the first time, before its child exists, so only the others count.
+        var counts = Enumerable.Range(2, 4).Where(i => !retried[i]).Select(i => map[i]).ToList();
+        Assert.True(counts.Count >= 2, $"{4 - counts.Count} of 4 forks were made again");
+        Assert.All(counts, count => Assert.Equal(0L, count));
     }
 
     [Fact]
