@@ -94,7 +94,7 @@ public static class Fork
         bool dieWithParent = true)
     {
         ForkGuard.ThrowIfUnsafe();
-        ChildPath.Prepare(body);
+        ChildPath.Prepare(body, options.Transport);
         ChildPath.Prepare(callable);
         var ends = ChannelEnds.Create(options);
         // Registered before the fork: a child that another thread forks meanwhile closes them, and
