@@ -55,6 +55,34 @@ internal static class ChildPath
         }
     }
 
+    private static int compositePrepared;
+
+    /// <summary>
+    /// Before a fork whose child sends values of <paramref name="resultType"/> (null: not known):
+    /// the paths through System.Text.Json and element by element, and of errors, the first time a
+    /// child may take them. A child that sends only raw values (numbers, strings, arrays of
+    /// unmanaged values: docs/channels.md) needs none of that code, and a new process's first PMap
+    /// of such values does not wait for its compilation.
+    /// </summary>
+    internal static void PrepareResults(Type? resultType)
+    {
+        if (resultType is not null && CrossesRaw(resultType))
+        {
+            return;
+        }
+        if (Interlocked.Exchange(ref compositePrepared, 1) == 0)
+        {
+            WarmUpSockets(CompositeSamples, error: true);
+        }
+    }
+
+    /// <summary>Whether the default serializer sends values of this type as raw bytes, with no JSON.</summary>
+    private static bool CrossesRaw(Type type) =>
+        type == typeof(void) || type == typeof(string) || type == typeof(byte[]) || type == typeof(string[]) ||
+        Serialization.Primitives.CodeOf(type) is not null || Serialization.TypeNames.IsUnmanaged(type) ||
+        (type.IsArray && type.GetElementType() is { } element && (Serialization.TypeNames.IsUnmanaged(element) ||
+            (element.IsSZArray && Serialization.TypeNames.IsUnmanaged(element.GetElementType()!))));
+
     /// <summary>The fork point's own preparation, and the P/Invoke stubs a child calls.</summary>
     private static void PrepareForkPoint()
     {
@@ -70,8 +98,6 @@ internal static class ChildPath
             {
                 PrepareAll(type);
             }
-            // The paths through System.Text.Json, of values and of errors, over a channel of their own.
-            WarmUpSockets(CompositeSamples, error: true);
         }
         catch (Exception)
         {

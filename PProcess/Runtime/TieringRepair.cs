@@ -12,8 +12,8 @@ namespace PProcess.Runtime;
 /// runs, but not the thread: the child's tier-up requests go to a thread that does not exist, and
 /// every method it first calls stays unoptimised for its whole life (measured: a call-heavy loop ran
 /// at 45 ns a call in such a child against 3.6 ns in its parent). In the child, before user code,
-/// this starts a worker of the child's own through the runtime's own function for it, with a fresh
-/// event to wake it, as the runtime itself does when it finds no worker.
+/// this gives the runtime back a state in which it starts a worker of the child's own
+/// (<see cref="RepairInChild"/>).
 /// </summary>
 /// <remarks>
 /// The flags, the event and the function are private to libcoreclr. They are found once, in the
@@ -64,6 +64,8 @@ internal static unsafe class TieringRepair
         if (target is not null)
         {
             ((delegate* unmanaged<void>)NativeLibrary.GetExport(NativeLibrary.Load("libc.so.6"), "getpid"))();
+            // So is the check a busy worker's child makes (its stubs made here, its answer the child's own).
+            _ = Native.LibC.ThreadsUnlimited();
         }
         return target;
     }
@@ -94,8 +96,15 @@ internal static unsafe class TieringRepair
     }
 
     /// <summary>
-    /// In the child, single-threaded, before user code: if the parent's worker existed, start the
-    /// child's own (a fresh wake-up event: the parent's may list the parent's worker as its waiter).
+    /// In the child, single-threaded, before user code. If the parent's worker existed and was idle
+    /// (one flag set: it runs, but has no work), the flags are cleared, and the child's first
+    /// tier-up request starts a worker of the child's own, as in a process that never had one. If it
+    /// was busy (both set: delaying tier-up while new methods are called, or about to compile), the
+    /// delay can only be ended by a worker, and no request would start one: the child starts it now,
+    /// through the runtime's own function, unless a per-user thread limit could make that thread
+    /// fail (the function then throws through a frame that cannot catch it, and the child would
+    /// abort): then the flags are cleared as for an idle worker. Either way the event that wakes
+    /// the worker is made anew: the parent's may list the parent's worker as its waiter.
     /// </summary>
     internal static void RepairInChild()
     {
@@ -104,15 +113,20 @@ internal static unsafe class TieringRepair
             return;
         }
         byte* flags = (byte*)target.Flags;
-        if ((flags[0] | flags[1]) == 0)
+        int set = flags[0] + flags[1];
+        if (set == 0)
         {
             return; // no worker: the child's first tier-up request starts one
         }
+        *(nint*)target.Event = -1;
+        if (set == 1 || !Native.LibC.ThreadsUnlimited())
+        {
+            flags[0] = 0;
+            flags[1] = 0;
+            return;
+        }
         // The state in which the runtime itself calls the function: the worker marked running and
         // busy by the caller, and the event not yet made.
-        flags[0] = 1;
-        flags[1] = 1;
-        *(nint*)target.Event = -1;
         ((delegate* unmanaged<void>)target.CreateWorker)();
     }
 
