@@ -30,7 +30,6 @@ public sealed class MemoryPackChannelSerializer : IChannelSerializer
     private readonly ConcurrentDictionary<Type, bool> refused = new();
     private static readonly ConcurrentDictionary<Type, bool> RawTypes = new();
     private static readonly ConcurrentDictionary<Type, byte[]> Names = new();
-    private static readonly ConcurrentDictionary<string, Type> Types = new();
 
     /// <summary>The shared instance, falling back to <see cref="DefaultChannelSerializer.Instance"/>.</summary>
     public static MemoryPackChannelSerializer Instance { get; } = new();
@@ -71,11 +70,14 @@ public sealed class MemoryPackChannelSerializer : IChannelSerializer
     }
 
     /// <inheritdoc />
-    public object? Deserialize(byte format, long length, IPayloadReader reader)
+    public object? Deserialize(byte format, long length, IPayloadReader reader) => Deserialize(format, length, reader, typeof(object));
+
+    /// <inheritdoc />
+    public object? Deserialize(byte format, long length, IPayloadReader reader, Type expected)
     {
         if (format != MemoryPackFormat)
         {
-            return Fallback.Deserialize(format, length, reader);
+            return Fallback.Deserialize(format, length, reader, expected);
         }
         Span<byte> prefix = stackalloc byte[2];
         reader.ReadExactly(prefix);
@@ -89,7 +91,8 @@ public sealed class MemoryPackChannelSerializer : IChannelSerializer
         try
         {
             reader.ReadExactly(buffer.AsSpan(0, size));
-            var type = Resolve(Encoding.UTF8.GetString(buffer, 0, nameLength));
+            // Only a type this receive expects, among the loaded assemblies (docs/channels.md, "Which types are built").
+            var type = DefaultChannelSerializer.ResolveExpected(Encoding.UTF8.GetString(buffer, 0, nameLength), expected);
             return MemoryPackSerializer.Deserialize(type, buffer.AsSpan(nameLength, size - nameLength), Options);
         }
         finally
@@ -118,9 +121,6 @@ public sealed class MemoryPackChannelSerializer : IChannelSerializer
     /// <summary>Parent and child run the same binary, so a type's name resolves at the other end.</summary>
     private static byte[] NameOf(Type type) => Names.GetOrAdd(type, static t =>
         Encoding.UTF8.GetBytes(t.Assembly == typeof(object).Assembly ? t.FullName! : t.AssemblyQualifiedName!));
-
-    private static Type Resolve(string name) => Types.GetOrAdd(name, static n =>
-        Type.GetType(n, throwOnError: false) ?? throw new ChannelProtocolException($"The type '{n}' named by a message cannot be loaded."));
 
     /// <summary>A type name (16-bit length, UTF-8) and MemoryPack's bytes.</summary>
     private sealed class Payload(byte[] typeName, byte[] body) : ChannelPayload

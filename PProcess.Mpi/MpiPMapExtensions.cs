@@ -17,8 +17,11 @@ public static class MpiPMapExtensions
     /// A failed element ends the map: the results before it are kept, and reading it raises its
     /// exception (across ranks a <see cref="RankFailureException"/> naming the element, the rank and the
     /// child's stack; on one machine what PMap raised). A failure of the map itself on a rank (MPI,
-    /// a mismatch between ranks) ends the whole job through MPI_Abort, with the cause on that
-    /// rank's standard error, so that no rank waits for ever.
+    /// a mismatch between ranks, a rank silent past <see cref="MpiPMapOptions.RankSilenceTimeout"/>,
+    /// a map past <see cref="MpiPMapOptions.MapTimeout"/>) ends the whole job through MPI_Abort, with
+    /// the cause, naming the rank, on that rank's standard error, so that no rank waits for ever.
+    /// The two deadlines apply across ranks; on one machine, bound each element with
+    /// <see cref="MpiPMapOptions.JobTimeout"/>.
     /// </summary>
     /// <param name="source">The elements; the same on every rank.</param>
     /// <param name="selector">The work for one element, run in a child of the rank the element is dealt to. It must not call MPI.</param>

@@ -55,8 +55,28 @@ public sealed class MpiPMapOptions
     /// <summary>How results travel from the children to their rank (see PMap's transport).</summary>
     public ChannelTransportKind? Transport { get; set; }
 
-    /// <summary>How long one child job may run (see PMap's timeout); null: no limit.</summary>
-    public TimeSpan? Timeout { get; set; }
+    /// <summary>
+    /// How long one element (with <see cref="PMapMode.ForkPerElement"/>, one batch) may run in a
+    /// rank's child before the child is killed and that element fails with
+    /// <see cref="ChildTimeoutException"/> (see <see cref="PMapOptions.JobTimeout"/>); null (the default): no limit.
+    /// </summary>
+    public TimeSpan? JobTimeout { get; set; }
+
+    /// <summary>
+    /// How long the whole map may take, from the call on each rank; after that, the job ends
+    /// through MPI_Abort with a message naming the ranks that had not finished (rank 0 says it; a
+    /// rank waiting for rank 0 past it says it waited for rank 0). Null (the default): no limit.
+    /// </summary>
+    public TimeSpan? MapTimeout { get; set; }
+
+    /// <summary>
+    /// How long a rank may go without finishing an element, in source order, or saying it is done;
+    /// after that the job ends through MPI_Abort with a message naming the rank and the first
+    /// element it owes: a rank that hangs (an element without a <see cref="JobTimeout"/>, a stopped
+    /// process) must not hold every other rank for ever. A rank other than 0 waits for rank 0's
+    /// answers this long at most, too. Set it above the time one element takes. Null (the default): no limit.
+    /// </summary>
+    public TimeSpan? RankSilenceTimeout { get; set; }
 
     internal void Validate()
     {
@@ -80,16 +100,23 @@ public sealed class MpiPMapOptions
         {
             throw new ArgumentOutOfRangeException(nameof(Deal), Deal, "Unknown way of dealing.");
         }
-        if (Timeout is { } t && t <= TimeSpan.Zero && t != System.Threading.Timeout.InfiniteTimeSpan)
+        CheckTimeout(JobTimeout, nameof(JobTimeout));
+        CheckTimeout(MapTimeout, nameof(MapTimeout));
+        CheckTimeout(RankSilenceTimeout, nameof(RankSilenceTimeout));
+    }
+
+    private static void CheckTimeout(TimeSpan? timeout, string name)
+    {
+        if (timeout is { } t && (t <= TimeSpan.Zero || t == Timeout.InfiniteTimeSpan))
         {
-            throw new ArgumentOutOfRangeException(nameof(Timeout), t, "The timeout must be positive (or null for none).");
+            throw new ArgumentOutOfRangeException(name, t, $"{name} must be a positive time (or null for none).");
         }
     }
 
     /// <summary>The options of each rank's local PMap.</summary>
     internal PMapOptions ToPMapOptions()
     {
-        var local = new PMapOptions { Limit = Limit, Mode = Mode, BatchSize = BatchSize, Reuse = Reuse, JobTimeout = Timeout };
+        var local = new PMapOptions { Limit = Limit, Mode = Mode, BatchSize = BatchSize, Reuse = Reuse, JobTimeout = JobTimeout };
         if (Serializer is not null)
         {
             local.Serializer = Serializer;

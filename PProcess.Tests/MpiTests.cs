@@ -240,6 +240,109 @@ public class MpiTests
     }
 
     [MpiFact]
+    public void RankZeroAnswersTheOtherRanksWhileItsOwnElementRuns()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"pprocess-mpi-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(directory);
+        try
+        {
+            AssertEveryRankFinished(Mpiexec.RunScenario(SlowRankZeroScenario, timeout: TimeSpan.FromSeconds(120),
+                environment: new Dictionary<string, string> { ["MPI_TEST_DIR"] = directory }));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Rank 0's first element waits (up to 30 s) until rank 1 has finished 10 elements, which takes
+    /// ranges that only rank 0 deals: before, rank 0 answered only between its own elements, rank 1
+    /// stopped after at most two ranges of 2, and the element saw 4.
+    /// </summary>
+    private static void SlowRankZeroScenario()
+    {
+        int rank = MpiWorld.Rank;
+        foreach (var mode in (PMapMode[])[PMapMode.Adaptive, PMapMode.ForkPerElement])
+        {
+            var log = Path.Combine(Environment.GetEnvironmentVariable("MPI_TEST_DIR")!, $"{mode}.log");
+            var results = Enumerable.Range(0, 40).ToArray().PMapAcrossRanks(x =>
+            {
+                if (rank == 1)
+                {
+                    File.AppendAllText(log, "x");
+                }
+                else if (x == 0)
+                {
+                    var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+                    while (Length(log) < 10 && DateTime.UtcNow < deadline)
+                    {
+                        Thread.Sleep(10);
+                    }
+                    return Length(log);
+                }
+                return x;
+            }, new MpiPMapOptions { Limit = 1, ChunkSize = 2, Mode = mode });
+            if (rank == 0)
+            {
+                Assert.True(results[0] >= 10, $"{mode}: rank 1 finished {results[0]} elements while rank 0's first element ran");
+                Assert.Equal(Enumerable.Range(1, 39).Select(x => (long)x), results.Skip(1));
+            }
+        }
+        Console.WriteLine($"rank {rank} ok");
+    }
+
+    private static long Length(string path) => File.Exists(path) ? new FileInfo(path).Length : 0;
+
+    [MpiFact]
+    public void ARankThatHangsEndsTheJobNamingItOnceItsSilenceTimeoutHasPassed() =>
+        AssertJobFailedSaying(Mpiexec.RunScenario(HangingRankScenario, timeout: TimeSpan.FromSeconds(60)),
+            "PProcess.Mpi: rank 0 of 2", "Rank 1 of 2 has finished no element for 3 s (MpiPMapOptions.RankSilenceTimeout)",
+            "rank 1, which owes elements from 10");
+
+    /// <summary>Rank 1's element 12 never ends, and has no JobTimeout: before, every rank waited for ever.</summary>
+    private static void HangingRankScenario()
+    {
+        int rank = MpiWorld.Rank;
+        // A first map pays each rank's first fork, which a loaded machine could stretch past the silence allowed.
+        Numbers.PMapAcrossRanks(x => x, new MpiPMapOptions { Limit = 2 });
+        Numbers.PMapAcrossRanks(x =>
+        {
+            if (rank == 1 && x == 12)
+            {
+                Thread.Sleep(Timeout.Infinite);
+            }
+            return x;
+        }, new MpiPMapOptions { Limit = 2, RankSilenceTimeout = TimeSpan.FromSeconds(3) });
+        Console.WriteLine($"the map returned on rank {rank}");
+    }
+
+    [MpiFact]
+    public void AMapPastItsMapTimeoutEndsTheJobNamingTheRankStillComputing()
+    {
+        var result = Mpiexec.RunScenario(HangingRankZeroScenario, timeout: TimeSpan.FromSeconds(60));
+        AssertJobFailedSaying(result, "PProcess.Mpi: rank 0 of 2", "has run past its MpiPMapOptions.MapTimeout of 4 s",
+            "rank 0 (this rank), at its element 2", "had not finished");
+        Assert.DoesNotContain("rank 0 left the map", result.Output);
+    }
+
+    /// <summary>Rank 0's own element 2 never ends: rank 0 deals to rank 1 meanwhile, and ends the job at the map's deadline.</summary>
+    private static void HangingRankZeroScenario()
+    {
+        int rank = MpiWorld.Rank;
+        Numbers.PMapAcrossRanks(x =>
+        {
+            if (rank == 0 && x == 2)
+            {
+                Thread.Sleep(Timeout.Infinite);
+            }
+            return x;
+        }, new MpiPMapOptions { Limit = 2, MapTimeout = TimeSpan.FromSeconds(4) });
+        // Rank 1, done with everything dealt to it, leaves the map (it does not receive the results); rank 0 must not.
+        Console.WriteLine($"rank {rank} left the map");
+    }
+
+    [MpiFact]
     public void TheRaytracerAcrossTwoRanksWritesTheSequentialRender()
     {
         var output = Path.Combine(Path.GetTempPath(), $"pprocess-raytracer-mpi-{Guid.NewGuid():N}.png");

@@ -324,23 +324,33 @@ public class PersistenceTests
             {
                 Assert.Equal("closed without an answer", refused.Receive<string>());
             }
-            // The library's collector, as that user, refuses a daemon of another user before sending anything.
-            using (var wary = Fork.Start(channel =>
+            // The library's collector, as that user, refuses a socket in a directory of another user;
+            // and reached through a directory of its own (a hard link to the socket, which root made
+            // there), it refuses a daemon of another user before sending anything.
+            var theirs = Path.Combine(Daemons.FromEnvironment(), "theirs");
+            Directory.CreateDirectory(theirs);
+            Assert.Equal(0, Syscall.chmod(theirs, FilePermissions.S_IRWXU));
+            Assert.Equal(0, Syscall.chown(theirs, 65534, 65534));
+            var linked = Path.Combine(theirs, "secret.sock");
+            Assert.Equal(0, Syscall.link(address, linked));
+            foreach (var (at, refusal) in new[] { (address, "is owned by uid 0, not by this user (uid 65534)"), (linked, "runs as uid 0, not as this user") })
             {
-                Assert.Equal(0, Syscall.setuid(65534));
-                try
+                using var wary = Fork.Start(channel =>
                 {
-                    using var q = new BackgroundQueue<string>(address);
-                    channel.Send("connected");
-                }
-                catch (PersistentProcessException e)
-                {
-                    channel.Send(e.Message);
-                }
-            }))
-            {
-                Assert.Contains("runs as uid 0, not as this user", wary.Receive<string>());
+                    Assert.Equal(0, Syscall.setuid(65534));
+                    try
+                    {
+                        using var q = new BackgroundQueue<string>(at);
+                        channel.Send("connected");
+                    }
+                    catch (PersistentProcessException e)
+                    {
+                        channel.Send(e.Message);
+                    }
+                });
+                Assert.Contains(refusal, wary.Receive<string>());
             }
+            File.Delete(linked);
             using var owner = new BackgroundQueue<string>(address);
             Assert.Equal(["secret"], owner.ToArray());
         }

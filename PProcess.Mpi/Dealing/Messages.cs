@@ -1,4 +1,5 @@
 using PProcess.Mpi.Native;
+using PProcess.Native;
 
 namespace PProcess.Mpi.Dealing;
 
@@ -22,18 +23,23 @@ internal static unsafe class Messages
     /// <summary>A rank has handed over everything it will.</summary>
     internal const int Done = 4;
 
+    /// <summary>A rank has finished an element since it last said anything (sent with <see cref="MpiPMapOptions.RankSilenceTimeout"/> only).</summary>
+    internal const int Progress = 5;
+
     private const int Spins = 64;
 
-    /// <summary>Waits until <paramref name="request"/> completes.</summary>
-    internal static Mpich.Status Wait(ref int request)
+    /// <summary>Waits until <paramref name="request"/> completes, or <paramref name="until"/> passes: false then, and the request is still pending.</summary>
+    internal static bool Wait(ref int request, Deadline until)
     {
-        Mpich.Status status;
         for (int tries = 0; ; tries++)
         {
-            Mpich.Check(Mpich.Test(ref request, out int flag, &status), "MPI_Test");
-            if (flag != 0)
+            if (Test(ref request))
             {
-                return status;
+                return true;
+            }
+            if (until.HasPassed)
+            {
+                return false;
             }
             Pause(tries);
         }
@@ -55,14 +61,18 @@ internal static unsafe class Messages
         return flag != 0;
     }
 
-    /// <summary>Waits for a message of any tag from any rank.</summary>
-    internal static Mpich.Status Probe()
+    /// <summary>Waits for a message of any tag from any rank, or until <paramref name="until"/> passes: false then.</summary>
+    internal static bool Probe(Deadline until, out Mpich.Status status)
     {
         for (int tries = 0; ; tries++)
         {
-            if (TryProbe(out var status))
+            if (TryProbe(out status))
             {
-                return status;
+                return true;
+            }
+            if (until.HasPassed)
+            {
+                return false;
             }
             Pause(tries);
         }
@@ -101,8 +111,8 @@ internal static unsafe class Messages
         return request;
     }
 
-    /// <summary>MPI_Bcast from rank 0, waited for without holding a core.</summary>
-    internal static void Broadcast(NativeBuffer buffer)
+    /// <summary>MPI_Bcast from rank 0, waited for without holding a core until <paramref name="until"/>: false if it passed first.</summary>
+    internal static bool Broadcast(NativeBuffer buffer, Deadline until)
     {
         // MPI counts in ints: a buffer over 1 GiB goes in pieces.
         const int Piece = 1 << 30;
@@ -110,12 +120,16 @@ internal static unsafe class Messages
         {
             int length = (int)Math.Min(Piece, buffer.Length - offset);
             Mpich.Check(Mpich.Ibcast(buffer.Pointer + offset, length, Mpich.Byte, 0, MpiWorld.Comm, out int request), "MPI_Ibcast");
-            Wait(ref request);
+            if (!Wait(ref request, until))
+            {
+                return false;
+            }
             if (buffer.Length == 0)
             {
                 break;
             }
         }
+        return true;
     }
 
     private static void Pause(int tries)

@@ -3,7 +3,7 @@ namespace PProcess.Mpi.Dealing;
 /// <summary>
 /// Rank 0's dealing of index ranges on request (<see cref="MpiDeal.Dynamic"/>). Each rank's first
 /// range is known to every rank without asking (rank r takes the r-th of equal first ranges), so
-/// that no rank waits for rank 0, which answers only between its own jobs, before it can start.
+/// that no rank waits for rank 0, which may be busy with its own, before it can start.
 /// After them, ranges go in source order to whichever rank asks, each a quarter of what is left
 /// divided by the number of ranks (guided scheduling) but never less than the asking rank runs at
 /// once; a fixed size when one is given. Large ranges first keep requests few; small ones at the

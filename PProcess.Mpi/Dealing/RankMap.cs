@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using PProcess.Mpi.Native;
+using PProcess.Native;
 using PProcess.Serialization;
 
 namespace PProcess.Mpi.Dealing;
@@ -8,10 +10,14 @@ namespace PProcess.Mpi.Dealing;
 /// One rank's part of a map across ranks. Every rank runs one local PMap over a stream of source
 /// indices; the stream is fed with the ranges dealt to the rank, so the rank's children stay busy
 /// across ranges. Rank 0 deals (on request) and gathers: it answers the other ranks whenever its
-/// own stream is read or one of its results arrives, and at the end until every rank is done; it is
-/// the forking thread, so no other thread of it ever calls MPI or runs at a fork. The other ranks
-/// ask for their next range as soon as they start one (so that the answer is there when they need
-/// it), hand over each range's results as soon as they are all in, and say when they are done.
+/// own stream is read, one of its results arrives, or its local PMap waits for its children
+/// (<see cref="PMapOptions.WhileWaiting"/>: every 1 to 16 ms), and at the end until every rank is
+/// done; it is the forking thread, so no other thread of it ever calls MPI or runs at a fork. The
+/// other ranks ask for their next range as soon as they start one (so that the answer is there when
+/// they need it), hand over each range's results as soon as they are all in, and say when they are
+/// done. Rank 0 ends the job (an exception, which becomes MPI_Abort) when a rank stays silent past
+/// <see cref="MpiPMapOptions.RankSilenceTimeout"/> or the map runs past
+/// <see cref="MpiPMapOptions.MapTimeout"/>; the other ranks wait for rank 0 within the same bounds.
 /// </summary>
 internal sealed class RankMap<T, TResult>
 {
@@ -35,6 +41,21 @@ internal sealed class RankMap<T, TResult>
     private RankFailure? firstFailure;
     private int ranksDone;
 
+    // Deadlines. Rank 0 keeps, for each rank, when it last heard from it (its own results, for
+    // itself), whether it is done, and the ranges dealt to it whose results have not arrived (its
+    // own are in dealt).
+    private readonly Deadline mapDeadline;
+    private readonly TimeSpan? silence;
+    private readonly long[] lastHeard = [];
+    private readonly bool[] finished = [];
+    private readonly List<Chunk>[] owed = [];
+    private TimeSpan serveInterval = MinServeInterval;
+    private static readonly TimeSpan MinServeInterval = TimeSpan.FromMilliseconds(1);
+    private static readonly TimeSpan MaxServeInterval = TimeSpan.FromMilliseconds(16);
+
+    // The other ranks: when they last sent rank 0 anything.
+    private long lastSent;
+
     // The other ranks: the pending answer to their request, and the reports still being sent.
     private readonly NativeBuffer reply = new(8);
     private int replyRequest = Mpich.RequestNull;
@@ -52,11 +73,25 @@ internal sealed class RankMap<T, TResult>
         size = MpiWorld.Size;
         count = source.Count;
         perRank = checked((options.Limit ?? Cores.Usable) * (options.BatchSize ?? 1));
+        mapDeadline = Deadline.After(options.MapTimeout);
+        silence = options.RankSilenceTimeout;
+        lastSent = Stopwatch.GetTimestamp();
         if (rank == 0)
         {
             values = new TResult[count];
             arrived = new bool[count];
             dealer = options.Deal == MpiDeal.Dynamic ? new RangeDealer(count, size, options.ChunkSize) : null;
+            lastHeard = new long[size];
+            Array.Fill(lastHeard, lastSent);
+            finished = new bool[size];
+            owed = new List<Chunk>[size];
+            owed[0] = [];
+            for (int r = 1; r < size; r++)
+            {
+                owed[r] = options.Deal == MpiDeal.Interleaved
+                    ? [.. Interleaved.Chunks(count, size, r, options.ChunkSize)]
+                    : RangeDealer.First(count, size, r, options.ChunkSize) is { } first ? [first] : [];
+            }
         }
     }
 
@@ -88,7 +123,10 @@ internal sealed class RankMap<T, TResult>
         using var shape = new NativeBuffer(8);
         BinaryPrimitives.WriteInt32LittleEndian(shape.Span, count);
         BinaryPrimitives.WriteInt32LittleEndian(shape.Span[4..], (int)options.Deal);
-        Messages.Broadcast(shape);
+        if (!Messages.Broadcast(shape, mapDeadline))
+        {
+            throw PastMapTimeout($"rank {rank} waited for every rank to start the map");
+        }
         int rootCount = BinaryPrimitives.ReadInt32LittleEndian(shape.Span);
         var rootDeal = (MpiDeal)BinaryPrimitives.ReadInt32LittleEndian(shape.Span[4..]);
         if (rootCount != count || rootDeal != options.Deal)
@@ -104,7 +142,12 @@ internal sealed class RankMap<T, TResult>
     {
         // The elements themselves, not their indices, go to PMap: the children's jobs are named after the
         // selector, as on one machine, and reused children receive elements, as PMap's do.
-        var stream = Indices().Select(i => source[i]).PMap(selector, options.ToPMapOptions());
+        var local = options.ToPMapOptions();
+        if (rank == 0)
+        {
+            local.WhileWaiting = WhileWaiting;
+        }
+        var stream = Indices().Select(i => source[i]).PMap(selector, local);
         using var results = stream.GetEnumerator();
         while (true)
         {
@@ -115,11 +158,11 @@ internal sealed class RankMap<T, TResult>
                     return;
                 }
             }
-            catch (Exception e) when (e is not Fatal)
+            catch (Exception e) when (e is not MapFault)
             {
                 if (!dealt.TryPeek(out var chunk))
                 {
-                    throw new Fatal(e);
+                    throw new MapFault(e);
                 }
                 Hand(chunk, [.. current], RankFailure.From(e, chunk.Start + current.Count, rank, size));
                 dealer?.Stop();
@@ -133,10 +176,45 @@ internal sealed class RankMap<T, TResult>
                 dealt.Dequeue();
                 current.Clear();
             }
+            else
+            {
+                SayProgress();
+            }
             if (rank == 0)
             {
+                lastHeard[0] = Stopwatch.GetTimestamp();
                 Serve();
             }
+        }
+    }
+
+    /// <summary>
+    /// Rank 0, while its local PMap waits for its children: answers the other ranks and checks the
+    /// deadlines, so that a slow element of rank 0 idles nobody, and a rank that hangs ends the job.
+    /// Returns how long the PMap may wait before asking again: 1 ms after a message, doubling to 16 ms.
+    /// </summary>
+    private TimeSpan WhileWaiting()
+    {
+        try
+        {
+            serveInterval = Serve() ? MinServeInterval : TimeSpan.FromTicks(Math.Min(serveInterval.Ticks * 2, MaxServeInterval.Ticks));
+            CheckDeadlines();
+            return serveInterval;
+        }
+        catch (Exception e)
+        {
+            // Raised through the local PMap's enumeration: marked, so that it is not taken for an element's failure.
+            throw new MapFault(e);
+        }
+    }
+
+    /// <summary>A rank other than 0 that has finished an element mid-range tells rank 0 it lives, at most four times per silence timeout.</summary>
+    private void SayProgress()
+    {
+        if (rank != 0 && silence is { } quiet && Stopwatch.GetElapsedTime(lastSent) >= quiet / 4)
+        {
+            Messages.SendInts(0, Messages.Progress, []);
+            lastSent = Stopwatch.GetTimestamp();
         }
     }
 
@@ -177,7 +255,7 @@ internal sealed class RankMap<T, TResult>
         catch (Exception e)
         {
             // Raised through the local PMap's enumeration: marked, so that it is not taken for an element's failure.
-            throw new Fatal(e);
+            throw new MapFault(e);
         }
     }
 
@@ -203,7 +281,7 @@ internal sealed class RankMap<T, TResult>
         {
             return null;
         }
-        Messages.Wait(ref replyRequest);
+        WaitForRankZero(ref replyRequest, "to deal this rank its next range");
         int start = BinaryPrimitives.ReadInt32LittleEndian(reply.Span);
         int length = BinaryPrimitives.ReadInt32LittleEndian(reply.Span[4..]);
         if (length == 0)
@@ -222,7 +300,26 @@ internal sealed class RankMap<T, TResult>
     private void Ask()
     {
         Messages.SendInts(0, Messages.Request, [perRank]);
+        lastSent = Stopwatch.GetTimestamp();
         replyRequest = Messages.StartReceive(reply, 0, Messages.Reply);
+    }
+
+    /// <summary>
+    /// A rank other than 0: waits for a request that rank 0 must complete, within the map's deadline
+    /// and the silence timeout; past either, the map fails naming rank 0.
+    /// </summary>
+    private void WaitForRankZero(ref int request, string what)
+    {
+        var until = silence is { } quiet ? Deadline.Earlier(mapDeadline, Deadline.After(quiet)) : mapDeadline;
+        if (Messages.Wait(ref request, until))
+        {
+            return;
+        }
+        throw mapDeadline.HasPassed
+            ? PastMapTimeout($"rank {rank} waited for rank 0 {what}")
+            : new MpiException(
+                $"Rank {rank} of {size} waited {silence!.Value.TotalSeconds:0.###} s for rank 0 {what} " +
+                "(MpiPMapOptions.RankSilenceTimeout): rank 0 is stuck or stopped.");
     }
 
     /// <summary>Hands over a range's results: kept on rank 0, sent by the others.</summary>
@@ -235,6 +332,7 @@ internal sealed class RankMap<T, TResult>
         }
         var buffer = Report.Encode(chunk.Start, results, failure, serializer);
         sending.Add((Messages.StartSend(buffer, 0, Messages.Result), buffer));
+        lastSent = Stopwatch.GetTimestamp();
         // Frees the buffers of the reports rank 0 has taken since, so that a rank keeps only those still travelling.
         sending.RemoveAll(send =>
         {
@@ -263,42 +361,63 @@ internal sealed class RankMap<T, TResult>
         }
     }
 
-    /// <summary>Rank 0: answers every message already waiting, without waiting for more.</summary>
-    private void Serve()
+    /// <summary>Rank 0: answers every message already waiting, without waiting for more; true if there was one.</summary>
+    private bool Serve()
     {
+        bool any = false;
         while (Messages.TryProbe(out var status))
         {
             Handle(status);
+            any = true;
         }
+        return any;
     }
 
     private void Handle(in Mpich.Status status)
     {
         using var message = Messages.Receive(status);
+        if ((uint)status.Source >= (uint)size)
+        {
+            throw new MpiException($"A message came from rank {status.Source}, and there are {size} ranks.");
+        }
+        lastHeard[status.Source] = Stopwatch.GetTimestamp();
         switch (status.Tag)
         {
             case Messages.Request:
                 var chunk = dealer?.Take(BinaryPrimitives.ReadInt32LittleEndian(message.Span));
                 Messages.SendInts(status.Source, Messages.Reply, [chunk?.Start ?? 0, chunk?.Count ?? 0]);
+                if (chunk is { } dealtNow)
+                {
+                    owed[status.Source].Add(dealtNow);
+                }
                 break;
             case Messages.Result:
                 var (start, results, failure) = Report.Decode<TResult>(message, serializer);
                 Store(start, results, failure);
+                owed[status.Source].RemoveAll(range => range.Start == start);
                 break;
             case Messages.Done:
                 ranksDone++;
+                finished[status.Source] = true;
+                break;
+            case Messages.Progress:
                 break;
             default:
                 throw new MpiException($"Rank {status.Source} sent a message with tag {status.Tag}, which no rank sends.");
         }
     }
 
-    /// <summary>Rank 0, after its own part: serves the others until each is done, then checks that nothing before the end is missing.</summary>
+    /// <summary>Rank 0, after its own part: serves the others until each is done (or a deadline passes), then checks that nothing before the end is missing.</summary>
     private void Gather()
     {
+        finished[0] = true;
         while (ranksDone < size - 1)
         {
-            Handle(Messages.Probe());
+            if (Messages.Probe(NextCheck(), out var status))
+            {
+                Handle(status);
+            }
+            CheckDeadlines();
         }
         int end = firstFailure?.Index ?? count;
         int missing = Array.IndexOf(arrived, false, 0, end);
@@ -314,12 +433,12 @@ internal sealed class RankMap<T, TResult>
         if (replyRequest != Mpich.RequestNull)
         {
             // Asked for before an element failed: the range comes after the failure and is not needed.
-            Messages.Wait(ref replyRequest);
+            WaitForRankZero(ref replyRequest, "to answer this rank's last request");
         }
         foreach (var (request, buffer) in sending)
         {
             var pending = request;
-            Messages.Wait(ref pending);
+            WaitForRankZero(ref pending, "to take this rank's results");
             buffer.Dispose();
         }
         sending.Clear();
@@ -350,9 +469,15 @@ internal sealed class RankMap<T, TResult>
                 all = Report.Encode(0, gathered, firstFailure, serializer);
                 BinaryPrimitives.WriteInt32LittleEndian(length.Span, all.Length);
             }
-            Messages.Broadcast(length);
+            if (!Messages.Broadcast(length, mapDeadline))
+            {
+                throw PastMapTimeout($"rank {rank} waited for rank 0 to share the results");
+            }
             all ??= new NativeBuffer(BinaryPrimitives.ReadInt32LittleEndian(length.Span));
-            Messages.Broadcast(all);
+            if (!Messages.Broadcast(all, mapDeadline))
+            {
+                throw PastMapTimeout($"rank {rank} waited for rank 0 to share the results");
+            }
             if (gathered is not null)
             {
                 return gathered;
@@ -367,6 +492,51 @@ internal sealed class RankMap<T, TResult>
         }
     }
 
-    /// <summary>A failure of the map itself (MPI, a malformed message), as opposed to an element's: it ends the job.</summary>
-    internal sealed class Fatal(Exception inner) : Exception(inner.Message, inner);
+    /// <summary>Rank 0: the moment of the next deadline check (the map's deadline, or a rank's silence running out).</summary>
+    private Deadline NextCheck()
+    {
+        var next = Deadline.Earlier(mapDeadline, Deadline.After(MaxServeInterval));
+        if (silence is { } quiet)
+        {
+            for (int r = 0; r < size; r++)
+            {
+                if (!finished[r])
+                {
+                    next = Deadline.Earlier(next, Deadline.At(lastHeard[r] + (long)(quiet.TotalSeconds * Stopwatch.Frequency)));
+                }
+            }
+        }
+        return next;
+    }
+
+    /// <summary>Rank 0: throws, naming the rank, once a rank has been silent too long or the map has run past its deadline.</summary>
+    private void CheckDeadlines()
+    {
+        if (mapDeadline.HasPassed)
+        {
+            throw PastMapTimeout(string.Join("; ", Enumerable.Range(0, size).Where(r => !finished[r]).Select(Describe)) + " had not finished");
+        }
+        if (silence is not { } quiet)
+        {
+            return;
+        }
+        for (int r = 0; r < size; r++)
+        {
+            if (!finished[r] && Stopwatch.GetElapsedTime(lastHeard[r]) >= quiet)
+            {
+                throw new MpiException(
+                    $"Rank {r} of {size} has finished no element for {quiet.TotalSeconds:0.###} s (MpiPMapOptions.RankSilenceTimeout): " +
+                    $"{Describe(r)} is stuck or stopped (an element that runs without end: set MpiPMapOptions.JobTimeout to bound each).");
+            }
+        }
+    }
+
+    /// <summary>"rank 1, which owes elements from 40", "rank 0 (this rank), at its element 12", for messages.</summary>
+    private string Describe(int r) =>
+        r == 0 ? (dealt.TryPeek(out var head) ? $"rank 0 (this rank), at its element {head.Start + current.Count}" : "rank 0 (this rank)")
+        : owed[r].Count > 0 ? $"rank {r}, which owes elements from {owed[r].Min(c => c.Start)}"
+        : $"rank {r}";
+
+    private MpiException PastMapTimeout(string what) => new(
+        $"The map across {size} ranks has run past its MpiPMapOptions.MapTimeout of {options.MapTimeout!.Value.TotalSeconds:0.###} s: {what}.");
 }

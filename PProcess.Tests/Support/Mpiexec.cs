@@ -14,9 +14,9 @@ public static class Mpiexec
         ? "mpiexec (MPICH) is not on PATH: install it (apt-get install mpich; .ci/run does) to run the tests across MPI ranks"
         : null;
 
-    /// <summary>Runs a scenario of this test assembly on <paramref name="ranks"/> ranks; the result is mpiexec's.</summary>
-    public static IsolatedResult RunScenario(Action scenario, int ranks = 2, TimeSpan? timeout = null) =>
-        IsolatedProcess.Run(scenario, null, timeout, Path!, "-n", ranks.ToString());
+    /// <summary>Runs a scenario of this test assembly on <paramref name="ranks"/> ranks (mpiexec passes <paramref name="environment"/> on to them); the result is mpiexec's.</summary>
+    public static IsolatedResult RunScenario(Action scenario, int ranks = 2, TimeSpan? timeout = null, IDictionary<string, string>? environment = null) =>
+        IsolatedProcess.Run(scenario, environment, timeout, Path!, "-n", ranks.ToString());
 
     /// <summary>Runs <c>mpiexec -n RANKS dotnet PProcess.Examples.dll args...</c>.</summary>
     public static IsolatedResult RunExample(int ranks, params string[] args)

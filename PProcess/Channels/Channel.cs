@@ -24,8 +24,11 @@ public sealed class Channel : IDisposable
 
     private readonly IChannelTransport transport;
     private readonly int ownerPid;
+    private readonly Inbox inbox;
     private bool closed;
     private string? fault;
+    /// <summary>The transport reported the end of the stream.</summary>
+    private bool ended;
 
     /// <param name="transport">The bytes' way.</param>
     /// <param name="child">In the parent, the child at the other end; null in the child, and for a persistent peer.</param>
@@ -33,10 +36,13 @@ public sealed class Channel : IDisposable
     /// <param name="serializer">The serializer both ends use.</param>
     /// <param name="toParent">True for a child's end, which leads to its parent.</param>
     /// <param name="exitGrace">How long a child that closed its end may take to exit; see <see cref="ChannelOptions.ExitGrace"/>.</param>
+    /// <param name="maxMessageSize">The largest payload sent or received; see <see cref="ChannelOptions.MaxMessageSize"/>.</param>
     internal Channel(IChannelTransport transport, ChildProcess? child, string? job, IChannelSerializer serializer, bool toParent = false,
-        TimeSpan? exitGrace = null)
+        TimeSpan? exitGrace = null, long maxMessageSize = ChannelOptions.DefaultMaxMessageSize)
     {
         this.transport = transport;
+        MaxMessageSize = maxMessageSize;
+        inbox = new Inbox(maxMessageSize, RemoteError.MaxFrame);
         ExitGrace = exitGrace ?? TimeSpan.FromSeconds(5);
         Child = child;
         Job = job;
@@ -100,6 +106,9 @@ public sealed class Channel : IDisposable
     /// <summary>The child's exit status once it has been reaped, or null.</summary>
     public ChildStatus? Status => Child?.Status;
 
+    /// <summary>The largest payload this end sends or accepts, in bytes (<see cref="ChannelOptions.MaxMessageSize"/>).</summary>
+    public long MaxMessageSize { get; }
+
     /// <summary>
     /// Sends a value. Strings, byte arrays, unmanaged values and arrays of them cross as raw
     /// bytes; other values go through the serializer's general path. Throws
@@ -127,9 +136,11 @@ public sealed class Channel : IDisposable
     /// <see cref="RemoteException"/> carrying the child's exception type, message and stack.
     /// If the child ended instead, raises a <see cref="ChildExitedException"/> with its exit status.
     /// </summary>
-    public object? Receive()
+    public object? Receive() => Receive(typeof(object));
+
+    private object? Receive(Type expected)
     {
-        if (TryReceive(out var value))
+        if (TryReceive(out var value, expected))
         {
             return value;
         }
@@ -147,7 +158,7 @@ public sealed class Channel : IDisposable
     }
 
     /// <summary>Receives the next value as a <typeparamref name="T"/>; see <see cref="Receive()"/>.</summary>
-    public T Receive<T>() => Cast<T>(Receive(), this);
+    public T Receive<T>() => Cast<T>(Receive(typeof(T)), this);
 
     /// <summary>A received value as a <typeparamref name="T"/>, or an error naming the sender and both types.</summary>
     internal static T Cast<T>(object? value, Channel from)
@@ -169,50 +180,132 @@ public sealed class Channel : IDisposable
     /// it sent has been read. In the parent, a child that ended by a signal or a non-zero exit code
     /// raises <see cref="ChildExitedException"/> instead of returning false.
     /// </summary>
-    public bool TryReceive(out object? value)
+    public bool TryReceive(out object? value) => TryReceive(out value, typeof(object));
+
+    /// <summary>As <see cref="TryReceive(out object?)"/>, building only values of <paramref name="expected"/> (and the shapes it holds).</summary>
+    internal bool TryReceive(out object? value, Type expected)
     {
         ThrowIfClosed();
-        Span<byte> header = stackalloc byte[Frame.HeaderSize];
-        int got = ReadAvailable(header);
-        if (got == 0)
+        if (!inbox.HasFrame && inbox.Problem is null)
+        {
+            WaitForFrame(ReadDeadline);
+        }
+        if (transportFault is not null)
+        {
+            ThrowIfClosed();
+        }
+        if (inbox.Problem is { } problem)
+        {
+            throw Garbage(problem);
+        }
+        if (!inbox.HasFrame)
         {
             value = null;
+            if (!inbox.IsEmpty)
+            {
+                throw Truncated(inbox.Describe());
+            }
             if (Child is not null && Conclude(expectMessage: false) is { } failure)
             {
                 throw failure;
             }
             return false;
         }
-        if (got < Frame.HeaderSize)
-        {
-            throw Truncated($"the frame header was cut off after {got} of {Frame.HeaderSize} bytes");
-        }
-        if (Frame.TryParse(header, out var kind, out var format, out var length) is { } problem)
-        {
-            throw Garbage(problem);
-        }
-        switch (kind)
+        switch (inbox.Kind)
         {
             case FrameKind.Value:
-                value = ReadPayload(format, length, Serializer);
+                value = ReadPayload(Serializer, expected);
                 MessagesReceived++;
                 return true;
             case FrameKind.Error:
-                var error = ReadPayload(format, length, ErrorSerializer.Instance) as RemoteError
-                    ?? throw Garbage("an error frame held no error");
+                RemoteError error;
+                try
+                {
+                    error = ReadPayload(ErrorSerializer.Instance, typeof(RemoteError)) as RemoteError
+                        ?? throw Garbage("an error frame held no error");
+                }
+                catch (ChannelSerializationException unreadable)
+                {
+                    throw Garbage($"an error frame could not be decoded ({unreadable.InnerException?.Message ?? unreadable.Message})");
+                }
                 MessagesReceived++;
                 ErrorReceived = true;
                 throw new RemoteException(error, Pid, Job);
             case FrameKind.Control when Child is null:
                 // The parent's "quit" to a reusable child: there is nothing more to receive.
-                ReadPayload(format, length, Serializer);
+                ReadPayload(Serializer, typeof(object));
                 QuitReceived = true;
                 value = null;
                 return false;
             default:
-                throw Garbage($"unexpected frame kind {kind}");
+                throw Garbage($"unexpected frame kind {inbox.Kind}");
         }
     }
+
+    /// <summary>
+    /// How long a blocking receive may wait for the rest of a frame; never by default. An owner that
+    /// receives a second message in a row from a ready channel (an error after partial results) sets
+    /// it to the job's deadline: past it the channel is faulted and <see cref="ChildTimeoutException"/> raised.
+    /// </summary>
+    internal Deadline ReadDeadline { get; set; } = Deadline.Never;
+
+    /// <summary>The job timeout reported when <see cref="ReadDeadline"/> passes.</summary>
+    internal TimeSpan? ReadTimeout { get; set; }
+
+    /// <summary>When bytes of a frame not yet whole last arrived (<see cref="System.Diagnostics.Stopwatch"/> ticks), or 0: a result still arriving is not cut off by a job timeout.</summary>
+    internal long PartialFrameSince => inbox.PartialSince;
+
+    /// <summary>Blocks until a whole frame is here, the stream ends, the peer breaks the protocol, or <paramref name="deadline"/> passes.</summary>
+    private void WaitForFrame(Deadline deadline)
+    {
+        if (deadline.IsNever)
+        {
+            if (!ended && !Fill(wait: true))
+            {
+                ended = true;
+            }
+            return;
+        }
+        Span<PollFd> fds = stackalloc PollFd[2];
+        while (Probe() == ProbeResult.Empty)
+        {
+            if (deadline.HasPassed)
+            {
+                fault = "a message was cut off by the job timeout";
+                ChildTimeoutException timedOut = new(
+                    $"{Describe()} did not finish sending a message within the job timeout{(ReadTimeout is { } t ? $" of {t.TotalSeconds:0.###} s" : "")} ({inbox.Describe()}).",
+                    Pid, Job, ReadTimeout ?? TimeSpan.Zero);
+                throw timedOut;
+            }
+            var descriptors = transport.PollDescriptors;
+            for (int i = 0; i < descriptors.Length; i++)
+            {
+                fds[i] = PollFd.ForInput(descriptors[i]);
+            }
+            if (!transport.ArmWakeUp())
+            {
+                LibC.Poll(fds[..descriptors.Length], deadline);
+            }
+        }
+    }
+
+    /// <summary>Reads into the inbox (blocking or not); false at the end of the stream. A transport's protocol fault is kept, to be raised as this channel's.</summary>
+    private bool Fill(bool wait)
+    {
+        try
+        {
+            return inbox.Fill(transport, wait);
+        }
+        catch (ChannelProtocolException broken)
+        {
+            fault ??= $"the peer broke the channel's protocol: {broken.Message}";
+            transportFault = broken.Message;
+            return true;
+        }
+    }
+
+    /// <summary>A protocol fault the transport found (a ring position out of bounds), raised by the next receive.</summary>
+    private string? transportFault;
 
     /// <summary>True in a reusable child once the parent has told it that no more jobs come.</summary>
     internal bool QuitReceived { get; private set; }
@@ -310,10 +403,44 @@ public sealed class Channel : IDisposable
         WriteFrame(FrameKind.Error, ErrorSerializer.Instance.Serialize(error));
     }
 
-    internal ProbeResult Probe() => transport.Probe();
+    /// <summary>
+    /// Reads what is there without blocking, and says whether a whole message can be received
+    /// (<see cref="ProbeResult.Data"/>, also when there is a fault to report: the receive raises it),
+    /// the stream has ended with nothing left, or neither yet. The readiness loop calls it.
+    /// </summary>
+    internal ProbeResult Probe()
+    {
+        if (!inbox.HasFrame && inbox.Problem is null && transportFault is null && !ended && !closed && !Fill(wait: false))
+        {
+            ended = true;
+        }
+        return Reportable() ?? ProbeResult.Empty;
+    }
 
-    /// <summary>Blocks until a message or the end of the stream can be read; null if only poll can wait for this transport.</summary>
-    internal ProbeResult? WaitForData() => transport.WaitForData();
+    /// <summary>What can be reported without reading: a whole frame or a fault (Data), the end (Data if a frame was cut off), or null.</summary>
+    private ProbeResult? Reportable() =>
+        inbox.HasFrame || inbox.Problem is not null || transportFault is not null ? ProbeResult.Data
+        : ended ? inbox.IsEmpty ? ProbeResult.EndOfStream : ProbeResult.Data
+        : null;
+
+    /// <summary>
+    /// Blocks until a whole message or the end of the stream is here, and says which; null if only
+    /// poll waits well for this transport (shared memory). A loop with this one channel and nothing
+    /// else to watch waits so: a socket's blocking read, one system call instead of a poll and a read.
+    /// </summary>
+    internal ProbeResult? WaitForData()
+    {
+        if (Reportable() is { } now)
+        {
+            return now;
+        }
+        if (!transport.WaitsByReading)
+        {
+            return null;
+        }
+        WaitForFrame(Deadline.Never);
+        return Reportable() ?? ProbeResult.Empty;
+    }
 
     /// <summary>Writes raw bytes, unframed: for tests that send garbage.</summary>
     internal void WriteRaw(ReadOnlySpan<byte> bytes) => transport.Write(bytes);
@@ -324,11 +451,11 @@ public sealed class Channel : IDisposable
     /// <summary>How long a reader watches memory before blocking (shared memory); zero for a socket.</summary>
     internal TimeSpan SpinLimit => transport.SpinLimit;
 
-    /// <summary>Before blocking in poll: asks the transport for a wake-up; true if data is already there.</summary>
-    internal bool ArmWakeUp() => transport.ArmWakeUp();
+    /// <summary>Before blocking in poll: asks the transport for a wake-up; true if something can be reported or read already.</summary>
+    internal bool ArmWakeUp() => Reportable() is not null || transport.ArmWakeUp();
 
-    /// <summary>True when data is buffered for this end in shared memory; see <see cref="Transports.IChannelTransport.DataWaiting"/>.</summary>
-    internal bool DataWaiting => transport.DataWaiting;
+    /// <summary>True when something can be reported, or data waits in shared memory; see <see cref="Transports.IChannelTransport.DataWaiting"/>.</summary>
+    internal bool DataWaiting => Reportable() is not null || transport.DataWaiting;
 
     /// <summary>How long a child that has closed its end may take to exit before it is killed.</summary>
     internal TimeSpan ExitGrace { get; }
@@ -350,47 +477,32 @@ public sealed class Channel : IDisposable
     private void ThrowIfClosed()
     {
         ObjectDisposedException.ThrowIf(closed, this);
+        if (transportFault is { } broken)
+        {
+            throw new ChannelProtocolException($"{Describe()} broke the shared-memory ring's protocol: {broken}. The channel is unusable.");
+        }
         if (fault is not null)
         {
             throw new ChannelProtocolException($"The channel to {Describe()} is unusable: {fault}.");
         }
     }
 
-    /// <summary>Reads until the buffer is full or the stream ends; returns the count read.</summary>
-    private int ReadAvailable(Span<byte> buffer)
+    /// <summary>Decodes the whole frame in the inbox, then lets it go (the stream stays in step whatever the decoding does).</summary>
+    private object? ReadPayload(IChannelSerializer serializer, Type expected)
     {
-        int total = 0;
-        while (total < buffer.Length)
-        {
-            int n = transport.Read(buffer[total..]);
-            if (n == 0)
-            {
-                break;
-            }
-            total += n;
-        }
-        return total;
-    }
-
-    private object? ReadPayload(byte format, long length, IChannelSerializer serializer)
-    {
-        var reader = frameReader ??= new FrameReader(this);
-        reader.Begin(length);
-        object? value;
+        var reader = inbox.Payload();
         try
         {
-            value = serializer.Deserialize(format, length, reader);
+            return serializer.Deserialize(inbox.Format, inbox.Length, reader, expected);
         }
-        catch (Exception e) when (!reader.Truncated && (e is not IOException || e is ChannelProtocolException))
+        catch (Exception e)
         {
-            reader.SkipRest();
             throw new ChannelSerializationException($"A value sent by {Describe()} could not be decoded: {e.Message}", null, e);
         }
-        if (reader.Remaining != 0)
+        finally
         {
-            reader.SkipRest();
+            inbox.Consumed();
         }
-        return value;
     }
 
     private Exception Truncated(string what)
@@ -416,6 +528,11 @@ public sealed class Channel : IDisposable
     private void WriteFrame(FrameKind kind, ChannelPayload payload)
     {
         long length = payload.Length;
+        if (length > MaxMessageSize)
+        {
+            throw new ChannelSerializationException(
+                $"A message of {length} bytes is larger than the {MaxMessageSize} bytes a message to {Describe()} may have (ChannelOptions.MaxMessageSize).", null);
+        }
         var writer = frameWriter ??= new FrameWriter(transport);
         writer.Begin(length);
         try
@@ -431,6 +548,13 @@ public sealed class Channel : IDisposable
             if (writer.Started)
             {
                 fault = "a message was only partly written";
+            }
+            if (e is ChannelProtocolException broken)
+            {
+                // The transport found the peer breaking the protocol (a ring position out of bounds).
+                transportFault = broken.Message;
+                fault ??= $"the peer broke the channel's protocol: {broken.Message}";
+                throw new ChannelProtocolException($"{Describe()} broke the shared-memory ring's protocol: {broken.Message}. The channel is unusable.", e);
             }
             if (e is IOException)
             {
@@ -450,53 +574,8 @@ public sealed class Channel : IDisposable
         }
     }
 
-    /// <summary>The channel's frame reader and writer, made at first use and reused for every message (one reader and one writer at a time).</summary>
-    private FrameReader? frameReader;
-
+    /// <summary>The channel's frame writer, made at first use and reused for every message (one writer at a time).</summary>
     private FrameWriter? frameWriter;
-
-    /// <summary>Reads one frame's payload, refusing to run past its end.</summary>
-    private sealed class FrameReader(Channel channel) : IPayloadReader
-    {
-        private long total;
-
-        public long Remaining { get; private set; }
-
-        public bool Truncated { get; private set; }
-
-        public void Begin(long length) => (total, Remaining, Truncated) = (length, length, false);
-
-        public void ReadExactly(Span<byte> buffer)
-        {
-            if (buffer.Length > Remaining)
-            {
-                throw new ChannelProtocolException($"The serializer read past the end of a {total}-byte payload.");
-            }
-            int got = channel.ReadAvailable(buffer);
-            Remaining -= got;
-            if (got < buffer.Length)
-            {
-                Truncated = true;
-                throw channel.Truncated($"the payload was cut off after {total - Remaining} of {total} bytes");
-            }
-        }
-
-        public void SkipRest()
-        {
-            var scratch = ArrayPool<byte>.Shared.Rent((int)Math.Min(Remaining, 1 << 20));
-            try
-            {
-                while (Remaining > 0)
-                {
-                    ReadExactly(scratch.AsSpan(0, (int)Math.Min(Remaining, scratch.Length)));
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(scratch);
-            }
-        }
-    }
 
     /// <summary>
     /// Coalesces the header and small payloads into one write; large spans go straight through.
@@ -573,11 +652,11 @@ public sealed class Channel : IDisposable
         internal static readonly ErrorSerializer Instance = new();
 
         public ChannelPayload Serialize(object? value) => DefaultChannelSerializer.Instance.Serialize(
-            JsonSerializer.SerializeToUtf8Bytes((RemoteError)value!));
+            ((RemoteError)value!).ToBoundedJson());
 
         public object? Deserialize(byte format, long length, IPayloadReader reader) =>
-            DefaultChannelSerializer.Instance.Deserialize(format, length, reader) is byte[] bytes
-                ? JsonSerializer.Deserialize<RemoteError>(bytes)
+            DefaultChannelSerializer.Instance.Deserialize(format, length, reader, typeof(byte[])) is byte[] bytes
+                ? RemoteError.Parse(bytes, JsonSerializerOptions.Default)
                 : null;
     }
 }

@@ -14,6 +14,10 @@ public class ChannelOptions
     private TimeSpan exitGrace = TimeSpan.FromSeconds(5);
     private int ringCapacity = 1 << 20;
     private TimeSpan spinLimit = TimeSpan.FromMicroseconds(50);
+    private long maxMessageSize = DefaultMaxMessageSize;
+
+    /// <summary>The default of <see cref="MaxMessageSize"/>: 16 GiB, the largest array of 8-byte values .NET can hold.</summary>
+    internal const long DefaultMaxMessageSize = 16L << 30;
 
     /// <summary>How values become bytes and back, at both ends; by default <see cref="DefaultChannelSerializer"/>.</summary>
     public IChannelSerializer Serializer
@@ -60,6 +64,29 @@ public class ChannelOptions
             ? value
             : throw new ArgumentOutOfRangeException(nameof(value), value, "The spin limit must be zero or a positive time.");
     }
+
+    /// <summary>
+    /// The largest message, in bytes of payload, that a channel sends or accepts; 16 GiB by default,
+    /// enough for any array .NET holds (lower it to bound what a child may flood its parent with).
+    /// A frame whose header announces more is refused as garbage before anything is allocated for it
+    /// (and a value that would need more is refused when sent), so that a child cannot make its parent
+    /// wait for, or hold, more than this. Memory is never allocated from what a header claims in any
+    /// case: it grows with the bytes that arrive (docs/channels.md, "Limits"). At least 1 KiB.
+    /// </summary>
+    public long MaxMessageSize
+    {
+        get => maxMessageSize;
+        set => maxMessageSize = value >= 1024
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, $"The maximum message size must be at least 1024 bytes, not {value}.");
+    }
+
+    /// <summary>Copies the settings a channel is made with (serializer, transport, grace, ring, spin, message limit) into new options.</summary>
+    internal ChannelOptions ChannelSettings() => new()
+    {
+        Serializer = Serializer, Transport = Transport, ExitGrace = ExitGrace, RingCapacity = RingCapacity, SpinLimit = SpinLimit,
+        MaxMessageSize = MaxMessageSize,
+    };
 
     /// <summary>The default settings (the test suite's default transport included).</summary>
     internal static ChannelOptions Default => new();

@@ -6,9 +6,12 @@ namespace PProcess.Channels;
 /// <summary>
 /// The library's one readiness loop: the channels one thread waits on, each with its owner (an
 /// exchange's job, a pool worker, a fork task's completion), the poll set built from them, and
-/// the one wake-up another thread or a cancelled token can ring. <see cref="Wait"/> returns the
-/// channels with a message and those whose peer has ended; a wake-up that turns out stale (a
-/// shared-memory eventfd left readable after its message was read, say) is never reported.
+/// the one wake-up another thread or a cancelled token can ring. <see cref="Wait"/> reads what
+/// arrives without blocking (each channel assembles its frames in its inbox) and returns the
+/// channels with a whole message (or a fault to raise) and those whose peer has ended: a child
+/// that stops in the middle of a message holds up neither the deadline nor the other channels. A
+/// wake-up that turns out stale (a shared-memory eventfd left readable after its message was
+/// read, say) is never reported.
 /// Used from one thread; only <see cref="Wake"/> may be called from any.
 /// </summary>
 /// <typeparam name="TOwner">What the caller keeps with each channel.</typeparam>
@@ -121,7 +124,7 @@ internal sealed class ChannelSet<TOwner> : IDisposable where TOwner : class
         if (entries.Count == 1 && wake is null && deadline.IsNever && entries[0].Channel.WaitForData() is { } result)
         {
             // One socket and nothing else to watch (no deadline, no wake-up): a blocking read into
-            // the channel's buffer waits for it in one system call, as the C ping-pong does,
+            // the channel's inbox waits for it in one system call, as the C ping-pong does,
             // instead of a poll and then a read (docs/performance.md).
             (result == ProbeResult.Data ? ready : ended).Add(entries[0]);
             return false;
@@ -136,7 +139,7 @@ internal sealed class ChannelSet<TOwner> : IDisposable where TOwner : class
         bool anyBuffered = false;
         for (int i = 0; i < entries.Count; i++)
         {
-            // Data already buffered in user space (a socket's read buffer, a shared ring) is
+            // Data already buffered in user space (a channel's inbox, a shared ring) is
             // invisible to poll; a shared-memory channel also asks for its wake-up here.
             buffered[i] = entries[i].Channel.ArmWakeUp();
             anyBuffered |= buffered[i];
@@ -165,7 +168,8 @@ internal sealed class ChannelSet<TOwner> : IDisposable where TOwner : class
             }
             // A wake-up can be stale (a shared-memory eventfd stays readable after the message it
             // announced was read): only a message or the end of the stream counts. Probe drains a
-            // stale wake-up and asks for the next; a socket's probe reads what is there into its buffer.
+            // stale wake-up and asks for the next; a probe reads what is there into the channel's inbox,
+            // and says Data only once a whole frame (or a fault) is there.
             switch (entries[i].Channel.Probe())
             {
                 case ProbeResult.Data:

@@ -42,11 +42,7 @@ public partial class Exchange : IDisposable
         Continuous = options.Continuous;
         Autoclose = options.Autoclose;
         JobTimeout = options.JobTimeout;
-        channelOptions = new ChannelOptions
-        {
-            Serializer = options.Serializer, Transport = options.Transport, ExitGrace = options.ExitGrace,
-            RingCapacity = options.RingCapacity, SpinLimit = options.SpinLimit,
-        };
+        channelOptions = options.ChannelSettings();
         foreach (var channel in channels ?? [])
         {
             Add(channel);
@@ -208,6 +204,10 @@ public partial class Exchange : IDisposable
     private void Serve(Channel channel, Worker worker)
     {
         long ticket = CurrentTicket(worker);
+        // A message after the one that made the channel ready (StoreData may receive several) is
+        // waited for until the job's deadline, not for ever.
+        channel.ReadDeadline = JobDeadline(worker);
+        channel.ReadTimeout = JobTimeout;
         try
         {
             StoreData(channel);
@@ -222,6 +222,10 @@ public partial class Exchange : IDisposable
                 Discard(channel);
                 return;
             }
+        }
+        finally
+        {
+            channel.ReadDeadline = Deadline.Never;
         }
         Answered(worker);
     }
@@ -354,7 +358,7 @@ public partial class Exchange : IDisposable
             var entries = set.Entries;
             for (int i = 0; i < entries.Count; i++)
             {
-                deadline = Deadline.Earlier(deadline, entries[i].Owner.Deadline);
+                deadline = Deadline.Earlier(deadline, JobDeadline(entries[i].Owner));
             }
         }
         // The set's lists are reused from round to round; a wait inside a round gets its own.
@@ -373,6 +377,21 @@ public partial class Exchange : IDisposable
 
     private Deadline NewDeadline() => Deadline.After(JobTimeout);
 
+    /// <summary>
+    /// When a worker's job runs out of time: its deadline, or, while bytes of a message keep arriving
+    /// from it, the job timeout after the last of them. The timeout covers the sending of a result
+    /// (a child that stops in the middle of a message is timed out), but a large result that the
+    /// exchange was not driven to read in time is not cut off while it streams.
+    /// </summary>
+    private Deadline JobDeadline(Worker worker)
+    {
+        if (JobTimeout is not { } allowed || worker.Channel.PartialFrameSince is not (> 0 and var since))
+        {
+            return worker.Deadline;
+        }
+        return Deadline.Later(worker.Deadline, Deadline.At(since + (long)(allowed.TotalSeconds * System.Diagnostics.Stopwatch.Frequency)));
+    }
+
     /// <summary>Kills and reaps the children whose job outlived the job timeout; their jobs fail.</summary>
     private void ExpireOverdue()
     {
@@ -383,7 +402,7 @@ public partial class Exchange : IDisposable
         // From the end, by index: a round allocates nothing, and Discard removes the entry it is given.
         for (int i = set.Entries.Count - 1; i >= 0; i--)
         {
-            if (i >= set.Entries.Count || set.Entries[i].Owner is not { } worker || !worker.Deadline.HasPassed || worker.State == WorkerState.Idle)
+            if (i >= set.Entries.Count || set.Entries[i].Owner is not { } worker || !JobDeadline(worker).HasPassed || worker.State == WorkerState.Idle)
             {
                 continue;
             }

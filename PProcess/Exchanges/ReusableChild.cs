@@ -21,7 +21,7 @@ internal static class ReusableChild
             {
                 channel.SendError(e);
             }
-            if (!channel.TryReceive(out var next))
+            if (!channel.TryReceive(out var next, typeof(TArgs)))
             {
                 return;
             }

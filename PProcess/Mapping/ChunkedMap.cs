@@ -30,6 +30,7 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
     private readonly long timeoutTicks;
     private readonly ChannelOptions channelOptions;
     private readonly IProgress<MapProgress>? progress;
+    private readonly Func<TimeSpan>? whileWaiting;
     private readonly string selectorName;
 
     /// <summary>The list the children read from (an array's too), or null for a stream.</summary>
@@ -70,11 +71,8 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         timeout = options.JobTimeout;
         timeoutTicks = timeout is { } t ? (long)(t.TotalSeconds * Stopwatch.Frequency) : 0;
         progress = options.Progress;
-        channelOptions = new ChannelOptions
-        {
-            Serializer = options.Serializer, Transport = options.Transport, ExitGrace = options.ExitGrace,
-            RingCapacity = options.RingCapacity, SpinLimit = options.SpinLimit,
-        };
+        whileWaiting = options.WhileWaiting;
+        channelOptions = options.ChannelSettings();
         selectorName = JobNames.Describe(selector);
         switch (source)
         {
@@ -403,6 +401,10 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
                 deadline = Deadline.Earlier(deadline, Deadline.At(due));
             }
         }
+        if (whileWaiting is not null)
+        {
+            deadline = Deadline.Earlier(deadline, Deadline.After(whileWaiting()));
+        }
         using (set.WakeOn(cancellationToken))
         {
             set.Wait(deadline, ready, ended);
@@ -454,7 +456,7 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         var slot = board[worker.Slot];
         if (slot.Phase == ChunkPhase.Unreadable)
         {
-            TakeError(channel);
+            TakeError(channel, Deadline.Never);
             worker.Chunk = null;
             chunk.NeedsFork = true;
             waiting.Enqueue(chunk, chunk.Start);
@@ -470,15 +472,22 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         if (results.Length < chunk.Count)
         {
             channel.Job = Describe(chunk, results.Length);
-            failure = TakeError(channel) ?? new ChannelProtocolException(
+            failure = TakeError(channel, ElementDeadline(worker) is { } due ? Deadline.At(due) : Deadline.Never) ?? new ChannelProtocolException(
                 $"{channel.Describe()} sent {results.Length} of {chunk.Count} results and no error.");
         }
         Finish(worker, chunk, results, failure);
+        if (channel.IsFaulted)
+        {
+            // The error after the results broke off (or ran past the timeout): the child goes.
+            Retire(worker);
+        }
     }
 
-    /// <summary>Receives the error that follows partial results; null if something else came.</summary>
-    private static Exception? TakeError(Channel channel)
+    /// <summary>Receives the error that follows partial results, waiting no later than <paramref name="deadline"/>; null if something else came.</summary>
+    private Exception? TakeError(Channel channel, Deadline deadline)
     {
+        channel.ReadDeadline = deadline;
+        channel.ReadTimeout = timeout;
         try
         {
             channel.Receive();
@@ -487,6 +496,10 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         catch (Exception e) when (e is ChildProcessException or ChannelProtocolException or ChannelSerializationException)
         {
             return e;
+        }
+        finally
+        {
+            channel.ReadDeadline = Deadline.Never;
         }
     }
 
@@ -536,8 +549,11 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
     }
 
     /// <summary>
-    /// When the element a child computes (or is about to start) runs out of time, in
-    /// <see cref="Stopwatch"/> ticks; null with no timeout, or when the child computes nothing.
+    /// When the element a child computes (or is about to start, or whose chunk's results it sends)
+    /// runs out of time, in <see cref="Stopwatch"/> ticks; null with no timeout, or when the child
+    /// computes nothing. Sending is the last element's time too (a result whose serialisation hangs
+    /// is timed out), but results whose bytes keep arriving have until they stop for the timeout:
+    /// a large result the consumer was slow to let the map read is not cut off.
     /// </summary>
     private long? ElementDeadline(MapWorker<T, TResult> worker)
     {
@@ -546,7 +562,12 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
             return null;
         }
         var slot = board[worker.Slot];
-        return slot.Phase is ChunkPhase.Assigned or ChunkPhase.Computing ? slot.Started + timeoutTicks : null;
+        if (slot.Phase is not (ChunkPhase.Assigned or ChunkPhase.Computing or ChunkPhase.Sending))
+        {
+            return null;
+        }
+        long due = slot.Started + timeoutTicks;
+        return worker.Channel.PartialFrameSince is > 0 and var since ? Math.Max(due, since + timeoutTicks) : due;
     }
 
     /// <summary>

@@ -27,7 +27,7 @@ internal sealed class MapChild<T, TResult>(Func<T, TResult> selector, ProgressSl
     /// <summary>A kept child over a list: each request is the start and count of an index range.</summary>
     internal void ServeRanges(Channel channel, IReadOnlyList<T> list)
     {
-        while (channel.TryReceive(out var request))
+        while (channel.TryReceive(out var request, typeof(long[])))
         {
             if (request is not long[] { Length: 2 } range || range[0] < 0 || range[1] < 0 || range[0] + range[1] > list.Count)
             {
@@ -40,7 +40,7 @@ internal sealed class MapChild<T, TResult>(Func<T, TResult> selector, ProgressSl
     /// <summary>A kept child over an array: as <see cref="ServeRanges(Channel, IReadOnlyList{T})"/>, reading the array directly.</summary>
     internal void ServeRanges(Channel channel, T[] array)
     {
-        while (channel.TryReceive(out var request))
+        while (channel.TryReceive(out var request, typeof(long[])))
         {
             if (request is not long[] { Length: 2 } range || range[0] < 0 || range[1] < 0 || range[0] + range[1] > array.Length)
             {
@@ -58,7 +58,7 @@ internal sealed class MapChild<T, TResult>(Func<T, TResult> selector, ProgressSl
             object? request;
             try
             {
-                if (!channel.TryReceive(out request))
+                if (!channel.TryReceive(out request, typeof(T[])))
                 {
                     return;
                 }

@@ -66,4 +66,11 @@ public sealed class PMapOptions : ChannelOptions
     /// enumerates, between waits; null (the default): no reports.
     /// </summary>
     public IProgress<MapProgress>? Progress { get; set; }
+
+    /// <summary>
+    /// Called on the enumerating thread each time the map is about to wait for its children;
+    /// returns how long it may wait before calling again. PProcess.Mpi's rank 0 answers the other
+    /// ranks there while its own children work (docs/scaling.md). Null (the default): nothing.
+    /// </summary>
+    internal Func<TimeSpan>? WhileWaiting { get; set; }
 }

@@ -57,4 +57,7 @@ internal readonly struct Deadline
 
     /// <summary>The earlier of two deadlines.</summary>
     internal static Deadline Earlier(Deadline a, Deadline b) => a.at <= b.at ? a : b;
+
+    /// <summary>The later of two deadlines.</summary>
+    internal static Deadline Later(Deadline a, Deadline b) => a.at >= b.at ? a : b;
 }

@@ -17,6 +17,8 @@ internal static class Errno
     internal const int ENFILE = 23;
     internal const int EMFILE = 24;
     internal const int EPIPE = 32;
+    internal const int ENOSYS = 38;
+    internal const int ELOOP = 40;
     internal const int EADDRINUSE = 98;
     internal const int ECONNABORTED = 103;
     internal const int ECONNRESET = 104;
@@ -37,6 +39,8 @@ internal static class Errno
         ENFILE => "ENFILE",
         EMFILE => "EMFILE",
         EPIPE => "EPIPE",
+        ENOSYS => "ENOSYS",
+        ELOOP => "ELOOP",
         EADDRINUSE => "EADDRINUSE",
         ECONNABORTED => "ECONNABORTED",
         ECONNRESET => "ECONNRESET",

@@ -17,6 +17,10 @@ internal static partial class LibC
     internal const int EFD_NONBLOCK = 0x800;
     internal const int EFD_CLOEXEC = 0x80000;
     internal const int O_NONBLOCK = 0x800;
+    internal const int F_SETFL = 4;
+
+    /// <summary>O_NOFOLLOW differs between architectures (0x20000 on x86-64, 0x8000 on arm64): Tmds.LibC's value for this one.</summary>
+    internal static int O_NOFOLLOW => Tmds.Linux.LibC.O_NOFOLLOW;
 
     // madvise advice.
     internal const int MADV_DONTNEED = 4;
@@ -32,6 +36,8 @@ internal static partial class LibC
     internal const int WNOHANG = 1;
     /// <summary>pidfd_open's number, the same on every Linux architecture (from the common syscall table).</summary>
     private const int SYS_pidfd_open = 434;
+    /// <summary>pidfd_send_signal's number, from the same common table.</summary>
+    private const int SYS_pidfd_send_signal = 424;
 
     // Sockets and file types.
     private const int AF_UNIX = 1;
@@ -44,6 +50,9 @@ internal static partial class LibC
     private const int SCM_CREDENTIALS = 2;
     internal const int S_IFMT = 0xF000;
     internal const int S_IFSOCK = 0xC000;
+    internal const int S_IFDIR = 0x4000;
+    internal const int S_IFREG = 0x8000;
+    internal const int S_IFLNK = 0xA000;
     /// <summary>sizeof(sockaddr_un.sun_path) on Linux, the terminating NUL included.</summary>
     internal const int SunPathSize = 108;
 }

@@ -99,6 +99,12 @@ internal static unsafe partial class LibC
     internal static int PidfdOpen(int pid) => (int)(long)(Tmds.Linux.ssize_t)T.syscall(SYS_pidfd_open, pid, 0);
 
     /// <summary>
+    /// pidfd_send_signal(2) through Tmds.LibC's syscall (glibc wraps it only from 2.36 on): signals
+    /// the very process <paramref name="pidfd"/> was opened on, never one that took its pid since; 0 or -1.
+    /// </summary>
+    internal static int PidfdSendSignal(int pidfd, int signal) => (int)(long)(Tmds.Linux.ssize_t)T.syscall(SYS_pidfd_send_signal, pidfd, signal, 0, 0);
+
+    /// <summary>
     /// waitpid(2), restarted after EINTR: the pid reaped (0 with <see cref="WNOHANG"/> while it
     /// runs) and its raw wait status, or -1. Mono.Posix's binding: Tmds.LibC has no waitpid.
     /// </summary>

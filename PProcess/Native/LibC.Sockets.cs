@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using T = Tmds.Linux.LibC;
 
 namespace PProcess.Native;
@@ -14,8 +15,8 @@ internal static unsafe partial class LibC
         return result;
     }
 
-    /// <summary>A new close-on-exec Unix stream socket, or -1.</summary>
-    internal static int UnixSocket() => T.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /// <summary>A new close-on-exec Unix stream socket (non-blocking if asked), or -1.</summary>
+    internal static int UnixSocket(bool nonBlocking = false) => T.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonBlocking ? O_NONBLOCK : 0), 0);
 
     internal static int Bind(int fd, string path)
     {
@@ -31,6 +32,40 @@ internal static unsafe partial class LibC
     }
 
     private static long ConnectOnce(int fd, void* address, nuint length, int flags) => T.connect(fd, (Tmds.Linux.sockaddr*)address, (int)length);
+
+    /// <summary>
+    /// connect(2) of a blocking socket that waits for room in a full listen backlog until
+    /// <paramref name="deadline"/> at most, then fails with EAGAIN: the kernel bounds a Unix stream
+    /// connect by the socket's SO_SNDTIMEO (unix_stream_connect), and wakes it as soon as the
+    /// listener accepts. An EINTR is retried against the time left. The send timeout is cleared after.
+    /// </summary>
+    internal static int ConnectWithin(int fd, string path, Deadline deadline)
+    {
+        var address = Address(path, out int length);
+        try
+        {
+            while (true)
+            {
+                // SO_SNDTIMEO of zero means no limit: at the deadline, wait a microsecond instead.
+                var left = deadline.Remaining ?? TimeSpan.Zero;
+                if (SetSendTimeout(fd, left > TimeSpan.Zero ? left : TimeSpan.FromMicroseconds(1)) != 0)
+                {
+                    return -1;
+                }
+                int result = T.connect(fd, (Tmds.Linux.sockaddr*)&address, length);
+                if (result == 0 || LastError != Errno.EINTR)
+                {
+                    return result;
+                }
+            }
+        }
+        finally
+        {
+            int errno = LastError;
+            SetSendTimeout(fd, TimeSpan.Zero);
+            Marshal.SetLastPInvokeError(errno);
+        }
+    }
 
     internal static int Listen(int fd, int backlog) => T.listen(fd, backlog);
 
@@ -55,7 +90,7 @@ internal static unsafe partial class LibC
         // struct timeval (two longs on 64-bit Linux), which Tmds.LibC does not declare.
         long* limit = stackalloc long[2];
         limit[0] = (long)timeout.TotalSeconds;
-        limit[1] = timeout.Milliseconds * 1000L;
+        limit[1] = timeout.Ticks % TimeSpan.TicksPerSecond / TimeSpan.TicksPerMicrosecond;
         return T.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, limit, 2 * sizeof(long));
     }
 
@@ -97,17 +132,6 @@ internal static unsafe partial class LibC
         fixed (byte* p = Path(path))
         {
             return T.unlink(p);
-        }
-    }
-
-    /// <summary>Sets the process's umask; returns the previous one.</summary>
-    internal static int Umask(int mask) => (ushort)T.umask((ushort)mask);
-
-    internal static int Chmod(string path, int mode)
-    {
-        fixed (byte* p = Path(path))
-        {
-            return T.chmod(p, (ushort)mode);
         }
     }
 

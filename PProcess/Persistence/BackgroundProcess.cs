@@ -16,11 +16,12 @@ namespace PProcess;
 public sealed class BackgroundProcess : IDisposable
 {
     private readonly Channel status;
+    private readonly KnownProcess process;
 
-    private BackgroundProcess(string address, int pid, Channel status)
+    private BackgroundProcess(string address, KnownProcess process, Channel status)
     {
         Address = address;
-        Pid = pid;
+        this.process = process;
         this.status = status;
     }
 
@@ -28,7 +29,7 @@ public sealed class BackgroundProcess : IDisposable
     public string Address { get; }
 
     /// <summary>The background process's pid (it is not a child of the starter).</summary>
-    public int Pid { get; }
+    public int Pid => process.Pid;
 
     /// <summary>True once the job has ended and every result is held, ready to collect.</summary>
     public bool Computed { get; private set; }
@@ -85,8 +86,12 @@ public sealed class BackgroundProcess : IDisposable
         $"The background process {Pid} at '{Address}' ended before its job finished: it crashed or was killed, and its " +
         "results are lost.", Address);
 
-    /// <summary>Sends SIGKILL to the background process: for tests and emergencies. Its socket file stays behind (stale).</summary>
-    public void Kill() => LibC.Kill(Pid, Signals.SIGKILL);
+    /// <summary>
+    /// Sends SIGKILL to the background process: for tests and emergencies. Its socket file stays
+    /// behind (stale). Once the process has ended, nothing is sent, even to another process that
+    /// has its pid by then (the pid and the start time name it, and a pidfd holds it while it is signalled).
+    /// </summary>
+    public void Kill() => process.Signal(Signals.SIGKILL);
 
     /// <summary>Closes the starter's status channel; the background process is not affected.</summary>
     public void Dispose() => status.Close();
@@ -107,9 +112,10 @@ public sealed class BackgroundProcess : IDisposable
         ForkGuard.ThrowIfUnsafe();
         int logFd = OpenOutput(options.LogPath, path);
         int listenFd;
+        SocketFile file;
         try
         {
-            listenFd = UnixSocketAddress.Listen(path);
+            (listenFd, file) = UnixSocketAddress.Listen(path);
         }
         catch
         {
@@ -128,13 +134,13 @@ public sealed class BackgroundProcess : IDisposable
             // to init (or the nearest subreaper) when the first child exits: it can never regain a
             // controlling terminal, and its starter has no zombie to reap.
             starter = Fork.Spawn(
-                channel => Detach(channel, listenFd, logFd, path, body, description, options, socket),
+                channel => Detach(channel, listenFd, logFd, file, body, description, options, socket),
                 $"starter of the {description}", socket, dieWithParent: false);
         }
         catch
         {
             LibC.Close(listenFd);
-            LibC.Unlink(path);
+            file.RemoveIfAtItsPath();
             LibC.Close(logFd);
             throw;
         }
@@ -142,37 +148,63 @@ public sealed class BackgroundProcess : IDisposable
         LibC.Close(logFd);
         try
         {
-            int pid = starter.Receive<int>();
+            var daemon = new KnownProcess(starter.Receive<int>(), starter.Receive<long>());
             starter.Wait();
-            return new BackgroundProcess(path, pid, starter) ;
+            return new BackgroundProcess(path, daemon, starter);
         }
         catch (ChildProcessException e)
         {
             starter.Dispose();
-            LibC.Unlink(path);
+            file.RemoveIfAtItsPath();
             throw new PersistentProcessException($"The background process at '{path}' could not be started: {e.Message}", path, e);
         }
     }
 
+    /// <summary>
+    /// The daemon's standard output: /dev/null, or the log file, appended. The log is opened without
+    /// following a symbolic link (O_NOFOLLOW), and only a regular file of this user with one link is
+    /// kept: in a directory others can write to (/tmp), another user may have planted a link or a file
+    /// there, and root's job output must not go through it. Opened non-blocking, so that a FIFO put
+    /// there does not hold the open; the flag is cleared once the file is known to be regular.
+    /// </summary>
     private static int OpenOutput(string? logPath, string address)
     {
-        var target = logPath ?? "/dev/null";
-        int flags = logPath is null ? LibC.O_RDWR : LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND;
-        int fd = LibC.Open(target, flags | LibC.O_CLOEXEC, 0b110_000_000 /* 0600 */);
+        if (logPath is null)
+        {
+            int devNull = LibC.Open("/dev/null", LibC.O_RDWR | LibC.O_CLOEXEC, 0);
+            return devNull >= 0 ? devNull : throw CannotOpen("/dev/null", address, LibC.Error("open", LibC.LastError).Message);
+        }
+        int fd = LibC.Open(logPath, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND | LibC.O_NOFOLLOW | LibC.O_NONBLOCK | LibC.O_CLOEXEC,
+            0b110_000_000 /* 0600 */);
         if (fd < 0)
         {
-            throw new PersistentProcessException(
-                $"The log file '{target}' for the background process at '{address}' cannot be opened: {LibC.Error("open", LibC.LastError).Message}",
-                address);
+            int errno = LibC.LastError;
+            throw CannotOpen(logPath, address, errno == Errno.ELOOP
+                ? "it is a symbolic link, which is not followed (another user may have planted it); name the file itself"
+                : LibC.Error("open", errno).Message);
+        }
+        string? problem = LibC.Stat(fd, out var file) != 0 ? LibC.Error("fstat", LibC.LastError).Message
+            : file.Type != LibC.S_IFREG ? "it is not a regular file"
+            : file.Uid != LibC.GetEffectiveUid() ? $"it belongs to uid {file.Uid}, not to this user (uid {LibC.GetEffectiveUid()}); remove it or choose another path"
+            : file.Links != 1 ? $"it has {file.Links} hard links, and another user may have made one of them; name a file with one link"
+            : LibC.SetStatusFlags(fd, LibC.O_APPEND) != 0 ? LibC.Error("fcntl", LibC.LastError).Message
+            : null;
+        if (problem is not null)
+        {
+            LibC.Close(fd);
+            throw CannotOpen(logPath, address, problem);
         }
         return fd;
     }
+
+    private static PersistentProcessException CannotOpen(string log, string address, string why) =>
+        new($"The log file '{log}' for the background process at '{address}' cannot be used: {why}.", address);
 
     /// <summary>
     /// In the first child: a new session, then the daemon forked through the one fork path
     /// (<see cref="Fork.Spawn"/>, not killed with this child), its pid reported, and this child leaves.
     /// </summary>
-    private static void Detach(Channel channel, int listenFd, int logFd, string path, Action<Channel> body, string description,
+    private static void Detach(Channel channel, int listenFd, int logFd, SocketFile file, Action<Channel> body, string description,
         ChannelOptions options, ChannelOptions socket)
     {
         if (LibC.SetSid() < 0)
@@ -182,15 +214,19 @@ public sealed class BackgroundProcess : IDisposable
         int statusFd = channel.FileDescriptor;
         // Kept: the status channel is the daemon's now, not a descriptor to close after the fork.
         DescriptorRegistry.Remove(statusFd);
-        var daemon = Fork.Spawn(link => RunDaemon(link, statusFd, listenFd, logFd, path, body, description, options),
+        var daemon = Fork.Spawn(link => RunDaemon(link, statusFd, listenFd, logFd, file, body, description, options),
             description, socket, dieWithParent: false);
-        channel.Send(daemon.Pid);
+        // Its start time is read here, while it is this process's unreaped child and its pid cannot
+        // have changed hands: the starter's Kill signals it by both.
+        var known = KnownProcess.Of(daemon.Pid);
+        channel.Send(known.Pid);
+        channel.Send(known.StartTime);
         // Not reaped (nor killed): when this child exits, the daemon is reparented to init.
         daemon.Close();
     }
 
     /// <summary>In the daemon: standard streams to the log, every other inherited descriptor closed, then the job and its collectors.</summary>
-    private static void RunDaemon(Channel link, int statusFd, int listenFd, int logFd, string path, Action<Channel> body, string description,
+    private static void RunDaemon(Channel link, int statusFd, int listenFd, int logFd, SocketFile file, Action<Channel> body, string description,
         ChannelOptions options)
     {
         // The channel to the first child, which is leaving, is closed with the rest below.
@@ -201,7 +237,7 @@ public sealed class BackgroundProcess : IDisposable
         DescriptorRegistry.Add(listenFd);
         DescriptorRegistry.Add(statusFd);
         var status = new Channel(new Transports.SocketTransport(statusFd), null, null, options.Serializer) { PeerDescription = "the starter" };
-        int code = Daemon.Run(listenFd, status, path, body, description, options);
+        int code = Daemon.Run(listenFd, file, status, body, description, options);
         ChildRuntime.Exit(code);
     }
 

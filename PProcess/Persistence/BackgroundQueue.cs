@@ -9,7 +9,7 @@ public class BackgroundQueue<TResult> : PersistentQueue<TResult>
 {
     /// <summary>Connects to the background process at <paramref name="address"/>; see <see cref="PersistentExchange.Connect"/>.</summary>
     /// <param name="address">The socket path.</param>
-    /// <param name="options">The results' serializer and the confirmation timeout; the limit is 1.</param>
+    /// <param name="options">The results' serializer, the confirmation and connect timeouts; the limit is 1.</param>
     public BackgroundQueue(string address, PersistentExchangeOptions? options = null)
         : base(WithLimitOne(options))
     {
@@ -25,7 +25,8 @@ public class BackgroundQueue<TResult> : PersistentQueue<TResult>
         var one = new PersistentExchangeOptions { Limit = 1 };
         if (options is not null)
         {
-            (one.Serializer, one.ConfirmationTimeout, one.LogPath) = (options.Serializer, options.ConfirmationTimeout, options.LogPath);
+            (one.Serializer, one.ConfirmationTimeout, one.ConnectTimeout, one.LogPath) =
+                (options.Serializer, options.ConfirmationTimeout, options.ConnectTimeout, options.LogPath);
         }
         return one;
     }

@@ -40,11 +40,15 @@ internal sealed class PersistentConnection : IDisposable
     /// <summary>True once every result has been received and the confirmation sent.</summary>
     internal bool Confirmed { get; private set; }
 
-    /// <summary>Connects and says that <paramref name="from"/> results are already held.</summary>
-    internal static PersistentConnection Open(string address, long from, IChannelSerializer serializer, TimeSpan confirmationTimeout)
+    /// <summary>
+    /// Connects (waiting up to <paramref name="connectTimeout"/>, 10 s by default, for room in a full
+    /// listen backlog) and says that <paramref name="from"/> results are already held.
+    /// </summary>
+    internal static PersistentConnection Open(string address, long from, IChannelSerializer serializer, TimeSpan confirmationTimeout,
+        TimeSpan? connectTimeout = null)
     {
         var path = UnixSocketAddress.Validate(address);
-        int fd = UnixSocketAddress.Connect(path);
+        int fd = UnixSocketAddress.Connect(path, connectTimeout ?? new PersistentExchangeOptions().ConnectTimeout);
         DescriptorRegistry.Add(fd);
         var channel = new Channel(new SocketTransport(fd), null, $"the background process at '{path}'", serializer)
         {

@@ -150,7 +150,7 @@ public class PersistentExchange : IDisposable
         {
             throw new InvalidOperationException($"This exchange is already connected to '{path}'.");
         }
-        var connection = PersistentConnection.Open(path, heldFrom.GetValueOrDefault(path), Serializer, options.ConfirmationTimeout);
+        var connection = PersistentConnection.Open(path, heldFrom.GetValueOrDefault(path), Serializer, options.ConfirmationTimeout, options.ConnectTimeout);
         connections[path] = connection;
         set.Add(connection.Channel, connection);
     }
@@ -161,7 +161,7 @@ public class PersistentExchange : IDisposable
     /// </summary>
     public void Disconnect(string address)
     {
-        var path = UnixSocketAddress.Validate(address);
+        var path = UnixSocketAddress.FullPath(address);
         if (connections.Remove(path, out var connection))
         {
             set.Remove(connection.Channel);

@@ -6,6 +6,7 @@ public sealed class PersistentExchangeOptions : ChannelOptions
     private int? limit;
     private TimeSpan confirmationTimeout = TimeSpan.FromSeconds(10);
     private TimeSpan collectorTimeout = TimeSpan.FromSeconds(60);
+    private TimeSpan connectTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>The most background processes of the exchange computing at once; null (the default) is <see cref="Cores.Usable"/>. At least 1.</summary>
     public int? Limit
@@ -37,5 +38,17 @@ public sealed class PersistentExchangeOptions : ChannelOptions
     {
         get => collectorTimeout;
         set => collectorTimeout = ValidPositive(value, "The collector timeout");
+    }
+
+    /// <summary>
+    /// How long connecting to a background process may wait for room in its listen backlog: while
+    /// the process computes or serves another collector it accepts nobody, and the kernel queues
+    /// about 16 connections for it. After that, connecting fails with
+    /// <see cref="PersistentProcessException"/>. Positive; 10 s by default.
+    /// </summary>
+    public TimeSpan ConnectTimeout
+    {
+        get => connectTimeout;
+        set => connectTimeout = ValidPositive(value, "The connect timeout");
     }
 }

@@ -1,8 +1,11 @@
 namespace PProcess.Pools;
 
 /// <summary>A submitted job waiting for a worker or for its result, with the way to complete its task.</summary>
-internal sealed class PoolRequest(PoolJob job, object? arguments, bool withState, Action<object?, Channel> complete, Action<Exception> fail)
+internal sealed class PoolRequest(PoolJob job, object? arguments, bool withState, Type resultType, Action<object?, Channel> complete, Action<Exception> fail)
 {
+    /// <summary>The type the job's result is received as: only it (and the shapes it holds) is built from the worker's message.</summary>
+    internal Type ResultType { get; } = resultType;
+
     internal PoolJob Job { get; } = job;
 
     internal object? Arguments { get; } = arguments;

@@ -178,7 +178,7 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
     private Task<TResult> Submit<TResult>(PoolJob job, object? arguments, bool withState)
     {
         var done = new TaskCompletionSource<TResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var request = new PoolRequest(job, arguments, withState,
+        var request = new PoolRequest(job, arguments, withState, typeof(TResult),
             (value, channel) =>
             {
                 try
@@ -286,7 +286,7 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         var request = worker.Current;
         try
         {
-            if (worker.Channel.TryReceive(out var value))
+            if (worker.Channel.TryReceive(out var value, request?.ResultType ?? typeof(object)))
             {
                 worker.Current = null;
                 request?.Complete(value, worker.Channel);

@@ -122,7 +122,7 @@ public static class Fork
             // A grandchild closes this end too: otherwise it would keep the channel to this
             // child's parent open after this child ends.
             Register(childEnd);
-            var channel = new Channel(childEnd, null, job, options.Serializer, toParent: true);
+            var channel = new Channel(childEnd, null, job, options.Serializer, toParent: true, maxMessageSize: options.MaxMessageSize);
             if (body is null)
             {
                 return channel;
@@ -131,7 +131,7 @@ public static class Fork
         }
         var parentEnd = ends.Parent();
         Register(parentEnd);
-        return new Channel(parentEnd, new ChildProcess(pid), job, options.Serializer, exitGrace: options.ExitGrace);
+        return new Channel(parentEnd, new ChildProcess(pid), job, options.Serializer, exitGrace: options.ExitGrace, maxMessageSize: options.MaxMessageSize);
     }
 
     private static void Register(IChannelTransport transport)

@@ -78,22 +78,24 @@ public sealed partial class DefaultChannelSerializer
     }
 
     /// <summary>One unmanaged value: its type name, then its bytes, read straight into a new box.</summary>
-    private static object ReadScalar(long length, IPayloadReader reader)
+    private static object ReadScalar(long length, IPayloadReader reader, Type expected)
     {
         var type = ReadTypeName(reader, ref length);
         if (!TypeNames.IsUnmanaged(type) || TypeNames.SizeOf(type) != length)
         {
             throw new ChannelProtocolException($"A payload of {length} bytes cannot hold a value of {type}.");
         }
+        ExpectedTypes.Check(type, expected, raw: true);
         var box = RuntimeHelpers.GetUninitializedObject(type);
         reader.ReadExactly(MemoryMarshal.CreateSpan(ref DataOf(box), (int)length));
         return box;
     }
 
     /// <summary>A one-dimensional array of unmanaged values: the element type name, then the memory.</summary>
-    private static Array ReadArray(long length, IPayloadReader reader)
+    private static Array ReadArray(long length, IPayloadReader reader, Type expected)
     {
         var type = ReadUnmanagedTypeName(reader, ref length);
+        ExpectedTypes.Check(type.MakeArrayType(), expected, raw: true);
         long size = TypeNames.SizeOf(type);
         if (length % size != 0)
         {
@@ -105,7 +107,7 @@ public sealed partial class DefaultChannelSerializer
     }
 
     /// <summary>An array of rank 2 or more: the element type name, the rank, each dimension's length and lower bound, then the memory.</summary>
-    private static Array ReadMultiArray(long length, IPayloadReader reader)
+    private static Array ReadMultiArray(long length, IPayloadReader reader, Type expected)
     {
         var type = ReadUnmanagedTypeName(reader, ref length);
         Span<byte> word = stackalloc byte[8];
@@ -116,10 +118,11 @@ public sealed partial class DefaultChannelSerializer
         reader.ReadExactly(word[..1]);
         int rank = word[0];
         length -= 1;
-        if (rank < 1 || length < 8L * rank)
+        if (rank < 1 || rank > 32 || length < 8L * rank)
         {
             throw new ChannelProtocolException($"A payload of a multidimensional array of {type} has a bad rank ({rank}).");
         }
+        ExpectedTypes.Check(type.MakeArrayType(rank), expected, raw: true);
         var lengths = new int[rank];
         var lowerBounds = new int[rank];
         long elements = 1;
@@ -145,9 +148,10 @@ public sealed partial class DefaultChannelSerializer
     }
 
     /// <summary>An array of arrays of unmanaged values: the element type, the count, then each array's length (-1: null) and raw bytes.</summary>
-    private static Array ReadJagged(long length, IPayloadReader reader)
+    private static Array ReadJagged(long length, IPayloadReader reader, Type expected)
     {
         var type = ReadUnmanagedTypeName(reader, ref length);
+        ExpectedTypes.Check(type.MakeArrayType().MakeArrayType(), expected, raw: true);
         long size = TypeNames.SizeOf(type);
         Span<byte> word = stackalloc byte[8];
         int count = ReadCount(reader, ref length, 8, $"arrays of {type}");
@@ -178,13 +182,37 @@ public sealed partial class DefaultChannelSerializer
     }
 
     /// <summary>An array whose elements cross one by one: the element type name, the count, then each element's format, length and payload.</summary>
-    private Array ReadElements(long length, IPayloadReader reader)
+    private Array ReadElements(long length, IPayloadReader reader, Type expected)
     {
         var type = ReadTypeName(reader, ref length);
-        if (type.IsValueType)
+        if (type.IsValueType || type.IsPointer || type.IsByRef || type.ContainsGenericParameters)
         {
-            throw new ChannelProtocolException($"A payload of elements names a value type, {type}.");
+            throw new ChannelProtocolException($"A payload of elements names {type}, which cannot be an array's element type here.");
         }
+        ExpectedTypes.Check(type.MakeArrayType(), expected, raw: false);
+        if (++nesting > MaxNesting)
+        {
+            nesting = 0;
+            throw new ChannelProtocolException($"A payload nests arrays sent element by element more than {MaxNesting} deep.");
+        }
+        try
+        {
+            return ReadElements(type, length, reader);
+        }
+        finally
+        {
+            nesting = Math.Max(0, nesting - 1);
+        }
+    }
+
+    /// <summary>How deep arrays sent element by element may nest: each level is a call, and a forged payload could nest millions.</summary>
+    private const int MaxNesting = 64;
+
+    [ThreadStatic]
+    private static int nesting;
+
+    private Array ReadElements(Type type, long length, IPayloadReader reader)
+    {
         int count = ReadCount(reader, ref length, 9, $"values of {type}");
         var array = (object?[])Array.CreateInstance(type, count);
         Span<byte> header = stackalloc byte[9];
@@ -198,7 +226,7 @@ public sealed partial class DefaultChannelSerializer
                 throw new ChannelProtocolException($"Element {i} of {count} claims {size} bytes, more than its payload holds.");
             }
             var bounded = new BoundedReader(reader, size);
-            var item = Deserialize(header[0], size, bounded);
+            var item = Deserialize(header[0], size, bounded, type);
             if (bounded.Remaining != 0)
             {
                 throw new ChannelProtocolException($"Element {i} of {count} left {bounded.Remaining} of its {size} bytes unread.");

@@ -64,7 +64,7 @@ public sealed partial class DefaultChannelSerializer : IChannelSerializer
             case string?[] strings:
                 return new StringArrayPayload(strings);
             case Exception e:
-                return new SpanPayload((byte)Formats.Exception, [], JsonSerializer.SerializeToUtf8Bytes(RemoteError.From(e), JsonOptions));
+                return new SpanPayload((byte)Formats.Exception, [], RemoteError.From(e).ToBoundedJson());
             case Array array when SerializeArray(array) is { } raw:
                 return raw;
         }
@@ -122,32 +122,55 @@ public sealed partial class DefaultChannelSerializer : IChannelSerializer
     }
 
     /// <inheritdoc />
-    public object? Deserialize(byte format, long length, IPayloadReader reader) => (Formats)format switch
+    public object? Deserialize(byte format, long length, IPayloadReader reader) => Deserialize(format, length, reader, typeof(object));
+
+    /// <summary>
+    /// Decodes a value for a receive that expects a <paramref name="expected"/>: a type named by the
+    /// message is built only if the receive expects it (docs/channels.md, "Which types are built");
+    /// others are refused with <see cref="ChannelProtocolException"/> before anything of them is built.
+    /// The formats without a type name (strings, byte arrays, primitives) are always read: the
+    /// channel's cast then says if they are not what was expected.
+    /// </summary>
+    public object? Deserialize(byte format, long length, IPayloadReader reader, Type expected) => (Formats)format switch
     {
         Formats.Null => null,
         Formats.String => ReadString(length, reader),
         Formats.Bytes => ReadBytes(length, reader),
         Formats.StringArray => ReadStrings(length, reader),
         Formats.Primitive => ReadPrimitive(length, reader),
-        Formats.UnmanagedScalar => ReadScalar(length, reader),
-        Formats.UnmanagedArray => ReadArray(length, reader),
-        Formats.UnmanagedMultiArray => ReadMultiArray(length, reader),
-        Formats.UnmanagedJagged => ReadJagged(length, reader),
-        Formats.Elements => ReadElements(length, reader),
-        Formats.Json => ReadJson(length, reader),
+        Formats.UnmanagedScalar => ReadScalar(length, reader, expected),
+        Formats.UnmanagedArray => ReadArray(length, reader, expected),
+        Formats.UnmanagedMultiArray => ReadMultiArray(length, reader, expected),
+        Formats.UnmanagedJagged => ReadJagged(length, reader, expected),
+        Formats.Elements => ReadElements(length, reader, expected),
+        Formats.Json => ReadJson(length, reader, expected),
         Formats.Exception => ReadException(length, reader),
         _ => throw new ChannelProtocolException($"Unknown payload format {format}."),
     };
 
-    private object? ReadJson(long length, IPayloadReader reader)
+    /// <summary>
+    /// For serializers that name types on the wire as this one does: the type named by
+    /// <paramref name="name"/>, found only among the assemblies this process has loaded (a name never
+    /// loads one), and only if a receive that expects a <paramref name="expected"/> may build it
+    /// (docs/channels.md, "Which types are built"); otherwise <see cref="ChannelProtocolException"/>.
+    /// </summary>
+    public static Type ResolveExpected(string name, Type expected)
+    {
+        var type = TypeNames.Resolve(name);
+        ExpectedTypes.Check(type, expected, raw: false);
+        return type;
+    }
+
+    private object? ReadJson(long length, IPayloadReader reader, Type expected)
     {
         var type = ReadTypeName(reader, ref length);
+        ExpectedTypes.Check(type, expected, raw: false);
         return WithBuffer(length, reader, (type, JsonOptions), static (span, state) => JsonSerializer.Deserialize(span, state.type, state.JsonOptions));
     }
 
     private RemoteException ReadException(long length, IPayloadReader reader)
     {
-        var error = WithBuffer(length, reader, JsonOptions, static (span, options) => JsonSerializer.Deserialize<RemoteError>(span, options))
+        var error = WithBuffer(length, reader, JsonOptions, static (span, options) => RemoteError.Parse(span, options))
             ?? throw new ChannelProtocolException("An exception payload was empty.");
         return new RemoteException(error, 0, null);
     }

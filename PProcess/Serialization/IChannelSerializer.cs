@@ -15,6 +15,15 @@ public interface IChannelSerializer
     /// <paramref name="format"/> is the <see cref="ChannelPayload.Format"/> the sender produced.
     /// </summary>
     object? Deserialize(byte format, long length, IPayloadReader reader);
+
+    /// <summary>
+    /// Decodes a value as <see cref="Deserialize(byte, long, IPayloadReader)"/> does, for a receive
+    /// that expects a <paramref name="expected"/> (<c>Receive&lt;T&gt;</c>, a PMap's result type;
+    /// <see cref="object"/> for an untyped receive). A serializer that names types on the wire should
+    /// build only values of that type and the shapes it holds, and refuse others by throwing before
+    /// it constructs them (docs/channels.md, "Which types are built"). By default, the untyped decode.
+    /// </summary>
+    object? Deserialize(byte format, long length, IPayloadReader reader, Type expected) => Deserialize(format, length, reader);
 }
 
 /// <summary>An encoded value, ready to be written into a frame.</summary>

@@ -7,8 +7,9 @@ namespace PProcess.Serialization;
 
 /// <summary>
 /// Type names on the wire: a 16-bit little-endian length and the UTF-8 name. Parent and child run
-/// the same binary, so a name written by one always resolves in the other. Both directions are
-/// cached, and a name read back is looked up without allocating a string.
+/// the same binary, so a name written by one resolves in the other (among the assemblies loaded:
+/// see <see cref="Resolve(string)"/>). Both directions are cached, and a name read back is looked up
+/// without allocating a string. Whether the receive wants the type is <see cref="ExpectedTypes"/>' question.
 /// </summary>
 internal static class TypeNames
 {
@@ -37,8 +38,25 @@ internal static class TypeNames
         return TypesByChars.TryGetValue(chars[..n], out var type) ? type : Resolve(new string(chars[..n]));
     }
 
-    private static Type Resolve(string name) => Types.GetOrAdd(name, static n =>
-        Type.GetType(n, throwOnError: false) ?? throw new ChannelProtocolException($"The type '{n}' named by a message cannot be loaded."));
+    /// <summary>
+    /// A type by its name among the assemblies this process has loaded: a name from the wire never
+    /// makes the runtime load an assembly (which runs its module initializers), whatever it says.
+    /// </summary>
+    internal static Type Resolve(string name) => Types.GetOrAdd(name, static n =>
+        Type.GetType(n, LoadedAssembly, null, throwOnError: false)
+        ?? throw new ChannelProtocolException($"The type '{n}' named by a message is not among the types this process has loaded."));
+
+    private static System.Reflection.Assembly? LoadedAssembly(System.Reflection.AssemblyName name)
+    {
+        foreach (var assembly in AppDomain.CurrentDomain.GetAssemblies())
+        {
+            if (string.Equals(assembly.GetName().Name, name.Name, StringComparison.Ordinal))
+            {
+                return assembly;
+            }
+        }
+        return null;
+    }
 
     /// <summary>The size in bytes of a value of an unmanaged type, as an array element.</summary>
     internal static int SizeOf(Type type) => Sizes.GetOrAdd(type, static t => System.Runtime.CompilerServices.RuntimeHelpers.SizeOf(t.TypeHandle));

@@ -1,11 +1,11 @@
 namespace PProcess.Transports;
 
-/// <summary>What a probe of a transport found, without consuming anything.</summary>
+/// <summary>What a look at a channel found, without blocking.</summary>
 internal enum ProbeResult
 {
-    /// <summary>Nothing to read yet; the peer is still there.</summary>
+    /// <summary>No whole message yet; the peer is still there.</summary>
     Empty,
-    /// <summary>At least one byte can be read.</summary>
+    /// <summary>A whole message can be received without blocking (or a fault can be reported).</summary>
     Data,
     /// <summary>The peer closed its end and everything it sent has been read.</summary>
     EndOfStream,
@@ -13,7 +13,9 @@ internal enum ProbeResult
 
 /// <summary>
 /// A byte stream between the two ends of a channel, with descriptors that poll can watch.
-/// The channel frames messages on top of it.
+/// The channel assembles frames on top of it (Channels/Inbox.cs). Nothing a transport reads from
+/// its peer is trusted: a value that breaks the protocol (a ring position outside the ring) raises
+/// <see cref="ChannelProtocolException"/>.
 /// </summary>
 internal interface IChannelTransport : IDisposable
 {
@@ -42,19 +44,22 @@ internal interface IChannelTransport : IDisposable
     /// </summary>
     bool DataWaiting { get; }
 
+    /// <summary>
+    /// True when a blocking <see cref="Read"/> is the cheapest way to wait for data with nothing else
+    /// to watch (a socket: one system call instead of a poll and a read); false where a poll loop
+    /// waits better (shared memory, which spins first).
+    /// </summary>
+    bool WaitsByReading { get; }
+
     /// <summary>Reads at least one byte, blocking; returns 0 at end of stream.</summary>
     int Read(Span<byte> buffer);
 
+    /// <summary>
+    /// Reads what is there without blocking: the count read, 0 at the end of the stream, or -1 when
+    /// nothing is there yet (a wake-up is then asked for, as <see cref="ArmWakeUp"/> does).
+    /// </summary>
+    int TryRead(Span<byte> buffer);
+
     /// <summary>Writes all of <paramref name="data"/>, blocking.</summary>
     void Write(ReadOnlySpan<byte> data);
-
-    /// <summary>Says whether a read would return data, end of stream, or block.</summary>
-    ProbeResult Probe();
-
-    /// <summary>
-    /// Blocks until data or the end of the stream can be read, and says which; null where the
-    /// transport can only be waited for with poll (shared memory). A poll loop with one channel and
-    /// nothing else to watch waits so: one system call instead of a poll and a probe.
-    /// </summary>
-    ProbeResult? WaitForData();
 }

@@ -14,6 +14,10 @@ namespace PProcess.Transports;
 /// the end of the stream, and a blocked writer sees that nobody will drain the ring.
 /// Bytes written before the writer dies stay readable, as in a socket: the region stays mapped
 /// in the reader.
+/// The peer shares the memory, so it can write anything there: each end keeps its own position (a
+/// producer's Head, a consumer's Tail) in a field and only publishes it to the ring, and bounds the
+/// peer's position before using it (0 &lt;= Head - Tail &lt;= capacity); a peer that breaks this
+/// raises <see cref="ChannelProtocolException"/> instead of a copy outside the ring or a spin.
 /// </summary>
 internal sealed unsafe class SharedMemoryTransport : IChannelTransport
 {
@@ -54,7 +58,8 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     }
 
     private static readonly Func<SharedMemoryTransport, bool> HasDataOrGone = t => t.HasData() || t.peerGone;
-    private static readonly Func<SharedMemoryTransport, bool> HasSpace = t => t.tx.Capacity - (t.tx.Head - Volatile.Read(ref t.tx.Tail)) > 0;
+    // A broken position counts as space: the write that follows looks, and raises the fault.
+    private static readonly Func<SharedMemoryTransport, bool> HasSpace = t => t.txHead - Volatile.Read(ref t.tx.Tail) != t.tx.Capacity;
 
     private readonly SafeMapping mapping;
     private readonly SharedRing tx;
@@ -70,6 +75,9 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     private readonly PollFd[] spaceWait;
     private bool peerGone;
     private int disposed;
+    /// <summary>This end's own positions: the Head of the ring it writes, the Tail of the ring it reads. The copies in the ring are for the peer only.</summary>
+    private long txHead;
+    private long rxTail;
 
     /// <summary>1 for this end while it is open, plus one per call in progress: the last to leave releases the end.</summary>
     private int users = 1;
@@ -86,6 +94,8 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         var toParent = new SharedRing((byte*)region + SharedRing.HeaderSize + capacity, capacity);
         // bells: [toChild data, toChild space, toParent data, toParent space]
         (tx, rx) = parentSide ? (toChild, toParent) : (toParent, toChild);
+        // Trusted once, before the peer runs: zero in a new region.
+        (txHead, rxTail) = (tx.Head, rx.Tail);
         (txData, txSpace, rxData, rxSpace) = parentSide
             ? (bells[0], bells[1], bells[2], bells[3])
             : (bells[2], bells[3], bells[0], bells[1]);
@@ -105,6 +115,8 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     public int[] Descriptors { get; }
 
     public bool DataWaiting => Volatile.Read(ref disposed) == 0 && HasData();
+
+    public bool WaitsByReading => false;
 
     public bool ArmWakeUp()
     {
@@ -145,15 +157,12 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         }
     }
 
-    /// <summary>Shared memory is waited for by spinning on the ring, then polling its eventfd and liveness socket.</summary>
-    public ProbeResult? WaitForData() => null;
-
-    public ProbeResult Probe()
+    public int TryRead(Span<byte> buffer)
     {
         Enter();
         try
         {
-            return ProbeCore();
+            return TryReadCore(buffer);
         }
         finally
         {
@@ -231,13 +240,8 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         while (true)
         {
             ThrowIfDisposed();
-            long tail = rx.Tail;
-            long available = Volatile.Read(ref rx.Head) - tail;
-            if (available > 0)
+            if (Take(buffer) is > 0 and var n)
             {
-                int n = (int)Math.Min(available, buffer.Length);
-                rx.CopyOut(tail, buffer[..n]);
-                Publish(ref rx.Tail, tail + n, ref rx.WriterWaiting, rxSpace);
                 return n;
             }
             if (peerGone)
@@ -262,6 +266,75 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         }
     }
 
+    /// <summary>Copies out what the ring holds, up to the buffer's size, and frees its space; 0 if it is empty.</summary>
+    private int Take(Span<byte> buffer)
+    {
+        long tail = rxTail;
+        long available = Available();
+        if (available == 0)
+        {
+            return 0;
+        }
+        int n = (int)Math.Min(available, buffer.Length);
+        rx.CopyOut(tail, buffer[..n]);
+        rxTail = tail + n;
+        Publish(ref rx.Tail, rxTail, ref rx.WriterWaiting, rxSpace);
+        return n;
+    }
+
+    /// <summary>The bytes waiting in the incoming ring: the peer's Head, bounded by this end's Tail and the capacity.</summary>
+    private long Available() => Used(Volatile.Read(ref rx.Head), rxTail, rx.Capacity, peersHead: true);
+
+    /// <summary>The free bytes of the outgoing ring: the peer's Tail, bounded by this end's Head and the capacity.</summary>
+    private long Free() => tx.Capacity - Used(txHead, Volatile.Read(ref tx.Tail), tx.Capacity, peersHead: false);
+
+    /// <summary>Head - Tail of a ring, one of them written by the peer: from 0 to the capacity, or the peer broke the protocol.</summary>
+    private static long Used(long head, long tail, long capacity, bool peersHead)
+    {
+        long used = head - tail;
+        if ((ulong)used > (ulong)capacity)
+        {
+            throw new ChannelProtocolException(
+                $"the peer set the shared-memory ring's {(peersHead ? $"Head to {head}, with the Tail at {tail}" : $"Tail to {tail}, with the Head at {head}")} " +
+                $"in a ring of {capacity} bytes ({(used < 0 ? "the Head behind the Tail" : "more than the ring holds")})");
+        }
+        return used;
+    }
+
+    /// <summary>
+    /// Without blocking: what <see cref="ReadCore"/> would return, or -1 when the ring is empty and
+    /// the peer is there (a wake-up is then asked for, and a stale one drained).
+    /// </summary>
+    private int TryReadCore(Span<byte> buffer)
+    {
+        ThrowIfDisposed();
+        if (buffer.IsEmpty)
+        {
+            return -1;
+        }
+        if (Take(buffer) is > 0 and var n)
+        {
+            return n;
+        }
+        if (!peerGone)
+        {
+            // A wake-up was consumed, or this was a stale one: ask for the next, then look again.
+            LibC.Drain(rxData);
+            Interlocked.Exchange(ref rx.ReaderWaiting, 1);
+            if (Take(buffer) is > 0 and var m)
+            {
+                return m;
+            }
+            if (!PeerHungUp())
+            {
+                return -1;
+            }
+            peerGone = true;
+        }
+        // The peer hung up after its last write: one more look, then the end.
+        return Take(buffer);
+    }
+
     private void WriteCore(ReadOnlySpan<byte> data)
     {
         while (!data.IsEmpty)
@@ -271,8 +344,8 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             {
                 throw PeerClosed();
             }
-            long head = tx.Head;
-            long free = tx.Capacity - (head - Volatile.Read(ref tx.Tail));
+            long head = txHead;
+            long free = Free();
             if (free == 0)
             {
                 if (peerGone)
@@ -284,7 +357,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
                     continue;
                 }
                 Interlocked.Exchange(ref tx.WriterWaiting, 1);
-                if (tx.Capacity - (head - Volatile.Read(ref tx.Tail)) == 0)
+                if (Free() == 0)
                 {
                     Block(spaceWait, txSpace);
                 }
@@ -292,10 +365,12 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             }
             int n = (int)Math.Min(free, data.Length);
             tx.CopyIn(head, data[..n]);
-            Publish(ref tx.Head, head + n, ref tx.ReaderWaiting, txData);
+            txHead = head + n;
+            Publish(ref tx.Head, txHead, ref tx.ReaderWaiting, txData);
             data = data[n..];
         }
     }
+
 
     /// <summary>
     /// Moves this side's position (a producer's head, a consumer's tail) on, then rings the other
@@ -312,33 +387,8 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         }
     }
 
-    private ProbeResult ProbeCore()
-    {
-        if (HasData())
-        {
-            return ProbeResult.Data;
-        }
-        if (peerGone)
-        {
-            // Known ended: no wake-up to drain or ask for.
-            return HasData() ? ProbeResult.Data : ProbeResult.EndOfStream;
-        }
-        // A wake-up was consumed, or this was a stale one: ask for the next, then look again.
-        LibC.Drain(rxData);
-        Interlocked.Exchange(ref rx.ReaderWaiting, 1);
-        if (HasData())
-        {
-            return ProbeResult.Data;
-        }
-        if (peerGone || PeerHungUp())
-        {
-            peerGone = true;
-            return HasData() ? ProbeResult.Data : ProbeResult.EndOfStream;
-        }
-        return ProbeResult.Empty;
-    }
-
-    private bool HasData() => Volatile.Read(ref rx.Head) != rx.Tail;
+    /// <summary>True when the peer's Head differs from this end's Tail: data, or a broken Head that the read then reports.</summary>
+    private bool HasData() => Volatile.Read(ref rx.Head) != rxTail;
 
     /// <summary>Polls the wake-up and the peer's liveness; notes a hang-up, and drains the wake-up.</summary>
     private void Block(PollFd[] fds, int bell)

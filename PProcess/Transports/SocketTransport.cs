@@ -6,19 +6,13 @@ namespace PProcess.Transports;
 /// <summary>
 /// One end of a Unix stream socketpair. Bytes written before the writer exits stay readable
 /// afterwards, so a child can send its result and _exit at once, with no acknowledgement
-/// (docs/channels.md). Small reads are served from a 16 KiB buffer filled by one read; bytes
-/// waiting there are invisible to poll, which is why a poll loop asks <see cref="ArmWakeUp"/> first.
+/// (docs/channels.md). It buffers nothing: the channel reads into its own inbox (Channels/Inbox.cs),
+/// a whole small message in one system call.
 /// </summary>
 internal sealed unsafe class SocketTransport : IChannelTransport
 {
-    /// <summary>The size of the read buffer; reads at least this large bypass it.</summary>
-    private const int BufferSize = 16 * 1024;
-
     private readonly SafeDescriptor socket;
     private readonly int fd;
-    private byte[]? readBuffer;
-    private int start;
-    private int buffered;
 
     internal SocketTransport(int fd)
     {
@@ -33,9 +27,11 @@ internal sealed unsafe class SocketTransport : IChannelTransport
 
     public int[] Descriptors => PollDescriptors;
 
-    public bool ArmWakeUp() => buffered > 0;
+    public bool ArmWakeUp() => false;
 
-    public bool DataWaiting => buffered > 0;
+    public bool DataWaiting => false;
+
+    public bool WaitsByReading => true;
 
     /// <summary>A socketpair made before the fork.</summary>
     internal sealed class Ends : ChannelEnds
@@ -77,37 +73,9 @@ internal sealed unsafe class SocketTransport : IChannelTransport
         return (a, b);
     }
 
-    public int Read(Span<byte> buffer)
-    {
-        if (buffered > 0)
-        {
-            return TakeBuffered(buffer);
-        }
-        if (buffer.Length >= BufferSize)
-        {
-            // A large read (an array's payload) goes straight into the caller's memory.
-            return ReadFromSocket(buffer, 0);
-        }
-        // Small reads (a header, a type name, a small value) are served from one larger read:
-        // a message then costs one system call instead of four (docs/performance.md).
-        readBuffer ??= new byte[BufferSize];
-        int n = ReadFromSocket(readBuffer, 0);
-        if (n == 0)
-        {
-            return 0;
-        }
-        (start, buffered) = (0, n);
-        return TakeBuffered(buffer);
-    }
+    public int Read(Span<byte> buffer) => buffer.IsEmpty ? 0 : ReadFromSocket(buffer, 0);
 
-    private int TakeBuffered(Span<byte> buffer)
-    {
-        int n = Math.Min(buffered, buffer.Length);
-        readBuffer.AsSpan(start, n).CopyTo(buffer);
-        start += n;
-        buffered -= n;
-        return n;
-    }
+    public int TryRead(Span<byte> buffer) => buffer.IsEmpty ? -1 : ReadFromSocket(buffer, LibC.MSG_DONTWAIT);
 
     /// <summary>Reads (or, with MSG_DONTWAIT, receives without blocking: -1 when nothing is there); 0 at the end of the stream.</summary>
     private int ReadFromSocket(Span<byte> buffer, int flags)
@@ -154,41 +122,6 @@ internal sealed unsafe class SocketTransport : IChannelTransport
                 left -= n;
             }
         }
-    }
-
-    public ProbeResult Probe()
-    {
-        if (buffered > 0)
-        {
-            return ProbeResult.Data;
-        }
-        // Reads what is there into the buffer (instead of peeking at it): the receive that follows
-        // is then served without another system call.
-        readBuffer ??= new byte[BufferSize];
-        int n = ReadFromSocket(readBuffer, LibC.MSG_DONTWAIT);
-        if (n > 0)
-        {
-            (start, buffered) = (0, n);
-            return ProbeResult.Data;
-        }
-        return n == 0 ? ProbeResult.EndOfStream : ProbeResult.Empty;
-    }
-
-    public ProbeResult? WaitForData()
-    {
-        if (buffered > 0)
-        {
-            return ProbeResult.Data;
-        }
-        // A blocking read into the buffer: what a reply costs the C ping-pong (docs/performance.md).
-        readBuffer ??= new byte[BufferSize];
-        int n = ReadFromSocket(readBuffer, 0);
-        if (n == 0)
-        {
-            return ProbeResult.EndOfStream;
-        }
-        (start, buffered) = (0, n);
-        return ProbeResult.Data;
     }
 
     public void Dispose() => socket.Dispose();
