@@ -11,12 +11,17 @@ using PProcess.Benchmarks;
 //   mandelbrot plinq|sequential W H      Mandelbrot rows
 //   usercode plinq|sequential N          UserCode.Element over N elements
 //   steady                               UserCode.SteadyState: a program's median round, in ms
+//   webstart                             Startup.Run: a minimal web app's start, one request, stop, in ms
 var inv = CultureInfo.InvariantCulture;
 string workload = args[0];
 if (workload == "steady")
 {
     Console.WriteLine(UserCode.SteadyState().ToString(inv));
     return 0;
+}
+if (workload == "webstart")
+{
+    return Startup.Run();
 }
 bool plinq = args[1] == "plinq";
 int cores = Environment.ProcessorCount;
