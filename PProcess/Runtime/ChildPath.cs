@@ -201,7 +201,7 @@ internal static class ChildPath
         var (parent, child) = ends.Loopback();
         // A shared-memory reader spins before it blocks; the spin is generic, so PrepareAll skips it.
         Transports.SharedMemoryTransport.SpinUntil(parent, static t => t.DataWaiting || true, parent.SpinLimit);
-        WarmUp(child, parent, RawSamples, error: false);
+        WarmUp(child, parent, [.. RawSamples, .. CompositeSamples], error: true);
     }
 
     private static void WarmUpSockets(object?[] samples, bool error)
