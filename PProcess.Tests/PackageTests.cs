@@ -45,6 +45,22 @@ public class PackageTests
                 Assert.Contains("<readme>README.md</readme>", nuspec.ReadToEnd());
             }
 
+            // The logging companion packs beside it: its assembly and documentation, depending on
+            // PProcess and Microsoft.Extensions.Logging, as a consumer's restore will read it.
+            CopySources(Path.Combine(Repository.Root, "PProcess.Extensions.Logging"), Path.Combine(source, "PProcess.Extensions.Logging"));
+            Dotnet(source, "pack", "PProcess.Extensions.Logging/PProcess.Extensions.Logging.csproj", "-c", "Release", "-o", feed);
+            var logging = Assert.Single(Directory.GetFiles(feed, "PProcess.Extensions.Logging.*.nupkg"));
+            using (var zip = ZipFile.OpenRead(logging))
+            {
+                var entries = zip.Entries.Select(e => e.FullName).ToHashSet();
+                Assert.Contains("lib/net10.0/PProcess.Extensions.Logging.dll", entries);
+                Assert.Contains("lib/net10.0/PProcess.Extensions.Logging.xml", entries);
+                using var nuspec = new StreamReader(zip.GetEntry("PProcess.Extensions.Logging.nuspec")!.Open());
+                var text = nuspec.ReadToEnd();
+                Assert.Contains($"<dependency id=\"PProcess\" version=\"{version}\"", text);
+                Assert.Contains("<dependency id=\"Microsoft.Extensions.Logging\"", text);
+            }
+
             // 2. A new console app outside the repository (no Directory.Build.* of ours applies).
             var app = Path.Combine(work.FullName, "app");
             Directory.CreateDirectory(app);

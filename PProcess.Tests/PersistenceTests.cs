@@ -76,12 +76,13 @@ public class PersistenceTests
         Assert.NotEqual(Syscall.getsid(Environment.ProcessId), session);
         Assert.Equal(0, ttyNr);
 
-        // Standard streams on /dev/null and the log; nothing else of the starter's (it had a pipe and a file open).
+        // Standard streams on /dev/null and the log; nothing else of the starter's (it had a pipe and a file open):
+        // its own sockets, and the runtime's duplicates of the standard streams pointed at /dev/null and the log.
         var fds = Directory.GetFiles($"/proc/{pid}/fd").ToDictionary(f => int.Parse(Path.GetFileName(f)), f => new FileInfo(f).LinkTarget ?? "");
         Assert.Equal("/dev/null", fds[0]);
         Assert.Equal(log, fds[1]);
         Assert.Equal(log, fds[2]);
-        Assert.All(fds.Where(kv => kv.Key > 2), kv => Assert.StartsWith("socket:", kv.Value));
+        Assert.All(fds.Where(kv => kv.Key > 2), kv => Assert.True(kv.Value.StartsWith("socket:", StringComparison.Ordinal) || kv.Value == log || kv.Value == "/dev/null", kv.Value));
 
         // The socket is the owner's alone.
         Assert.Equal(0, Syscall.lstat(address, out var st));
@@ -95,6 +96,55 @@ public class PersistenceTests
         Assert.True(Daemons.WaitGone(pid, TimeSpan.FromSeconds(10)));
         Assert.False(File.Exists(address));
         Assert.Contains("hello from the background job", File.ReadAllText(log));
+    }
+
+    [Fact]
+    public void AJobOfAStarterThatUsedTheConsoleWritesToTheLogAndKeepsTheDescriptorsItWasAskedToKeep()
+    {
+        using var daemons = new Daemons();
+        var output = Lines(IsolatedProcess.Run(ConsoleBeforeStartScenario, daemons.Environment).AssertSucceeded().Output);
+        Assert.Contains("starter spoke first", output);
+        Assert.Contains("collected: printed, kept, done", output);
+    }
+
+    /// <summary>
+    /// The starter writes to Console before the start, so Console.Out and Console.Error write through
+    /// duplicates of descriptors 1 and 2 (the runtime dups them); the daemon, which closes the
+    /// starter's descriptors, points those duplicates at its log instead. On 4624e1d the job's
+    /// Console.WriteLine failed with EBADF, that error replaced its results, and the log stayed empty.
+    /// A descriptor named in <see cref="PersistentExchangeOptions.KeepDescriptors"/> stays open in it.
+    /// </summary>
+    private static void ConsoleBeforeStartScenario()
+    {
+        Console.WriteLine("starter spoke first");
+        Console.Error.WriteLine("the starter's error output");
+        var dir = Daemons.FromEnvironment();
+        var log = Path.Combine(dir, "job.log");
+        var keptPath = Path.Combine(dir, "kept.txt");
+        using var kept = new FileStream(keptPath, FileMode.Create, FileAccess.Write);
+        int keptFd = (int)kept.SafeFileHandle.DangerousGetHandle();
+        var process = new BackgroundCallable(Path.Combine(dir, "c.sock"), channel =>
+        {
+            Console.WriteLine("hello from the background job");
+            Console.Error.WriteLine("an error line from the background job");
+            channel.Send("printed");
+            using (var stream = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(keptFd, ownsHandle: false), FileAccess.Write))
+            {
+                stream.Write("written through a kept descriptor"u8);
+            }
+            channel.Send("kept");
+            channel.Send("done");
+        }, new PersistentExchangeOptions { LogPath = log, KeepDescriptors = [keptFd] }).Start();
+        process.WaitUntilComputed();
+        using (var queue = new BackgroundQueue<string>(process.Address))
+        {
+            Console.WriteLine($"collected: {string.Join(", ", queue.ToArray())}");
+        }
+        var text = File.ReadAllText(log);
+        Assert.Contains("hello from the background job", text);
+        Assert.Contains("an error line from the background job", text);
+        Assert.Equal("written through a kept descriptor", File.ReadAllText(keptPath));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PersistentExchangeOptions { KeepDescriptors = [1] });
     }
 
     private static void StartForInspectionScenario()
@@ -403,6 +453,13 @@ public class PersistenceTests
         var crashed = new BackgroundCallable(address, channel => channel.Send("lost")).Start();
         crashed.Kill();
         Assert.True(Daemons.WaitGone(crashed.Pid, TimeSpan.FromSeconds(10)));
+        // Its job's child dies with it (PR_SET_PDEATHSIG), a moment later: until it has, if it was
+        // still starting (before it closes its parent's descriptors), it holds the listening socket,
+        // and a connection succeeds (seen once in a suite run under a load average of 21).
+        foreach (int pid in Daemons.RunningIn(Daemons.FromEnvironment()))
+        {
+            Assert.True(Daemons.WaitGone(pid, TimeSpan.FromSeconds(10)), $"process {pid} of the killed background process lives on");
+        }
         Assert.True(File.Exists(address));
         var error = Assert.Throws<PersistentProcessException>(() => new BackgroundQueue<string>(address));
         Assert.Contains("is gone", error.Message);

@@ -34,7 +34,15 @@ public static class SnippetCompiler
             .Append(typeof(Exchange).Assembly.Location)
             .Append(typeof(PProcess.Mpi.MpiWorld).Assembly.Location)
             .Append(typeof(PProcess.Serialization.MemoryPackChannelSerializer).Assembly.Location)
-            .Append(typeof(global::MemoryPack.MemoryPackSerializer).Assembly.Location);
+            .Append(typeof(global::MemoryPack.MemoryPackSerializer).Assembly.Location)
+            // Logging across the fork: the companion and the Microsoft.Extensions.Logging assemblies a program using it references.
+            .Append(typeof(PProcess.Extensions.Logging.ForkedChildrenLoggerFactory).Assembly.Location)
+            .Append(typeof(Microsoft.Extensions.Logging.ILogger).Assembly.Location)
+            .Append(typeof(Microsoft.Extensions.Logging.LoggerFactory).Assembly.Location)
+            .Append(typeof(Microsoft.Extensions.Logging.ConsoleLoggerExtensions).Assembly.Location)
+            .Append(typeof(Microsoft.Extensions.DependencyInjection.IServiceCollection).Assembly.Location)
+            .Append(typeof(Microsoft.Extensions.Options.IOptions<>).Assembly.Location)
+            .Distinct();
         return [.. paths.Select(path => MetadataReference.CreateFromFile(path))];
     });
 

@@ -29,7 +29,10 @@ public sealed class Daemons : IDisposable
         System.Environment.GetEnvironmentVariable(Variable) ?? throw new InvalidOperationException($"{Variable} is not set.");
 
     /// <summary>The pids of live (not zombie) processes that mention the directory.</summary>
-    public int[] Running()
+    public int[] Running() => RunningIn(Directory);
+
+    /// <summary>The pids of live (not zombie) processes, other than this one, that mention <paramref name="directory"/>.</summary>
+    public static int[] RunningIn(string directory)
     {
         var found = new List<int>();
         foreach (var entry in System.IO.Directory.EnumerateDirectories("/proc"))
@@ -38,7 +41,7 @@ public sealed class Daemons : IDisposable
             {
                 continue;
             }
-            if (Read(entry + "/cmdline").Contains(Directory) || Read(entry + "/environ").Contains(Directory))
+            if (Read(entry + "/cmdline").Contains(directory) || Read(entry + "/environ").Contains(directory))
             {
                 found.Add(pid);
             }

@@ -513,7 +513,7 @@ public sealed class Channel : IDisposable
             return new ChannelProtocolException($"The message from {Describe()} was truncated: {what}.");
         }
         var s = ReapAfterEndOfStream();
-        var message = $"{Describe()} {s} in the middle of a message: {what}.";
+        var message = $"{Describe()} {s}{Child.Explain(s)} in the middle of a message: {what}.";
         return s.Succeeded
             ? new ChannelProtocolException(message)
             : new ChildExitedException(message, Pid, Job, s);

@@ -13,6 +13,7 @@ public partial class Exchange
     private void Enqueue(Delegate callable, IParallelJob? job, Action<Channel>? body, params object?[] args)
     {
         ArgumentNullException.ThrowIfNull(callable);
+        Tasks.AsyncJobs.RefuseAsync(callable, "Exchange.Start");
         ThrowIfDisposed();
         var node = queue.Add(callable, job, body, args);
         try

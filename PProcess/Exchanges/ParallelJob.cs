@@ -8,7 +8,11 @@ namespace PProcess;
 /// </summary>
 public sealed class ParallelJob : IParallelJob
 {
-    internal ParallelJob(Action<Channel> body, Delegate function) => (Body, Function) = (body, function);
+    internal ParallelJob(Action<Channel> body, Delegate function)
+    {
+        Tasks.AsyncJobs.RefuseAsync(function, "MakeParallel");
+        (Body, Function) = (body, function);
+    }
 
     /// <summary>Always false: only jobs with arguments can be reused.</summary>
     public bool IsReusable => false;
@@ -26,7 +30,11 @@ public sealed class ParallelJob : IParallelJob
 /// <summary>A job of one argument made by MakeParallel or MakeReusable; see <see cref="ParallelJob"/>.</summary>
 public sealed class ParallelJob<T1> : IParallelJob
 {
-    internal ParallelJob(Action<Channel, T1> body, Delegate function, bool reusable) => (Body, Function, IsReusable) = (body, function, reusable);
+    internal ParallelJob(Action<Channel, T1> body, Delegate function, bool reusable)
+    {
+        Tasks.AsyncJobs.RefuseAsync(function, reusable ? "MakeReusable" : "MakeParallel");
+        (Body, Function, IsReusable) = (body, function, reusable);
+    }
 
     /// <summary>True for a MakeReusable job: in an exchange with <see cref="ExchangeOptions.Reuse"/>, its children serve further jobs of it.</summary>
     public bool IsReusable { get; }
@@ -48,7 +56,11 @@ public sealed class ParallelJob<T1> : IParallelJob
 /// <summary>A job of two arguments made by MakeParallel or MakeReusable; see <see cref="ParallelJob"/>.</summary>
 public sealed class ParallelJob<T1, T2> : IParallelJob
 {
-    internal ParallelJob(Action<Channel, T1, T2> body, Delegate function, bool reusable) => (Body, Function, IsReusable) = (body, function, reusable);
+    internal ParallelJob(Action<Channel, T1, T2> body, Delegate function, bool reusable)
+    {
+        Tasks.AsyncJobs.RefuseAsync(function, reusable ? "MakeReusable" : "MakeParallel");
+        (Body, Function, IsReusable) = (body, function, reusable);
+    }
 
     /// <inheritdoc cref="ParallelJob{T1}.IsReusable"/>
     public bool IsReusable { get; }
@@ -70,7 +82,11 @@ public sealed class ParallelJob<T1, T2> : IParallelJob
 /// <summary>A job of three arguments made by MakeParallel or MakeReusable; see <see cref="ParallelJob"/>.</summary>
 public sealed class ParallelJob<T1, T2, T3> : IParallelJob
 {
-    internal ParallelJob(Action<Channel, T1, T2, T3> body, Delegate function, bool reusable) => (Body, Function, IsReusable) = (body, function, reusable);
+    internal ParallelJob(Action<Channel, T1, T2, T3> body, Delegate function, bool reusable)
+    {
+        Tasks.AsyncJobs.RefuseAsync(function, reusable ? "MakeReusable" : "MakeParallel");
+        (Body, Function, IsReusable) = (body, function, reusable);
+    }
 
     /// <inheritdoc cref="ParallelJob{T1}.IsReusable"/>
     public bool IsReusable { get; }

@@ -22,6 +22,7 @@ internal sealed class MapChild<T, TResult>(Func<T, TResult> selector, ProgressSl
         Runtime.ChildPath.PrepareType(typeof(ArrayElements));
         Runtime.ChildPath.PrepareType(typeof(ListElements));
         Runtime.ChildPath.PrepareType(typeof(ProgressSlot));
+        Runtime.ChildPath.PrepareType(typeof(ElementName));
     }
 
     /// <summary>A kept child over a list: each request is the start and count of an index range.</summary>
@@ -33,7 +34,7 @@ internal sealed class MapChild<T, TResult>(Func<T, TResult> selector, ProgressSl
             {
                 throw new ChannelProtocolException($"A PMap child expected an index range of its {list.Count} elements, and received {request ?? "null"}.");
             }
-            Compute(channel, new ListElements(list, checked((int)range[0])), checked((int)range[1]));
+            Compute(channel, new ListElements(list, checked((int)range[0])), checked((int)range[1]), list, checked((int)range[0]), range[0]);
         }
     }
 
@@ -46,7 +47,7 @@ internal sealed class MapChild<T, TResult>(Func<T, TResult> selector, ProgressSl
             {
                 throw new ChannelProtocolException($"A PMap child expected an index range of its {array.Length} elements, and received {request ?? "null"}.");
             }
-            Compute(channel, new ArrayElements(array, checked((int)range[0])), checked((int)range[1]));
+            Compute(channel, new ArrayElements(array, checked((int)range[0])), checked((int)range[1]), array, checked((int)range[0]), range[0]);
         }
     }
 
@@ -72,15 +73,23 @@ internal sealed class MapChild<T, TResult>(Func<T, TResult> selector, ProgressSl
                 continue;
             }
             var elements = Channel.Cast<T[]>(request, channel) ?? [];
-            Compute(channel, new ArrayElements(elements, 0), elements.Length);
+            Compute(channel, new ArrayElements(elements, 0), elements.Length, elements, 0, -1);
         }
     }
 
     /// <summary>A child forked for one chunk, whose elements it inherited.</summary>
-    internal void RunOnce(Channel channel, T[] elements) => Compute(channel, new ArrayElements(elements, 0), elements.Length);
+    internal void RunOnce(Channel channel, T[] elements) => Compute(channel, new ArrayElements(elements, 0), elements.Length, elements, 0, -1);
 
-    private void Compute<TElements>(Channel channel, TElements elements, int count) where TElements : struct, IElements
+    /// <summary>
+    /// Computes a chunk. <paramref name="source"/>, <paramref name="offset"/> and <paramref name="start"/>
+    /// (its position in the map, -1 when the child does not know it) name the element being computed
+    /// when something asks (<see cref="Fork.CurrentJob"/>).
+    /// </summary>
+    private void Compute<TElements>(Channel channel, TElements elements, int count, IReadOnlyList<T> source, int offset, long start)
+        where TElements : struct, IElements
     {
+        current = (source, offset, start);
+        Runtime.CurrentJob.Set(name ??= new ElementName(this, selector, slot));
         var results = new TResult[count];
         Exception? failure = null;
         int i = 0;
@@ -105,6 +114,27 @@ internal sealed class MapChild<T, TResult>(Func<T, TResult> selector, ProgressSl
         slot.Elapsed = Stopwatch.GetTimestamp() - began;
         slot.Phase = ChunkPhase.Sending;
         Send(channel, results, i, failure);
+    }
+
+    /// <summary>Where the chunk being computed comes from, for its elements' names.</summary>
+    private (IReadOnlyList<T> Source, int Offset, long Start) current;
+
+    private ElementName? name;
+
+    /// <summary>The name of the element the child is computing, made when asked: "#7 lambda in Program.Main(7)".</summary>
+    private sealed class ElementName(MapChild<T, TResult> child, Func<T, TResult> selector, ProgressSlot slot)
+    {
+        public override string ToString()
+        {
+            var (source, offset, start) = child.current;
+            long position = slot.Position;
+            if (position < 0 || offset + position >= source.Count)
+            {
+                return Processes.JobNames.Describe(selector);
+            }
+            var element = Processes.JobNames.Describe(selector, source[(int)(offset + position)]);
+            return start >= 0 ? $"#{start + position} {element}" : element;
+        }
     }
 
     /// <summary>The first <paramref name="done"/> results, then the failure of the next element if there is one.</summary>

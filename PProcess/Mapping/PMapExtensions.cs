@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using PProcess.Mapping;
+using PProcess.Tasks;
 
 namespace PProcess;
 
@@ -31,13 +33,94 @@ public static class PMapExtensions
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(selector);
+        AsyncJobs.RefuseTaskResult<TResult>("PMap",
+            "Give it an async selector that returns a value (async x => { await ...; return result; }): PMap awaits it in the child. " +
+            "A selector that returns a plain Task has no result to send.");
         options ??= new PMapOptions();
         return options.Mode == PMapMode.ForkPerElement
             ? ForkPerElementMap.Run(source, selector, options, cancellationToken)
             : ChunkedMap<T, TResult>.Run(source, selector, options, cancellationToken);
     }
 
+    /// <summary>
+    /// As <see cref="PMap{T, TResult}(IEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>
+    /// with an asynchronous selector: each element's task is awaited in the child that computes it
+    /// (the child's own thread pool runs its continuations), and only its result crosses back. A child
+    /// awaits its elements one after another; the children run in parallel.
+    /// </summary>
+    [OverloadResolutionPriority(1)] // an async lambda converts to a Task- and a ValueTask-returning selector alike: Task's is meant
+    public static IEnumerable<TResult> PMap<T, TResult>(this IEnumerable<T> source, Func<T, Task<TResult>> selector, PMapOptions? options = null,
+        CancellationToken cancellationToken = default) =>
+        source.PMap(new AwaitedSelector<T, TResult>(selector).Invoke, options, cancellationToken);
+
+    /// <summary>As <see cref="PMap{T, TResult}(IEnumerable{T}, Func{T, Task{TResult}}, PMapOptions?, CancellationToken)"/>, with a selector that returns a <see cref="ValueTask{TResult}"/>.</summary>
+    public static IEnumerable<TResult> PMap<T, TResult>(this IEnumerable<T> source, Func<T, ValueTask<TResult>> selector, PMapOptions? options = null,
+        CancellationToken cancellationToken = default) =>
+        source.PMap(new AwaitedSelector<T, TResult>(selector).Invoke, options, cancellationToken);
+
+    /// <summary>
+    /// PMap as an asynchronous stream: the same engine and options, run on a thread of its own (a
+    /// child dies with the thread that forked it, and an awaiting caller moves between pool threads),
+    /// and the results handed to the caller in the order of <paramref name="source"/> as they come, a
+    /// bounded number ahead. Cancelling <paramref name="cancellationToken"/> (or the one given to
+    /// <c>WithCancellation</c>) kills and reaps the children and raises
+    /// <see cref="OperationCanceledException"/>; ending the enumeration early (a <c>break</c> out of
+    /// <c>await foreach</c>) kills and reaps them too. Failures are raised at their element, as PMap's.
+    /// </summary>
+    public static IAsyncEnumerable<TResult> PMapAsync<T, TResult>(this IEnumerable<T> source, Func<T, TResult> selector, PMapOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(selector);
+        AsyncJobs.RefuseTaskResult<TResult>("PMapAsync",
+            "Give it an async selector that returns a value (async x => { await ...; return result; }): it is awaited in the child.");
+        return AsyncMap.Run(_ => source, selector, options ?? new PMapOptions(), cancellationToken);
+    }
+
+    /// <summary>As <see cref="PMapAsync{T, TResult}(IEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>, with an asynchronous selector awaited in the child.</summary>
+    [OverloadResolutionPriority(1)]
+    public static IAsyncEnumerable<TResult> PMapAsync<T, TResult>(this IEnumerable<T> source, Func<T, Task<TResult>> selector, PMapOptions? options = null,
+        CancellationToken cancellationToken = default) =>
+        source.PMapAsync(new AwaitedSelector<T, TResult>(selector).Invoke, options, cancellationToken);
+
+    /// <summary>As <see cref="PMapAsync{T, TResult}(IEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>, with a selector that returns a <see cref="ValueTask{TResult}"/>.</summary>
+    public static IAsyncEnumerable<TResult> PMapAsync<T, TResult>(this IEnumerable<T> source, Func<T, ValueTask<TResult>> selector, PMapOptions? options = null,
+        CancellationToken cancellationToken = default) =>
+        source.PMapAsync(new AwaitedSelector<T, TResult>(selector).Invoke, options, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="PMapAsync{T, TResult}(IEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>
+    /// over an asynchronous source: its elements are read, a bounded window ahead, on the map's own
+    /// thread, and cross to the children as the elements of any stream do (through the serializer,
+    /// or in the closure of a child forked per chunk).
+    /// </summary>
+    public static IAsyncEnumerable<TResult> PMapAsync<T, TResult>(this IAsyncEnumerable<T> source, Func<T, TResult> selector, PMapOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(selector);
+        AsyncJobs.RefuseTaskResult<TResult>("PMapAsync",
+            "Give it an async selector that returns a value (async x => { await ...; return result; }): it is awaited in the child.");
+        return AsyncMap.Run(token => AsyncMap.Blocking(source, token), selector, options ?? new PMapOptions(), cancellationToken);
+    }
+
+    /// <summary>As <see cref="PMapAsync{T, TResult}(IAsyncEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>, with an asynchronous selector awaited in the child.</summary>
+    [OverloadResolutionPriority(1)]
+    public static IAsyncEnumerable<TResult> PMapAsync<T, TResult>(this IAsyncEnumerable<T> source, Func<T, Task<TResult>> selector, PMapOptions? options = null,
+        CancellationToken cancellationToken = default) =>
+        source.PMapAsync(new AwaitedSelector<T, TResult>(selector).Invoke, options, cancellationToken);
+
+    /// <summary>As <see cref="PMapAsync{T, TResult}(IAsyncEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>, with a selector that returns a <see cref="ValueTask{TResult}"/>.</summary>
+    public static IAsyncEnumerable<TResult> PMapAsync<T, TResult>(this IAsyncEnumerable<T> source, Func<T, ValueTask<TResult>> selector, PMapOptions? options = null,
+        CancellationToken cancellationToken = default) =>
+        source.PMapAsync(new AwaitedSelector<T, TResult>(selector).Invoke, options, cancellationToken);
+
     /// <summary>As <see cref="PMap{T, TResult}(IEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>, with at most <paramref name="limit"/> children alive at once.</summary>
     public static IEnumerable<TResult> PMap<T, TResult>(this IEnumerable<T> source, Func<T, TResult> selector, int limit) =>
+        source.PMap(selector, new PMapOptions { Limit = limit });
+
+    /// <summary>As <see cref="PMap{T, TResult}(IEnumerable{T}, Func{T, Task{TResult}}, PMapOptions?, CancellationToken)"/>, with at most <paramref name="limit"/> children alive at once.</summary>
+    [OverloadResolutionPriority(1)]
+    public static IEnumerable<TResult> PMap<T, TResult>(this IEnumerable<T> source, Func<T, Task<TResult>> selector, int limit) =>
         source.PMap(selector, new PMapOptions { Limit = limit });
 }

@@ -39,6 +39,11 @@ internal static unsafe partial class LibC
     [SuppressGCTransition]
     internal static partial nint Signal(int signal, nint handler);
 
+    /// <summary>setpgid(2): <c>SetProcessGroup(0, 0)</c> makes the caller the leader of a new process group.</summary>
+    [LibraryImport(Library, EntryPoint = "setpgid")]
+    [SuppressGCTransition]
+    internal static partial int SetProcessGroup(int pid, int processGroup);
+
     [LibraryImport(Library, EntryPoint = "getppid")]
     [SuppressGCTransition]
     internal static partial int GetParentPid();

@@ -32,6 +32,7 @@ internal static partial class LibC
 
     // Processes: signal disposition, prctl option, waitpid option, syscall number.
     internal const nint SIG_DFL = 0;
+    internal const nint SIG_IGN = 1;
     internal const int PR_SET_PDEATHSIG = 1;
     internal const int WNOHANG = 1;
     /// <summary>pidfd_open's number, the same on every Linux architecture (from the common syscall table).</summary>

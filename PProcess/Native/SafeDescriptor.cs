@@ -4,7 +4,10 @@ namespace PProcess.Native;
 
 /// <summary>
 /// Owns a descriptor: closed once, by Dispose or, if it was leaked, by the finalizer. The number is
-/// cached in <see cref="Fd"/> for the calls of a hot path.
+/// cached in <see cref="Fd"/> for the calls of a hot path. It is unregistered
+/// (<see cref="Runtime.DescriptorRegistry"/>) before it is closed: a leaked channel's descriptor,
+/// closed by the finalizer, must not stay listed for children to close, since its number goes to the
+/// next file the program opens (a child then closed that file: AbandonedEnumeratorTests).
 /// </summary>
 internal sealed class SafeDescriptor : SafeHandle
 {
@@ -19,5 +22,9 @@ internal sealed class SafeDescriptor : SafeHandle
 
     public override bool IsInvalid => handle < 0;
 
-    protected override bool ReleaseHandle() => LibC.Close((int)handle) == 0;
+    protected override bool ReleaseHandle()
+    {
+        Runtime.DescriptorRegistry.Remove((int)handle);
+        return LibC.Close((int)handle) == 0;
+    }
 }

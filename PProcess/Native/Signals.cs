@@ -13,7 +13,15 @@ internal static class Signals
     /// depends on them) and SIGPIPE stays ignored (writes to a closed socket fail with EPIPE).
     /// </summary>
     internal static readonly int[] ResetInChild =
-        [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGCONT, SIGWINCH, SIGTTIN, SIGTTOU, SIGTSTP, SIGUSR1, SIGUSR2];
+        [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGCONT, SIGWINCH, SIGTSTP, SIGUSR1, SIGUSR2];
+
+    /// <summary>
+    /// Signals a child ignores: it is in a process group of its own, not the terminal's foreground
+    /// group, and the terminal stops a background process that reads from it or changes its settings
+    /// (SIGTTIN, SIGTTOU); ignored, the read fails with EIO and the change is made, instead of a
+    /// child stopped for ever.
+    /// </summary>
+    internal static readonly int[] IgnoredInChild = [SIGTTIN, SIGTTOU];
 
     private static readonly string[] Names =
     [

@@ -35,6 +35,7 @@ public sealed class BackgroundCallable
     private BackgroundCallable(string address, Action<Channel> callable, Delegate function, PersistentExchangeOptions? options)
     {
         ArgumentNullException.ThrowIfNull(callable);
+        Tasks.AsyncJobs.RefuseAsync(function, "BackgroundCallable");
         Address = UnixSocketAddress.Validate(address);
         this.callable = callable;
         this.function = function;

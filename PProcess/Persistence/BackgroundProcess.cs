@@ -123,6 +123,9 @@ public sealed class BackgroundProcess : IDisposable
             throw;
         }
         var description = $"background process at '{path}' ({job})";
+        // What this process's standard streams are: the daemon finds the console's duplicates of them by it
+        // (a child's descriptor 2 is its parent's relay, so only the starter knows its standard error).
+        var streams = new[] { Target(0), Target(1), Target(2) };
         ChildPath.Prepare(body);
         // The daemon, a grandchild, writes to the starter's channel: a shared-memory region is not
         // inherited past the first fork (it is marked MADV_DONTFORK), a socket is.
@@ -134,7 +137,7 @@ public sealed class BackgroundProcess : IDisposable
             // to init (or the nearest subreaper) when the first child exits: it can never regain a
             // controlling terminal, and its starter has no zombie to reap.
             starter = Fork.Spawn(
-                channel => Detach(channel, listenFd, logFd, file, body, description, options, socket),
+                channel => Detach(channel, listenFd, logFd, streams, file, body, description, options, socket),
                 $"starter of the {description}", socket, dieWithParent: false);
         }
         catch
@@ -204,17 +207,19 @@ public sealed class BackgroundProcess : IDisposable
     /// In the first child: a new session, then the daemon forked through the one fork path
     /// (<see cref="Fork.Spawn"/>, not killed with this child), its pid reported, and this child leaves.
     /// </summary>
-    private static void Detach(Channel channel, int listenFd, int logFd, SocketFile file, Action<Channel> body, string description,
-        ChannelOptions options, ChannelOptions socket)
+    private static void Detach(Channel channel, int listenFd, int logFd, string?[] streams, SocketFile file, Action<Channel> body,
+        string description, PersistentExchangeOptions options, ChannelOptions socket)
     {
         if (LibC.SetSid() < 0)
         {
             throw LibC.Error("setsid", LibC.LastError);
         }
+        // Detached from its starter: no message of it or of the daemon goes up (ChildMessages).
+        ChildMessageRelay.Detach();
         int statusFd = channel.FileDescriptor;
         // Kept: the status channel is the daemon's now, not a descriptor to close after the fork.
         DescriptorRegistry.Remove(statusFd);
-        var daemon = Fork.Spawn(link => RunDaemon(link, statusFd, listenFd, logFd, file, body, description, options),
+        var daemon = Fork.Spawn(link => RunDaemon(link, statusFd, listenFd, logFd, streams, file, body, description, options),
             description, socket, dieWithParent: false);
         // Its start time is read here, while it is this process's unreaped child and its pid cannot
         // have changed hands: the starter's Kill signals it by both.
@@ -226,13 +231,14 @@ public sealed class BackgroundProcess : IDisposable
     }
 
     /// <summary>In the daemon: standard streams to the log, every other inherited descriptor closed, then the job and its collectors.</summary>
-    private static void RunDaemon(Channel link, int statusFd, int listenFd, int logFd, SocketFile file, Action<Channel> body, string description,
-        ChannelOptions options)
+    private static void RunDaemon(Channel link, int statusFd, int listenFd, int logFd, string?[] streams, SocketFile file, Action<Channel> body,
+        string description, PersistentExchangeOptions options)
     {
-        // The channel to the first child, which is leaving, is closed with the rest below.
+        // The channel to the first child, which is leaving, is closed with the rest below; so is the way to its messages.
         DescriptorRegistry.Remove(link.FileDescriptor);
+        ChildMessageRelay.Detach();
         RedirectStandardStreams(logFd);
-        CloseAllExcept(listenFd, statusFd);
+        CloseAllExcept(listenFd, statusFd, streams, options.KeepDescriptors);
         // The job's own child must not hold them.
         DescriptorRegistry.Add(listenFd);
         DescriptorRegistry.Add(statusFd);
@@ -265,9 +271,15 @@ public sealed class BackgroundProcess : IDisposable
     /// <summary>
     /// Closes every descriptor above 2 that the starter left open in this process (its files,
     /// sockets, pipes: a pipe a caller reads to its end would otherwise stay open for the
-    /// daemon's whole life), except the two the daemon needs.
+    /// daemon's whole life), except the two the daemon needs and those the user asked to keep
+    /// (<see cref="PersistentExchangeOptions.KeepDescriptors"/>). A descriptor that was the same file
+    /// as the starter's standard output or error (<paramref name="streams"/>), which is what
+    /// <see cref="Console.Out"/> and <see cref="Console.Error"/> write through once the starter used
+    /// them (the runtime duplicates 1 and 2), is pointed at the log instead, and one that was its
+    /// standard input at /dev/null: closed, the job's Console.WriteLine failed with EBADF, or wrote
+    /// into whatever the number was reused for.
     /// </summary>
-    private static void CloseAllExcept(int listenFd, int statusFd)
+    private static void CloseAllExcept(int listenFd, int statusFd, string?[] streams, IReadOnlyList<int> keep)
     {
         string[] entries;
         try
@@ -280,10 +292,36 @@ public sealed class BackgroundProcess : IDisposable
         }
         foreach (var entry in entries)
         {
-            if (int.TryParse(entry, out int fd) && fd > 2 && fd != listenFd && fd != statusFd)
+            if (!int.TryParse(entry, out int fd) || fd <= 2 || fd == listenFd || fd == statusFd || keep.Contains(fd))
+            {
+                continue;
+            }
+            var target = Target(fd);
+            if (target is not null && (target == streams[1] || target == streams[2]))
+            {
+                LibC.Dup2(1, fd);
+            }
+            else if (target is not null && target == streams[0])
+            {
+                LibC.Dup2(0, fd);
+            }
+            else
             {
                 LibC.Close(fd);
             }
+        }
+    }
+
+    /// <summary>What a descriptor of this process refers to ("/dev/pts/0", "pipe:[1234]", a path), or null.</summary>
+    private static string? Target(int fd)
+    {
+        try
+        {
+            return new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
+        }
+        catch (IOException)
+        {
+            return null;
         }
     }
 }

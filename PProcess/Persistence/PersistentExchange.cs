@@ -317,6 +317,7 @@ public class PersistentExchange : IDisposable
     {
         ArgumentNullException.ThrowIfNull(address);
         ArgumentNullException.ThrowIfNull(callable, job is null ? nameof(callable) : nameof(job));
+        Tasks.AsyncJobs.RefuseAsync(callable, "PersistentExchange.Start");
         ThrowIfDisposed();
         // Bad addresses are reported at once, not when a queued job comes to start.
         var path = UnixSocketAddress.Validate(address);

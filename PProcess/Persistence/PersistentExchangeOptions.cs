@@ -21,6 +21,33 @@ public sealed class PersistentExchangeOptions : ChannelOptions
     /// </summary>
     public string? LogPath { get; set; }
 
+    /// <summary>
+    /// Descriptors of the starter that a background process keeps open (a file or socket its job
+    /// writes to): it closes every other one above 2. Each must be above 2 (standard input, output and
+    /// error go to /dev/null and the log). Empty by default. The starter's console descriptors (the
+    /// duplicates of 1 and 2 that <see cref="Console.Out"/> and <see cref="Console.Error"/> write
+    /// through once used) need not be listed: they are pointed at the log.
+    /// </summary>
+    public IReadOnlyList<int> KeepDescriptors
+    {
+        get => keepDescriptors;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            foreach (var fd in value)
+            {
+                if (fd <= 2)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(value), fd,
+                        "A background process keeps descriptors above 2 only: its standard streams are /dev/null and the log.");
+                }
+            }
+            keepDescriptors = [.. value];
+        }
+    }
+
+    private int[] keepDescriptors = [];
+
     /// <summary>How long a collector waits, after confirming, for the background process to close the connection. Positive; 10 s by default.</summary>
     public TimeSpan ConfirmationTimeout
     {

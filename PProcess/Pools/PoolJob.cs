@@ -37,6 +37,7 @@ internal sealed class PoolJob
     internal static PoolJob Of(Delegate function, string parameterName)
     {
         ArgumentNullException.ThrowIfNull(function, parameterName);
+        Tasks.AsyncJobs.RefuseAsync(function, "A worker pool");
         var method = function.Method;
         if (ByMethod.TryGetValue(method, out var known))
         {

@@ -16,6 +16,24 @@ internal sealed class ChildProcess
 
     internal ChildProcess(int pid) => Pid = pid;
 
+    /// <summary>
+    /// A child whose owner was dropped without being disposed (a PMap enumerator abandoned without
+    /// Dispose, a channel forgotten): when it is collected, the child is killed and reaped, as
+    /// Dispose would have, instead of staying a zombie for the life of the process. Only in the
+    /// process that forked it (a child has no finalizer thread anyway).
+    /// </summary>
+    ~ChildProcess()
+    {
+        try
+        {
+            KillAndReap();
+        }
+        catch (Exception)
+        {
+            // Reaped elsewhere (waitpid(-1) by other code): nothing is left to release.
+        }
+    }
+
     internal int Pid { get; }
 
     /// <summary>How the child ended, once reaped; otherwise null.</summary>
@@ -42,6 +60,7 @@ internal sealed class ChildProcess
             throw LibC.Error($"waitpid({Pid})", LibC.LastError);
         }
         status = ChildStatus.FromWaitStatus(raw);
+        Reaped();
         return status.Value;
     }
 
@@ -51,8 +70,16 @@ internal sealed class ChildProcess
         if (status is null && IsOwner && LibC.WaitPid(Pid, out int raw, LibC.WNOHANG) == Pid)
         {
             status = ChildStatus.FromWaitStatus(raw);
+            Reaped();
         }
         return status;
+    }
+
+    /// <summary>Once reaped: nothing for the finalizer to do, and every message the child sent (<see cref="ChildMessages"/>) handed on.</summary>
+    private void Reaped()
+    {
+        GC.SuppressFinalize(this);
+        ChildMessageRelay.AfterReap(Pid);
     }
 
     /// <summary>Sends SIGKILL to a child not reaped yet (its pid cannot have been reused before that).</summary>
@@ -137,13 +164,9 @@ internal sealed class ChildProcess
         {
             problem = $"closed its channel but had not exited {grace.TotalSeconds:0.#} s later, so it was killed";
         }
-        else if (s.Signal is int signal)
+        else if (s.Signal is not null || s.ExitCode != 0)
         {
-            problem = s + SignalHint(signal);
-        }
-        else if (s.ExitCode != 0)
-        {
-            problem = s + ExitHint(s.ExitCode ?? 0);
+            problem = s + Explain(s);
         }
         else if (expectMessage)
         {
@@ -154,24 +177,39 @@ internal sealed class ChildProcess
         return problem is null ? null : new ChildExitedException($"{who} {problem}.", Pid, job, s);
     }
 
-    /// <summary>What a signal says about how the child ended; an abort with the line the runtime wrote to its standard error.</summary>
-    private string SignalHint(int signal) => signal switch
+    /// <summary>
+    /// Why the child ended as it did, in a parenthesis after its status: what a signal or a code of
+    /// the library's means, and what the child last wrote to its standard error (an abort with the
+    /// line the runtime wrote, any other end with its last line). Empty when there is nothing to say.
+    /// Call it once the child is reaped: everything it wrote is then at hand.
+    /// </summary>
+    internal string Explain(ChildStatus s)
     {
-        6 => StandardErrorRelay.LastWords(Pid) is { } words
-            ? $" (the .NET runtime aborted it; its standard error said: \"{words}\")"
-            : " (an abort: Environment.FailFast, a stack overflow or a fatal error of the .NET runtime, or native code " +
-              "calling abort(); the child's standard error names the cause)",
-        9 => " (by a user, a timeout, or the kernel's out-of-memory killer)",
-        11 => " (a crash in native code, or an access to memory it could not map)",
-        _ => "",
-    };
-
-    private string ExitHint(int code) => code switch
-    {
-        ExitCodes.UnhandledException => StandardErrorRelay.LastWords(Pid) is { } words
-            ? $" (an exception escaped the child's code: \"{words}\")"
-            : " (an exception escaped the child's code; see its standard error)",
-        ExitCodes.ParentGone => " (its parent died before the child could start)",
-        _ => "",
-    };
+        var (diagnosis, lastLine) = StandardErrorRelay.LastWords(Pid);
+        string? meaning = (s.Signal, s.ExitCode) switch
+        {
+            (6, _) when diagnosis is not null => "the .NET runtime aborted it",
+            (6, _) => "an abort: Environment.FailFast, a stack overflow or a fatal error of the .NET runtime, or native code calling abort()",
+            (9, _) => "by a user, a timeout, or the kernel's out-of-memory killer",
+            (11, _) => "a crash in native code, or an access to memory it could not map",
+            (null, ExitCodes.UnhandledException) => "an exception escaped the child's code",
+            (null, ExitCodes.ParentGone) => "its parent died before the child could start",
+            _ => null,
+        };
+        // The runtime's own line says why better than the last one (a stack trace's last frame).
+        string? said = (diagnosis, lastLine) switch
+        {
+            (not null, _) => $"its standard error said: \"{diagnosis}\"",
+            (null, not null) => $"its standard error last said: \"{lastLine}\"",
+            _ when s.Signal == 6 || s.ExitCode == ExitCodes.UnhandledException => "it wrote nothing to its standard error",
+            _ => null,
+        };
+        return (meaning, said) switch
+        {
+            (null, null) => "",
+            (null, _) => $" ({said})",
+            (_, null) => $" ({meaning})",
+            _ => $" ({meaning}; {said})",
+        };
+    }
 }

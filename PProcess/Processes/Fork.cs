@@ -25,6 +25,12 @@ public static class Fork
     public static bool IsChild => ChildRuntime.IsChild;
 
     /// <summary>
+    /// In a child: the job it runs, as its parent's errors name it ("Program.Work(3)"; in a PMap child,
+    /// the element it is computing: "#7 lambda in Program.Main(7)"); null in a process that is not a child.
+    /// </summary>
+    public static string? CurrentJob => ChildRuntime.IsChild ? Runtime.CurrentJob.Describe() : null;
+
+    /// <summary>
     /// How many forks this process made again because the child could not start safely: another
     /// thread ran while the fork was made, or the child found a runtime lock held, or it got stuck
     /// before its job began (docs/fork-safety.md, "How a fork is made"). The job runs once either way.
@@ -33,6 +39,35 @@ public static class Fork
 
     /// <summary>Why the last (up to 20) retried forks were made again, the newest last.</summary>
     public static IReadOnlyList<string> RecentRetryReasons => ForkPoint.RecentRetryReasons;
+
+    /// <summary>
+    /// Registers actions run around every fork this library makes, in the spirit of Python's
+    /// <c>os.register_at_fork</c>: <paramref name="before"/> in the parent before the fork (the
+    /// newest registration first), <paramref name="afterInParent"/> in the parent after it, made or
+    /// failed, and <paramref name="afterInChild"/> in each new child, once its runtime is set up and
+    /// before any of its user code (both in order of registration). Dispose the result to remove them.
+    /// </summary>
+    /// <remarks>
+    /// What may run there (docs/fork-safety.md, "At-fork hooks"): the hooks run on the thread that
+    /// forks, one fork at a time. <paramref name="before"/> may start a thread (it is asleep by the
+    /// time the fork is made); an exception from it fails the fork, and none from
+    /// <paramref name="afterInParent"/> is lost (the fork fails with it, its child killed and reaped).
+    /// In the child only the forking thread exists: <paramref name="afterInChild"/> must not wait for
+    /// another thread of the parent (a lock one of them held at the fork, a queue one of them
+    /// drained, <c>GC.WaitForPendingFinalizers</c>), and should be short; an exception from it ends
+    /// the child with exit code 70 and the exception on its standard error, which the parent quotes.
+    /// </remarks>
+    /// <returns>The registration; disposing it removes the hooks (a fork already under way may still run them once).</returns>
+    public static IDisposable RegisterAtFork(Action? before = null, Action? afterInParent = null, Action? afterInChild = null)
+    {
+        if (before is null && afterInParent is null && afterInChild is null)
+        {
+            throw new ArgumentException("RegisterAtFork needs at least one action: before, afterInParent or afterInChild.");
+        }
+        // The child's hook is compiled now, in the parent: children inherit it compiled (fork-safety rule 9).
+        ChildPath.Prepare(afterInChild);
+        return AtForkHooks.Add(before, afterInParent, afterInChild);
+    }
 
     /// <summary>
     /// Forks once and returns the channel in both processes: in the parent it leads to the child
@@ -52,6 +87,7 @@ public static class Fork
     public static Channel Start(Action<Channel> callable, ChannelOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(callable);
+        Tasks.AsyncJobs.RefuseAsync(callable, "Fork.Start");
         return Spawn(callable, JobNames.Describe(callable), options ?? ChannelOptions.Default);
     }
 
@@ -94,6 +130,10 @@ public static class Fork
         bool dieWithParent = true)
     {
         ForkGuard.ThrowIfUnsafe();
+        if ((callable ?? body) is { } work)
+        {
+            Tasks.AsyncJobs.RefuseAsync(work, "A fork");
+        }
         ChildPath.Prepare(body, options.Transport);
         ChildPath.Prepare(callable);
         ChildPath.PrepareResults(callable?.Method.ReturnType);
@@ -118,6 +158,7 @@ public static class Fork
         }
         if (pid == 0)
         {
+            Runtime.CurrentJob.Set(job);
             var childEnd = ends.Child();
             // A grandchild closes this end too: otherwise it would keep the channel to this
             // child's parent open after this child ends.

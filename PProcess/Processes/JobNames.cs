@@ -9,6 +9,10 @@ internal static class JobNames
 
     internal static string Describe(Delegate callable, params object?[] args)
     {
+        while (callable.Target is IWrappedJob wrapped)
+        {
+            callable = wrapped.Inner; // the user's function, not the library's wrapper around it
+        }
         var method = callable.Method;
         var type = method.DeclaringType;
         string name;
@@ -40,6 +44,12 @@ internal static class JobNames
         }
         return text.Append(')').ToString();
     }
+}
+
+/// <summary>A delegate's target that wraps the user's function (an async selector awaited in the child): named after that function.</summary>
+internal interface IWrappedJob
+{
+    Delegate Inner { get; }
 }
 
 /// <summary>

@@ -15,16 +15,28 @@ internal static class ChildRuntime
 
     /// <summary>
     /// Called first thing in the child, on the thread that forked, before anything that could wait
-    /// on the runtime: resets the signals that the runtime would forward to the parent (rule 5)
-    /// and asks the kernel to kill the child if its parent dies. Only P/Invokes without a GC
-    /// transition (see <see cref="LibC.RawFork"/>).
+    /// on the runtime: leaves the parent's process group, so that the terminal's Ctrl-C (and any
+    /// signal sent to the group) reaches the parent alone, which decides the children's fate (rule
+    /// 5); resets the signals that the runtime would forward to the parent (rule 5), and asks the
+    /// kernel to kill the child if its parent dies. A background process's first child keeps the
+    /// group: it starts a session of its own. Only P/Invokes without a GC transition (see
+    /// <see cref="LibC.RawFork"/>).
     /// </summary>
     internal static void EnterFirst(int parentPid, bool dieWithParent)
     {
+        if (dieWithParent)
+        {
+            LibC.SetProcessGroup(0, 0);
+        }
         var signals = Signals.ResetInChild;
         for (int i = 0; i < signals.Length; i++)
         {
             LibC.Signal(signals[i], LibC.SIG_DFL);
+        }
+        var ignored = Signals.IgnoredInChild;
+        for (int i = 0; i < ignored.Length; i++)
+        {
+            LibC.Signal(ignored[i], LibC.SIG_IGN);
         }
         if (dieWithParent)
         {

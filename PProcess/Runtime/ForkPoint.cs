@@ -56,8 +56,13 @@ internal static class ForkPoint
         TieringRepair.Prepare();
         gate.Enter();
         int pid = -1;
+        // The hooks as they are at this fork: the same set runs before it, after it in the parent, and in the child.
+        var hooks = AtForkHooks.Current;
+        bool afterDone = false;
         try
         {
+            // Before the wait for quiet: a thread a hook starts must be asleep, and seen, when the fork is made.
+            AtForkHooks.Before(hooks);
             var failures = new List<string>();
             int failedStarts = 0;
             long firstDisturbed = -1;
@@ -100,6 +105,7 @@ internal static class ForkPoint
                     ChildRuntime.EnterFirst(parentPid, dieWithParent);
                     gate = new Lock(); // the inherited one is held by this thread, with the parent's waiters
                     ChildRuntime.Enter(handshake, relay, socketEngine, keep, InjectFault?.Invoke(attempt) ?? Fault.None);
+                    AtForkHooks.InChild(hooks);
                     return 0;
                 }
                 if (pid < 0)
@@ -142,6 +148,8 @@ internal static class ForkPoint
                 }
                 if (outcome.Started)
                 {
+                    afterDone = true;
+                    AfterInParent(hooks, pid);
                     return pid;
                 }
                 if (outcome.Shortage)
@@ -178,6 +186,20 @@ internal static class ForkPoint
                 }
             }
         }
+        catch when (pid != 0 && !afterDone)
+        {
+            // The fork failed: the hooks after it run all the same (as Python's after_in_parent),
+            // and the fork's own error is the one raised.
+            try
+            {
+                AtForkHooks.AfterInParent(hooks);
+            }
+            catch (Exception)
+            {
+                // The fork's error says more.
+            }
+            throw;
+        }
         finally
         {
             if (pid != 0)
@@ -185,6 +207,21 @@ internal static class ForkPoint
                 ChildExitWatch.Resume();
                 gate.Exit();
             }
+        }
+    }
+
+    /// <summary>The hooks after a fork that made <paramref name="pid"/>: if one throws, the child is killed and reaped and the fork fails with it.</summary>
+    private static void AfterInParent(AtForkHooks.Registration[] hooks, int pid)
+    {
+        try
+        {
+            AtForkHooks.AfterInParent(hooks);
+        }
+        catch
+        {
+            LibC.Kill(pid, Signals.SIGKILL);
+            StartupHandshake.Reap(pid);
+            throw;
         }
     }
 

@@ -100,32 +100,44 @@ internal sealed unsafe class StandardErrorRelay
     }
 
     /// <summary>
-    /// In the parent: the line of <paramref name="pid"/>'s standard error that says why the runtime
-    /// ended it, or null. Takes what the child wrote before it ended first (it is in the socket by then).
+    /// In the parent, once <paramref name="pid"/> has ended: the line of its standard error that
+    /// says why the runtime ended it (<see cref="Diagnosis"/>), and its last line, or nulls. Takes
+    /// what the child wrote before it ended first: it is in the socket by then, or read and
+    /// remembered, because the relay's thread reads and remembers under the same lock.
     /// </summary>
-    internal static string? LastWords(int pid)
+    internal static (string? Diagnosis, string? LastLine) LastWords(int pid)
     {
         if (current is not { } relay)
         {
-            return null;
+            return default;
         }
         string tail;
+        string? known;
         lock (relay.gate)
         {
-            while (relay.ReadOnce(wait: false))
-            {
-            }
-            if (relay.diagnoses.TryGetValue(pid, out var diagnosis))
-            {
-                return diagnosis;
-            }
+            relay.Drain();
+            known = relay.diagnoses.GetValueOrDefault(pid);
             if (!relay.tails.TryGetValue(pid, out var text))
             {
-                return null;
+                return (known, null);
             }
             tail = text.ToString();
         }
-        return Diagnosis(tail);
+        return (known ?? Diagnosis(tail), LastLine(tail));
+    }
+
+    /// <summary>The last line of a tail with something on it, shortened to 400 characters; null if there is none.</summary>
+    internal static string? LastLine(string tail)
+    {
+        var lines = tail.Split('\n');
+        for (int i = lines.Length - 1; i >= 0; i--)
+        {
+            if (lines[i].Trim() is { Length: > 0 } line)
+            {
+                return line.Length > 400 ? line[..400] + "..." : line;
+            }
+        }
+        return null;
     }
 
     /// <summary>The first line of a tail that the runtime writes when it ends a process, with the line after it.</summary>
@@ -155,37 +167,37 @@ internal sealed unsafe class StandardErrorRelay
         "Unhandled Exception:", "PProcess child",
     ];
 
-    private void Relay()
+    /// <summary>
+    /// The relay's thread: waits outside the lock until something can be read, then reads and
+    /// remembers it under the lock. A diagnosis (<see cref="LastWords"/>) takes the same lock, so it
+    /// never finds a piece read from the socket but not yet remembered (it did, before: a FailFast's
+    /// quote lost its message in 1 of 20 reports, and a thread's unhandled exception its line).
+    /// </summary>
+    private void Relay() => RelayThread.Run(readEnd, gate, Drain);
+
+    /// <summary>Under the lock: reads, passes on and remembers every piece waiting; false when there was none.</summary>
+    private bool Drain()
     {
-        while (true)
+        bool any = false;
+        while (ReadOnce())
         {
-            // Blocks outside the lock; a diagnosis may drain meanwhile, with MSG_DONTWAIT.
-            if (!ReadOnce(wait: true))
-            {
-                if (LibC.LastError is Errno.EINTR or Errno.EAGAIN)
-                {
-                    continue; // EAGAIN: a diagnosis drained the data first
-                }
-                return;
-            }
+            any = true;
         }
+        return any;
     }
 
-    /// <summary>Reads one piece, passes it on and remembers it; false when nothing was read.</summary>
-    private bool ReadOnce(bool wait)
+    /// <summary>Under the lock: reads one piece without waiting, passes it on and remembers it; false when nothing was read.</summary>
+    private bool ReadOnce()
     {
         fixed (byte* data = buffer)
         {
-            long n = LibC.ReceiveWithSender(readEnd, data, (nuint)buffer.Length, wait, out int pid);
+            long n = LibC.ReceiveWithSender(readEnd, data, (nuint)buffer.Length, wait: false, out int pid);
             if (n <= 0)
             {
                 return false;
             }
             WriteToStandardError(data, (int)n);
-            lock (gate)
-            {
-                Remember(pid, Encoding.UTF8.GetString(data, (int)n));
-            }
+            Remember(pid, Encoding.UTF8.GetString(data, (int)n));
             return true;
         }
     }

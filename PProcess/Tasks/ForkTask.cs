@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using PProcess.Runtime;
 using PProcess.Tasks;
 using PProcess.Processes;
@@ -26,30 +27,111 @@ public static class ForkTask
     /// completes with that result, or fails with a <see cref="RemoteException"/> (the child's
     /// exception, type, message and stack) or a <see cref="ChildExitedException"/> (the child
     /// died). The child sees the parent's memory as it was at the call (copy-on-write); only the
-    /// result crosses back, so it must be serialisable.
+    /// result crosses back, so it must be serialisable. At most <see cref="Cores.Usable"/> children
+    /// of the forks made without options are alive at once: a fork past that waits, its task pending
+    /// (<see cref="ForkTaskOptions.Limit"/>).
     /// </summary>
-    public static Task<TResult> Run<TResult>(Func<TResult> function) => Run(function, CancellationToken.None);
+    public static Task<TResult> Run<TResult>(Func<TResult> function) => Run(function, null, CancellationToken.None);
 
     /// <summary>
     /// As <see cref="Run{TResult}(Func{TResult})"/>; when <paramref name="cancellationToken"/> is
     /// cancelled, the child is killed (SIGKILL) and reaped, and the task is cancelled. A token
     /// already cancelled forks nothing.
     /// </summary>
-    public static Task<TResult> Run<TResult>(Func<TResult> function, CancellationToken cancellationToken)
+    public static Task<TResult> Run<TResult>(Func<TResult> function, CancellationToken cancellationToken) => Run(function, null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="Run{TResult}(Func{TResult}, CancellationToken)"/>, with the channel's settings and a
+    /// limit of children alive at once shared by the forks made with the same <paramref name="options"/>.
+    /// </summary>
+    public static Task<TResult> Run<TResult>(Func<TResult> function, ForkTaskOptions? options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(function);
+        AsyncJobs.RefuseTaskResult<TResult>("ForkTask.Run",
+            "Give it an async function (async () => { await ...; return result; }), or one returning Task<T>: ForkTask.Run awaits it in the child.");
+        return Start<TResult>(function, c => c.Send(function()), options, cancellationToken);
+    }
+
+    /// <summary>
+    /// Forks a child that runs the asynchronous <paramref name="function"/> and awaits it there (the
+    /// child's own thread pool runs its continuations); the task completes with its result. Otherwise
+    /// as <see cref="Run{TResult}(Func{TResult}, ForkTaskOptions?, CancellationToken)"/>.
+    /// </summary>
+    [OverloadResolutionPriority(1)] // an async lambda converts to Func<Task<T>> and Func<T> alike: the awaited one is meant
+    public static Task<TResult> Run<TResult>(Func<Task<TResult>> function, ForkTaskOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        return Start<TResult>(function, c => c.Send(AsyncJobs.Await(function())), options, cancellationToken);
+    }
+
+    /// <summary>As <see cref="Run{TResult}(Func{Task{TResult}}, ForkTaskOptions?, CancellationToken)"/>.</summary>
+    [OverloadResolutionPriority(1)]
+    public static Task<TResult> Run<TResult>(Func<Task<TResult>> function, CancellationToken cancellationToken) => Run(function, null, cancellationToken);
+
+    /// <summary>
+    /// Forks a child that runs the asynchronous <paramref name="function"/>, which has no result, and
+    /// awaits it there; the task completes when it has, or fails with its exception or the child's death.
+    /// </summary>
+    [OverloadResolutionPriority(1)] // else Run<TResult>(Func<TResult>) with a Task for TResult is taken, and refused
+    public static Task Run(Func<Task> function, ForkTaskOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        return Start<object?>(function, c =>
+        {
+            function().GetAwaiter().GetResult();
+            c.Send(null);
+        }, options, cancellationToken);
+    }
+
+    /// <summary>As <see cref="Run(Func{Task}, ForkTaskOptions?, CancellationToken)"/>.</summary>
+    [OverloadResolutionPriority(1)]
+    public static Task Run(Func<Task> function, CancellationToken cancellationToken) => Run(function, null, cancellationToken);
+
+    /// <summary>The key of the limit that the forks made without options share.</summary>
+    private static readonly object WithoutOptions = new();
+
+    private static Task<TResult> Start<TResult>(Delegate function, Action<Channel> body, ForkTaskOptions? options, CancellationToken cancellationToken)
+    {
         if (cancellationToken.IsCancellationRequested)
         {
             return Task.FromCanceled<TResult>(cancellationToken);
         }
         var done = new TaskCompletionSource<TResult>(Options);
         var completer = ForkTaskCompleter.ForThisProcess();
+        var channelOptions = options ?? ChannelOptions.Default;
         // Forked on the completer's long-lived thread: a child dies with the thread that forked it.
-        var channel = completer.Fork(() => Fork.Spawn(c => c.Send(function()), JobNames.Describe(function), ChannelOptions.Default, function));
+        // An async function is awaited by the body: the fork is given it to compile, not to check as a job of its own.
+        bool awaited = AsyncJobs.IsAwaitable(function.Method.ReturnType);
+        if (awaited)
+        {
+            ChildPath.Prepare(function);
+        }
+        string job = JobNames.Describe(function);
+        completer.Start(options ?? WithoutOptions, options?.Limit ?? Cores.Usable, new ForkTaskCompleter.PendingFork(
+            () => Fork.Spawn(body, job, channelOptions, awaited ? null : function),
+            channel => Watch(channel, done, cancellationToken),
+            failure =>
+            {
+                if (failure is OperationCanceledException && cancellationToken.IsCancellationRequested)
+                {
+                    done.TrySetCanceled(cancellationToken);
+                }
+                else
+                {
+                    done.TrySetException(failure);
+                }
+            },
+            cancellationToken));
+        return done.Task;
+    }
+
+    /// <summary>Once the child is forked: a cancellation kills it, and what completes the task when its channel is readable.</summary>
+    private static Action<Channel> Watch<TResult>(Channel channel, TaskCompletionSource<TResult> done, CancellationToken cancellationToken)
+    {
         // kill(2) is safe from any thread; the child's end of stream then wakes the completer.
         int pid = channel.Pid;
         var registration = cancellationToken.UnsafeRegister(static state => Native.LibC.Kill((int)state!, Native.Signals.SIGKILL), pid);
-        completer.Watch(channel, c =>
+        return c =>
         {
             // Waits for a kill in progress; after it, none can come, so the pid is reaped safely below.
             registration.Dispose();
@@ -74,8 +156,7 @@ public static class ForkTask
             }
             c.Dispose();
             done.TrySetResult(result);
-        });
-        return done.Task;
+        };
     }
 
     /// <summary>

@@ -84,6 +84,153 @@ internal sealed class ForkTaskCompleter
         return request.Channel ?? throw request.Error!;
     }
 
+    /// <summary>A forked task waiting for its fork: how to make it, what to do with its channel, and its task's failure.</summary>
+    /// <param name="Spawn">Forks the child (on the completer's thread).</param>
+    /// <param name="Started">Given the child's channel, arranges its watch; returns what completes the task once the channel is readable.</param>
+    /// <param name="Failed">Fails (or cancels) the task when the fork fails or is cancelled before it is made.</param>
+    /// <param name="Token">Cancels the fork while it waits for room.</param>
+    internal sealed record PendingFork(Func<Channel> Spawn, Func<Channel, Action<Channel>> Started, Action<Exception> Failed, CancellationToken Token)
+    {
+        /// <summary>Set once the task was cancelled while waiting: it is skipped.</summary>
+        internal volatile bool Abandoned;
+
+        /// <summary>While the fork waits: cancels its task if the token is cancelled.</summary>
+        internal CancellationTokenRegistration WhileWaiting;
+    }
+
+    /// <summary>The children of one <see cref="ForkTaskOptions"/> (or of those made without options): how many run, and the forks waiting for room.</summary>
+    private sealed class Group(int limit)
+    {
+        internal int Limit { get; } = limit;
+
+        internal int Running { get; set; }
+
+        internal Queue<PendingFork> Waiting { get; } = new();
+    }
+
+    private readonly Dictionary<object, Group> groups = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>
+    /// Forks a task's child if its group has room, on the completer's thread while the caller waits
+    /// (so that the child sees the parent's memory as it is at the call); otherwise queues the fork,
+    /// made on the completer's thread when a child of the group has ended and been reaped.
+    /// </summary>
+    internal void Start(object key, int limit, PendingFork fork)
+    {
+        Group? group;
+        bool now;
+        lock (addGate)
+        {
+            if (!groups.TryGetValue(key, out group))
+            {
+                groups[key] = group = new Group(limit);
+            }
+            now = group.Running < group.Limit && group.Waiting.Count == 0;
+            if (now)
+            {
+                group.Running++;
+            }
+            else
+            {
+                group.Waiting.Enqueue(fork);
+            }
+        }
+        if (!now)
+        {
+            // Cancelled while waiting: the task is cancelled at once, and the fork skipped when its turn comes.
+            fork.WhileWaiting = fork.Token.UnsafeRegister(static state =>
+            {
+                var waiting = (PendingFork)state!;
+                waiting.Abandoned = true;
+                waiting.Failed(new OperationCanceledException(waiting.Token));
+            }, fork);
+            return;
+        }
+        Channel channel;
+        try
+        {
+            channel = Fork(fork.Spawn);
+        }
+        catch (Exception e)
+        {
+            Release(group);
+            fork.Failed(e);
+            return;
+        }
+        Launch(group, fork, channel);
+    }
+
+    /// <summary>The child is forked: its task completes when its channel is readable, and its group's room is given back after.</summary>
+    private void Launch(Group group, PendingFork fork, Channel channel)
+    {
+        var finish = fork.Started(channel);
+        Watch(channel, c =>
+        {
+            try
+            {
+                finish(c);
+            }
+            finally
+            {
+                Release(group);
+            }
+        });
+    }
+
+    /// <summary>A child of <paramref name="group"/> has ended (or its fork failed): room for a waiting fork, which the completer's thread makes.</summary>
+    private void Release(Group group)
+    {
+        lock (addGate)
+        {
+            group.Running--;
+        }
+        set.Wake();
+    }
+
+    /// <summary>On the completer's thread: the waiting forks for which there is room now.</summary>
+    private void StartWaiting()
+    {
+        while (Next() is var (group, fork) && group is not null)
+        {
+            // Outside the lock: a cancellation callback running now completes a task, whose inline continuation (in a child) may fork.
+            fork.WhileWaiting.Dispose();
+            if (fork.Abandoned)
+            {
+                Release(group);
+                continue;
+            }
+            Channel channel;
+            try
+            {
+                channel = fork.Spawn();
+            }
+            catch (Exception e)
+            {
+                Release(group);
+                fork.Failed(e);
+                continue;
+            }
+            Launch(group, fork, channel);
+        }
+    }
+
+    /// <summary>A waiting fork of a group with room, its place taken; (null, null) when there is none.</summary>
+    private (Group? Group, PendingFork Fork) Next()
+    {
+        lock (addGate)
+        {
+            foreach (var group in groups.Values)
+            {
+                if (group.Running < group.Limit && group.Waiting.TryDequeue(out var next))
+                {
+                    group.Running++;
+                    return (group, next);
+                }
+            }
+        }
+        return (null, null!);
+    }
+
     /// <summary>Watches <paramref name="channel"/>; <paramref name="finish"/> runs on the completer's thread once it is readable.</summary>
     internal void Watch(Channel channel, Action<Channel> finish)
     {
@@ -170,6 +317,7 @@ internal sealed class ForkTaskCompleter
     private void Pass()
     {
         MakeForks();
+        StartWaiting();
         lock (addGate)
         {
             foreach (var (channel, finish) in added)
