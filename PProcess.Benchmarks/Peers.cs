@@ -135,6 +135,34 @@ internal static class Peers
         }
     }
 
+    /// <summary>Where the benchmark's own Python environment is made for the peers that need a package (mpire).</summary>
+    private static string Venv => Path.Combine(Path.GetTempPath(), "pprocess-bench-venv");
+
+    /// <summary>
+    /// Runs a Python peer script. Mode "mpire" (the first argument) runs it in a virtual environment
+    /// this benchmark makes, after <c>pip install mpire</c> there; when that fails (no package index
+    /// reachable), the row is skipped with pip's reason.
+    /// </summary>
+    internal static (string? Output, string Note) RunPython(string script, params string[] args)
+    {
+        string python = "python3";
+        if (args.Length > 0 && args[0] == "mpire")
+        {
+            python = Path.Combine(Venv, "bin", "python");
+            if (Run(python, "-c", "import mpire").Output is null)
+            {
+                var (_, venvNote) = Run("python3", "-m", "venv", Venv);
+                var (installed, pipNote) = Run(Path.Combine(Venv, "bin", "pip"), "install", "--quiet", "--timeout", "10", "--retries", "0", "mpire");
+                if (installed is null)
+                {
+                    string why = (pipNote.Length > 0 ? pipNote : venvNote).Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
+                    return (null, $"skipped: pip could not install mpire into {Venv} ({why.Trim()})");
+                }
+            }
+        }
+        return Run(python, [script, .. args]);
+    }
+
     private static (double? Value, string Note) Parse((string? Output, string Note) run) =>
         run.Output is null ? (null, run.Note) : (double.Parse(run.Output.Trim(), CultureInfo.InvariantCulture), run.Note);
 

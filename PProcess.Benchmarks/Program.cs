@@ -21,7 +21,14 @@ if (args.Length > 0 && args[0] == "cold")
 {
     return Cold.Run(args[1..]);
 }
-
+if (args.Length > 0 && args[0] == "sharing")
+{
+    return Sharing.Run(args[1..]);
+}
+if (args.Length > 0 && args[0] == "sharing-case")
+{
+    return Sharing.RunOne(args[1..]);
+}
 bool quick = args.Contains("--quick");
 int jsonAt = Array.IndexOf(args, "--json");
 string jsonPath = jsonAt >= 0 && jsonAt + 1 < args.Length ? args[jsonAt + 1] : "benchmark-results.json";

@@ -81,11 +81,22 @@ public class ChannelOptions
             : throw new ArgumentOutOfRangeException(nameof(value), value, $"The maximum message size must be at least 1024 bytes, not {value}.");
     }
 
-    /// <summary>Copies the settings a channel is made with (serializer, transport, grace, ring, spin, message limit) into new options.</summary>
+    /// <summary>
+    /// Keep the parent's managed heap shared with the children (copy-on-write) while they live
+    /// (docs/performance.md, "Copy-on-write that holds"): before a fork the parent makes its young
+    /// objects old, or runs a full collection that is due, so that the children's collections leave
+    /// its objects alone; each child keeps full collections away once the collector says one
+    /// approaches, and a map's or a pool's children are then replaced by fresh forks between chunks
+    /// or jobs. True by default. False leaves the collector to itself: a child's first full
+    /// collection copies the whole inherited heap.
+    /// </summary>
+    public bool KeepHeapShared { get; set; } = true;
+
+    /// <summary>Copies the settings a channel is made with (serializer, transport, grace, ring, spin, message limit, heap sharing) into new options.</summary>
     internal ChannelOptions ChannelSettings() => new()
     {
         Serializer = Serializer, Transport = Transport, ExitGrace = ExitGrace, RingCapacity = RingCapacity, SpinLimit = SpinLimit,
-        MaxMessageSize = MaxMessageSize,
+        MaxMessageSize = MaxMessageSize, KeepHeapShared = KeepHeapShared,
     };
 
     /// <summary>The default settings (the test suite's default transport included).</summary>
@@ -100,6 +111,10 @@ public class ChannelOptions
         value > TimeSpan.Zero && value != Timeout.InfiniteTimeSpan
             ? value
             : throw new ArgumentOutOfRangeException(nameof(value), value, $"{what} must be a positive time.");
+
+    /// <summary>Checks a child's memory budget: null is "no cap".</summary>
+    private protected static long? ValidBudget(long? value) =>
+        value is < 1 ? throw new ArgumentOutOfRangeException(nameof(value), value, "A child's memory budget must be at least 1 byte (or null: no cap).") : value;
 
     /// <summary>Checks a job timeout: null is the only "no limit".</summary>
     private protected static TimeSpan? ValidJobTimeout(TimeSpan? value) =>

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using PProcess.Channels;
 using PProcess.Native;
 using PProcess.Processes;
+using PProcess.Runtime;
 
 namespace PProcess.Mapping;
 
@@ -43,6 +44,12 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
 
     private readonly ChunkSizer sizer;
     private readonly ProgressBoard board;
+    /// <summary>What each kept child's heap holds, and whether it asks to be replaced (<see cref="HeapSharing"/>).</summary>
+    private readonly ChildMemoryBoard memoryBoard;
+    private readonly long? memoryBudget;
+    private readonly SharingInsights? sharing;
+    /// <summary>Children told to quit (retired), not reaped yet; they owe nothing.</summary>
+    private readonly List<ChildProcess> leaving = [];
     private readonly Stack<int> freeSlots = new();
     private readonly ChannelSet<MapWorker<T, TResult>> set = new();
     private readonly List<ChannelSet<MapWorker<T, TResult>>.Entry> ready = [];
@@ -73,6 +80,8 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         progress = options.Progress;
         whileWaiting = options.WhileWaiting;
         channelOptions = options.ChannelSettings();
+        memoryBudget = options.ChildMemoryBudget;
+        sharing = options.Sharing;
         selectorName = JobNames.Describe(selector);
         switch (source)
         {
@@ -97,9 +106,11 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         try
         {
             board = new ProgressBoard(limit);
+            memoryBoard = new ChildMemoryBoard(limit);
         }
         catch
         {
+            board?.Dispose();
             stream?.Dispose();
             throw;
         }
@@ -275,7 +286,9 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         int slot = freeSlots.Pop();
         var progressSlot = board[slot];
         progressSlot.Assign();
-        var child = new MapChild<T, TResult>(selector, progressSlot, timeout is not null);
+        var memorySlot = memoryBoard[slot];
+        memorySlot.Clear();
+        var child = new MapChild<T, TResult>(selector, progressSlot, timeout is not null, memorySlot, memoryBudget);
         Action<Channel> body =
             chunk is not null ? c => child.RunOnce(c, chunk.Elements!)
             : array is not null ? c => child.ServeRanges(c, array)
@@ -286,7 +299,7 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         long began = Stopwatch.GetTimestamp();
         try
         {
-            channel = PProcess.Fork.Spawn(body, job, channelOptions, selector);
+            channel = PProcess.Fork.Spawn(body, job, channelOptions, selector, sharing: sharing);
         }
         catch (ForkException shortage) when (shortage.IsResourceShortage && Alive > 0)
         {
@@ -409,6 +422,7 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         {
             set.Wait(deadline, ready, ended);
         }
+        leaving.RemoveAll(static child => child.TryWait() is not null);
         cancellationToken.ThrowIfCancellationRequested();
         foreach (var entry in ready)
         {
@@ -510,6 +524,12 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         if (failure is not null)
         {
             stopAt = Math.Min(stopAt, chunk.Start + results.Length);
+        }
+        if (worker.Kept && memoryBoard[worker.Slot].Read().Retire)
+        {
+            // It asked to be replaced (a full collection approaches, or its budget is spent): a
+            // fresh fork takes its place for the next chunk.
+            Retire(worker, replaced: true);
         }
         Report(results.Length + (failure is null ? 0 : 1));
     }
@@ -651,13 +671,43 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
                 "Enumerate a PMap on one thread that outlives it.", killed.Pid, killed.Job, killed.Status)
             : failure;
 
-    /// <summary>Lets an idle kept child go, to free its place for a child of another kind.</summary>
-    private void Retire(MapWorker<T, TResult> worker)
+    /// <summary>
+    /// Lets an idle kept child go, to free its place: for a child of another kind, or for a fresh
+    /// fork (<paramref name="replaced"/>: it asked to be replaced). It is told to quit and reaped
+    /// once it has left (<see cref="leaving"/>); it owes nothing, so nothing is lost.
+    /// </summary>
+    private void Retire(MapWorker<T, TResult> worker, bool replaced = false)
     {
+        Measure(worker, replaced);
         worker.Gone = true;
         set.Remove(worker.Channel);
-        worker.Channel.Dispose();
+        try
+        {
+            worker.Channel.SendQuit();
+            worker.Channel.Close();
+            leaving.Add(worker.Channel.Child!);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or ChannelProtocolException)
+        {
+            // Already gone: reaped now.
+            worker.Channel.Dispose();
+        }
         Freed(worker);
+    }
+
+    /// <summary>Records what a live child un-shares, when the caller asked (<see cref="PMapOptions.Sharing"/>).</summary>
+    private void Measure(MapWorker<T, TResult> worker, bool replaced)
+    {
+        if (sharing is null || worker.Channel.Child is not { } child)
+        {
+            return;
+        }
+        long privateBytes = HeapSharing.PrivateDirty(child.Pid);
+        if (privateBytes >= 0)
+        {
+            var heap = memoryBoard[worker.Slot].Read();
+            sharing.Measured(new ChildMemory(child.Pid, privateBytes, heap.Inherited, heap.OwnPeak, heap.FullCollections, replaced));
+        }
     }
 
     private void Freed(MapWorker<T, TResult> worker)
@@ -698,6 +748,12 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         {
             var worker = entry.Owner;
             var channel = worker.Channel;
+            if (worker.Kept && worker.Chunk is null)
+            {
+                // An idle child's figures are its last chunk's; a busy one's own objects of its
+                // current chunk are not counted yet, so it is not measured (it is killed).
+                Measure(worker, replaced: false);
+            }
             worker.Gone = true;
             if (worker.Kept && worker.Chunk is null)
             {
@@ -719,8 +775,13 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
             channel.Close();
             channel.Child?.WaitOrKill(Deadline.After(channel.ExitGrace));
         }
+        foreach (var child in leaving)
+        {
+            child.WaitOrKill(Deadline.After(channelOptions.ExitGrace));
+        }
         set.Dispose();
         board.Dispose();
+        memoryBoard.Dispose();
         stream?.Dispose();
     }
 }

@@ -22,6 +22,7 @@ internal static class ForkPerElementMap
             Limit = limit, Reuse = options.Reuse, JobTimeout = options.JobTimeout, Serializer = options.Serializer,
             Transport = options.Transport, ExitGrace = options.ExitGrace, RingCapacity = options.RingCapacity, SpinLimit = options.SpinLimit,
             MaxMessageSize = options.MaxMessageSize,
+            KeepHeapShared = options.KeepHeapShared,
         }, options.Progress, total);
         var job = options.Reuse
             ? new ParallelJob<T[]>((c, first) => ReusableChild.Serve(c, first, (ch, items) => SendBatch(ch, items, selector)), selector, reusable: true)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using PProcess.Runtime;
 
 namespace PProcess.Mapping;
 
@@ -8,9 +9,10 @@ namespace PProcess.Mapping;
 /// list it inherited, or arrays of elements. A child forked for one chunk computes it and ends. If
 /// the selector throws, the results before the failing element are sent, then the exception; the
 /// child serves on. Its <see cref="ProgressSlot"/> says which element it is on and how long the
-/// chunk took.
+/// chunk took; its <see cref="ChildMemorySlot"/>, after each chunk, what its heap holds and
+/// whether it asks to be replaced (<see cref="HeapSharing.Sample"/>, with <paramref name="budget"/>).
 /// </summary>
-internal sealed class MapChild<T, TResult>(Func<T, TResult> selector, ProgressSlot slot, bool timed)
+internal sealed class MapChild<T, TResult>(Func<T, TResult> selector, ProgressSlot slot, bool timed, ChildMemorySlot memory, long? budget)
 {
     /// <summary>
     /// In the parent, before a map's first fork: compiles this serving loop for the map's types, so
@@ -112,6 +114,7 @@ internal sealed class MapChild<T, TResult>(Func<T, TResult> selector, ProgressSl
             failure = e;
         }
         slot.Elapsed = Stopwatch.GetTimestamp() - began;
+        memory.Publish(budget);
         slot.Phase = ChunkPhase.Sending;
         Send(channel, results, i, failure);
     }

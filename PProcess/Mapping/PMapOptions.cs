@@ -7,6 +7,7 @@ public sealed class PMapOptions : ChannelOptions
     private int? batchSize;
     private TimeSpan? jobTimeout;
     private PMapMode mode = PMapMode.Adaptive;
+    private long? childMemoryBudget;
 
     /// <summary>The most children alive at once; null (the default) is <see cref="Cores.Usable"/>. At least 1.</summary>
     public int? Limit
@@ -66,6 +67,28 @@ public sealed class PMapOptions : ChannelOptions
     /// enumerates, between waits; null (the default): no reports.
     /// </summary>
     public IProgress<MapProgress>? Progress { get; set; }
+
+    /// <summary>
+    /// <see cref="PMapMode.Adaptive"/> mode: the bytes a kept child's own objects may take (its
+    /// managed heap's growth since its fork) before it is replaced by a fresh fork, after its
+    /// current chunk; no element is lost or run twice. Null (the default): no such cap; with
+    /// <see cref="ChannelOptions.KeepHeapShared"/> a child is still replaced when the collector says
+    /// its next collection would be a full one, which would copy the parent's heap
+    /// (docs/performance.md, "Copy-on-write that holds"). At least 1.
+    /// </summary>
+    public long? ChildMemoryBudget
+    {
+        get => childMemoryBudget;
+        set => childMemoryBudget = ValidBudget(value);
+    }
+
+    /// <summary>
+    /// <see cref="PMapMode.Adaptive"/> mode: filled while the map runs with what its children
+    /// un-share of this process's memory, and how many were replaced to keep it shared. Measuring
+    /// a child's private memory reads /proc (about 3 ms per 400 MB child), once per child at its
+    /// replacement or at the map's end; null (the default): nothing is measured.
+    /// </summary>
+    public SharingInsights? Sharing { get; set; }
 
     /// <summary>
     /// Called on the enumerating thread each time the map is about to wait for its children;

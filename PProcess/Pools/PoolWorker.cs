@@ -9,4 +9,7 @@ internal sealed class PoolWorker(int index, Channel channel)
     internal Channel Channel { get; } = channel;
 
     internal PoolRequest? Current { get; set; }
+
+    /// <summary>It asked to be replaced after its job (<see cref="Runtime.HeapSharing"/>): a fresh fork takes its slot when one can be made.</summary>
+    internal bool Retiring { get; set; }
 }

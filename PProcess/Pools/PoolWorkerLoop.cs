@@ -1,16 +1,19 @@
+using PProcess.Runtime;
+
 namespace PProcess.Pools;
 
 /// <summary>
 /// What a pool worker runs after its fork: the initializer once (its state lives as long as the
 /// worker), a "ready" message, then for each request the arguments and the job's id, answered by
 /// the job's result or its exception. It ends when the parent closes the channel, disposing the
-/// state if it is <see cref="IDisposable"/>.
+/// state if it is <see cref="IDisposable"/>. Before each answer it writes what its heap holds to
+/// its <see cref="ChildMemorySlot"/> (<see cref="HeapSharing.Sample"/>).
 /// </summary>
 internal static class PoolWorkerLoop
 {
     internal const string Ready = "pprocess-pool-worker-ready";
 
-    internal static void Serve<TState>(Channel channel, int index, Func<int, TState>? initializer)
+    internal static void Serve<TState>(Channel channel, int index, Func<int, TState>? initializer, ChildMemorySlot memory, long? budget)
     {
         TState state = initializer is null ? default! : initializer(index);
         try
@@ -41,9 +44,11 @@ internal static class PoolWorkerLoop
                 }
                 catch (Exception e) when (e is not IOException && !channel.IsFaulted)
                 {
+                    memory.Publish(budget);
                     channel.SendError(e);
                     continue;
                 }
+                memory.Publish(budget);
                 try
                 {
                     channel.Send(result);

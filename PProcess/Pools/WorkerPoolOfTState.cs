@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using PProcess.Channels;
 using PProcess.Native;
 using PProcess.Pools;
+using PProcess.Processes;
 using PProcess.Runtime;
 using PProcess.Serialization;
 
@@ -41,6 +42,12 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
     private int failedReplacements;
     private volatile Exception? lastReplacementError;
     private volatile int[] pids;
+    /// <summary>What each worker's heap holds, and whether it asks to be replaced (<see cref="HeapSharing"/>).</summary>
+    private readonly ChildMemoryBoard memoryBoard;
+    /// <summary>The live workers' slots and pids, for <see cref="MeasureSharing"/> on other threads.</summary>
+    private volatile (int Index, int Pid)[] live = [];
+    /// <summary>Workers replaced by fresh forks, not reaped yet; they owe nothing.</summary>
+    private readonly List<ChildProcess> leaving = [];
 
     /// <summary>
     /// Forks the workers and waits until each has run <paramref name="initializer"/> (with the
@@ -56,6 +63,7 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         ownerPid = ProcessIdentity.Current;
         workers = new PoolWorker?[count];
         pids = [];
+        memoryBoard = new ChildMemoryBoard(count);
         // Every child closes the wake-up's descriptor (it is registered).
         set = new ChannelSet<PoolWorker>(wakeable: true);
         // The workers are forked on the pool's own thread, not the caller's: a child's
@@ -72,7 +80,7 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
                 {
                     workers[i] = SpawnWorker(i);
                 }
-                pids = workers.Select(w => w!.Channel.Pid).ToArray();
+                Published();
             }
             catch (Exception e)
             {
@@ -93,8 +101,50 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         {
             dispatcher.Join();
             set.Dispose();
+            memoryBoard.Dispose();
             failure.Throw();
         }
+    }
+
+    /// <summary>
+    /// What the workers un-share of this process's memory, and how many were replaced to keep it
+    /// shared (docs/performance.md, "Copy-on-write that holds"): a replaced worker is measured when
+    /// it is replaced, the others by <see cref="MeasureSharing"/>.
+    /// </summary>
+    public SharingInsights Sharing { get; } = new();
+
+    /// <summary>
+    /// Measures each live worker's private memory now (it reads /proc: about 3 ms per 400 MB
+    /// worker) and returns <see cref="Sharing"/> with those figures.
+    /// </summary>
+    public SharingInsights MeasureSharing()
+    {
+        foreach (var (index, pid) in live)
+        {
+            var heap = memoryBoard[index].Read();
+            // A worker replaced meanwhile has left its slot to another: its figures are not these.
+            if (Array.IndexOf(live, (index, pid)) >= 0)
+            {
+                Measure(pid, heap, replaced: false);
+            }
+        }
+        return Sharing;
+    }
+
+    private void Measure(int pid, ChildHeap heap, bool replaced)
+    {
+        long privateBytes = HeapSharing.PrivateDirty(pid);
+        if (privateBytes >= 0)
+        {
+            Sharing.Measured(new ChildMemory(pid, privateBytes, heap.Inherited, heap.OwnPeak, heap.FullCollections, replaced));
+        }
+    }
+
+    /// <summary>After a change of workers: the pids and slots other threads read.</summary>
+    private void Published()
+    {
+        pids = workers.Where(w => w is not null).Select(w => w!.Channel.Pid).ToArray();
+        live = workers.Where(w => w is not null).Select(w => (w!.Index, w.Channel.Pid)).ToArray();
     }
 
     /// <summary>The settings the pool was made with.</summary>
@@ -204,7 +254,10 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
     private PoolWorker SpawnWorker(int index)
     {
         var init = initializer;
-        var channel = Fork.Spawn(c => PoolWorkerLoop.Serve(c, index, init), $"pool worker {index}", Options, init);
+        var memory = memoryBoard[index];
+        memory.Clear();
+        long? budget = Options.ChildMemoryBudget;
+        var channel = Fork.Spawn(c => PoolWorkerLoop.Serve(c, index, init, memory, budget), $"pool worker {index}", Options, init, sharing: Sharing);
         try
         {
             var hello = channel.Receive();
@@ -261,9 +314,11 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         List<ChannelSet<PoolWorker>.Entry> ready = [], ended = [];
         while (!disposing)
         {
-            // A dead worker's slot is retried every 200 ms; otherwise results and submitters wake the thread.
-            bool missing = Options.ReplaceDeadWorkers && Array.IndexOf(workers, null) >= 0;
+            // A dead worker's slot, and a worker waiting to be replaced, are retried every 200 ms;
+            // otherwise results and submitters wake the thread.
+            bool missing = (Options.ReplaceDeadWorkers && Array.IndexOf(workers, null) >= 0) || workers.Any(w => w is { Retiring: true });
             set.Wait(missing ? Deadline.After(TimeSpan.FromMilliseconds(200)) : Deadline.Never, ready, ended);
+            leaving.RemoveAll(static child => child.TryWait() is not null);
             if (disposing)
             {
                 break;
@@ -289,6 +344,7 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
             if (worker.Channel.TryReceive(out var value, request?.ResultType ?? typeof(object)))
             {
                 worker.Current = null;
+                worker.Retiring |= memoryBoard[worker.Index].Read().Retire;
                 request?.Complete(value, worker.Channel);
                 return;
             }
@@ -300,6 +356,7 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         catch (RemoteException e)
         {
             worker.Current = null;
+            worker.Retiring |= memoryBoard[worker.Index].Read().Retire;
             request?.Fail(e);
         }
         catch (Exception e) when (e is ChildExitedException or ChannelProtocolException or IOException)
@@ -312,7 +369,7 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
     {
         workers[worker.Index] = null;
         set.Remove(worker.Channel);
-        pids = workers.Where(w => w is not null).Select(w => w!.Channel.Pid).ToArray();
+        Published();
         worker.Current?.Fail(error);
         worker.Current = null;
         worker.Channel.Dispose();
@@ -326,48 +383,69 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
     /// <summary>Not before then: the next attempt after a refusal.</summary>
     private Deadline nextReplacementAttempt = Deadline.Now;
 
+    /// <summary>
+    /// Forks a worker for each empty slot (a worker died) and for each idle worker that asked to
+    /// be replaced (<see cref="PoolWorker.Retiring"/>), which then leaves: its channel is closed,
+    /// so it ends its state and exits, and it is reaped later. A worker that cannot be replaced yet
+    /// (other threads keep running) serves on; the attempt is made again, backing off.
+    /// </summary>
     private void Replace()
     {
-        if (!Options.ReplaceDeadWorkers)
+        if (nextReplacementAttempt.HasPassed)
         {
-            FailQueuedIfNoWorkers();
-            return;
-        }
-        if (!nextReplacementAttempt.HasPassed)
-        {
-            return;
-        }
-        for (int i = 0; i < workers.Length && !disposing; i++)
-        {
-            if (workers[i] is not null)
+            for (int i = 0; i < workers.Length && !disposing; i++)
             {
-                continue;
-            }
-            // Forking here needs every other thread asleep (fork-safety rule 3). A short wait, so
-            // that dispatching to the live workers pauses briefly; after a refusal, back off.
-            Runtime.Quiescence.ThreadPatience = replacementPatience;
-            try
-            {
-                workers[i] = SpawnWorker(i);
-                pids = workers.Where(w => w is not null).Select(w => w!.Channel.Pid).ToArray();
-                Interlocked.Increment(ref replacements);
-                replacementPatience = InitialReplacementPatience;
-                nextReplacementAttempt = Deadline.Now;
-            }
-            catch (Exception e) when (e is ForkSafetyException or ForkException or RemoteException or ChildProcessException or ChannelProtocolException or IOException)
-            {
-                lastReplacementError = e;
-                Interlocked.Increment(ref failedReplacements);
-                nextReplacementAttempt = Deadline.After(replacementPatience);
-                replacementPatience = TimeSpan.FromTicks(Math.Min(replacementPatience.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
-                break;
-            }
-            finally
-            {
-                Runtime.Quiescence.ThreadPatience = null;
+                var old = workers[i];
+                bool due = old is null ? Options.ReplaceDeadWorkers : old is { Retiring: true, Current: null };
+                if (!due)
+                {
+                    continue;
+                }
+                // Forking here needs every other thread asleep (fork-safety rule 3). A short wait, so
+                // that dispatching to the live workers pauses briefly; after a refusal, back off.
+                Runtime.Quiescence.ThreadPatience = replacementPatience;
+                try
+                {
+                    // Read before the slot is cleared for the new worker.
+                    var heap = memoryBoard[i].Read();
+                    var fresh = SpawnWorker(i);
+                    if (old is not null)
+                    {
+                        Leave(old, heap);
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref replacements);
+                    }
+                    workers[i] = fresh;
+                    Published();
+                    replacementPatience = InitialReplacementPatience;
+                    nextReplacementAttempt = Deadline.Now;
+                }
+                catch (Exception e) when (e is ForkSafetyException or ForkException or RemoteException or ChildProcessException or ChannelProtocolException or IOException)
+                {
+                    lastReplacementError = e;
+                    Interlocked.Increment(ref failedReplacements);
+                    nextReplacementAttempt = Deadline.After(replacementPatience);
+                    replacementPatience = TimeSpan.FromTicks(Math.Min(replacementPatience.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                    break;
+                }
+                finally
+                {
+                    Runtime.Quiescence.ThreadPatience = null;
+                }
             }
         }
         FailQueuedIfNoWorkers();
+    }
+
+    /// <summary>A worker replaced by a fresh fork: measured, its channel closed (it ends its state and exits), reaped later.</summary>
+    private void Leave(PoolWorker worker, ChildHeap heap)
+    {
+        Measure(worker.Channel.Pid, heap, replaced: true);
+        set.Remove(worker.Channel);
+        worker.Channel.Close();
+        leaving.Add(worker.Channel.Child!);
     }
 
     private void FailQueuedIfNoWorkers()
@@ -443,7 +521,12 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
             worker.Channel.Child!.WaitOrKill(deadline);
             worker.Channel.Dispose();
         }
+        foreach (var child in leaving)
+        {
+            child.WaitOrKill(deadline);
+        }
         pids = [];
+        live = [];
     }
 
     /// <summary>
@@ -461,6 +544,7 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         set.Wake();
         dispatcher.Join();
         set.Dispose();
+        memoryBoard.Dispose();
         GC.SuppressFinalize(this);
     }
 

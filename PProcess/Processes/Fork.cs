@@ -126,8 +126,10 @@ public static class Fork
     /// <paramref name="callable"/>: the job's own delegate (for a MakeParallel job, the plain function
     /// it wraps), compiled here so that children inherit it compiled. <paramref name="dieWithParent"/>
     /// is false only for a background process (Persistence/), which must outlive the process that starts it.
+    /// <paramref name="sharing"/>: told what the parent's heap held at the fork, and how long it
+    /// collected before it (<see cref="HeapSharing.BeforeFork"/>).
     internal static Channel Spawn(Action<Channel>? body, string? job, ChannelOptions options, Delegate? callable = null,
-        bool dieWithParent = true)
+        bool dieWithParent = true, SharingInsights? sharing = null)
     {
         ForkGuard.ThrowIfUnsafe();
         if ((callable ?? body) is { } work)
@@ -149,7 +151,13 @@ public static class Fork
         int pid;
         try
         {
-            pid = ForkPoint.Fork(dieWithParent, fds);
+            if (options.KeepHeapShared)
+            {
+                var collected = HeapSharing.SettleTime;
+                long heap = HeapSharing.BeforeFork();
+                sharing?.Forked(heap, HeapSharing.SettleTime - collected);
+            }
+            pid = ForkPoint.Fork(dieWithParent, fds, options.KeepHeapShared);
         }
         catch
         {

@@ -152,7 +152,7 @@ internal static class ChildPath
         typeof(Serialization.TypeNames), typeof(Serialization.Primitives), typeof(Serialization.FreshMemory), typeof(RemoteError), typeof(Native.Signals), typeof(Native.LibC), typeof(Native.Deadline), typeof(Native.SafeDescriptor),
         typeof(Native.SafeMapping), typeof(ForkPoint), typeof(StartupHandshake), typeof(ChildExitWatch), typeof(ThreadPoolRepair),
         typeof(Quiescence), typeof(DiagnosticEndpointGuard), typeof(TieringRepair), typeof(CoreClrImage), typeof(StandardErrorRelay),
-        typeof(AtForkHooks), typeof(CurrentJob), typeof(ChildMessageRelay), typeof(RelayThread),
+        typeof(AtForkHooks), typeof(CurrentJob), typeof(ChildMessageRelay), typeof(RelayThread), typeof(HeapSharing), typeof(ChildMemorySlot),
     ];
 
     /// <summary>Tmds.LibC's value types: their conversions and accessors are calls (Tmds.LibC is not ReadyToRun-compiled).</summary>

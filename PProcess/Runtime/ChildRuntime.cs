@@ -56,7 +56,7 @@ internal static class ChildRuntime
     /// parent lets it start; a child that cannot start leaves here, and the parent forks again.
     /// </summary>
     internal static void Enter(StartupHandshake handshake, StandardErrorRelay? relay, bool parentHadSocketEngine, int[] keep,
-        ForkPoint.Fault fault = ForkPoint.Fault.None)
+        bool keepHeapShared, ForkPoint.Fault fault = ForkPoint.Fault.None)
     {
         try
         {
@@ -78,6 +78,8 @@ internal static class ChildRuntime
                 handshake.ChildRefuses(StartupHandshake.NoThread);
             }
             TieringRepair.RepairInChild();
+            // Without its guard thread (the process limit) a child only copies more of its parent's heap.
+            HeapSharing.EnterChild(keepHeapShared);
             Inject(fault);
             handshake.ChildReady();
         }

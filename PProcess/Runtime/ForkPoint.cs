@@ -48,8 +48,10 @@ internal static class ForkPoint
     /// Forks a started child. Returns the child's pid in the parent, once the child is past its
     /// start; returns 0 in the child, whose runtime is set up (<see cref="ChildRuntime.Enter"/>) and
     /// which has closed every registered descriptor but <paramref name="keep"/> (its channel's ends).
+    /// A child forked with <paramref name="keepHeapShared"/> guards the inherited heap from its full
+    /// collections (<see cref="HeapSharing.EnterChild"/>).
     /// </summary>
-    internal static int Fork(bool dieWithParent, int[] keep)
+    internal static int Fork(bool dieWithParent, int[] keep, bool keepHeapShared = false)
     {
         ThreadPoolRepair.Prepare();
         DiagnosticEndpointGuard.Prepare();
@@ -104,7 +106,7 @@ internal static class ForkPoint
                     // The child: nothing before this may block on the runtime (see LibC.RawFork).
                     ChildRuntime.EnterFirst(parentPid, dieWithParent);
                     gate = new Lock(); // the inherited one is held by this thread, with the parent's waiters
-                    ChildRuntime.Enter(handshake, relay, socketEngine, keep, InjectFault?.Invoke(attempt) ?? Fault.None);
+                    ChildRuntime.Enter(handshake, relay, socketEngine, keep, keepHeapShared, InjectFault?.Invoke(attempt) ?? Fault.None);
                     AtForkHooks.InChild(hooks);
                     return 0;
                 }
