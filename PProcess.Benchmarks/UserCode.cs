@@ -38,20 +38,24 @@ internal static class UserCode
     internal static int Element(int seed) => Work(seed, shapes: 200, records: 20);
 
     /// <summary>
-    /// A program's steady state: 16 rounds of 2,000 shapes, lookups and records; the median
-    /// milliseconds of the last 10 rounds (the first ones include compilation).
+    /// A program's steady state: rounds of 2,000 shapes, lookups and records for 4 seconds; the
+    /// median milliseconds of the last 20 rounds. The first seconds include compilation: with
+    /// tiered compilation a method is promoted after 30 calls and a 100 ms delay, and dynamic
+    /// PGO's optimised code arrives later still (a run of 16 rounds, 160 ms, had measured the
+    /// warm-up: tiering on 10 ms a round against 4.5 ms with it off).
     /// </summary>
     internal static double SteadyState()
     {
         var times = new List<double>();
-        for (int round = 0; round < 16; round++)
+        var total = Stopwatch.StartNew();
+        while (total.Elapsed < TimeSpan.FromSeconds(4) || times.Count < 40)
         {
             var clock = Stopwatch.StartNew();
-            Work(round, shapes: 2000, records: 2000);
+            Work(times.Count, shapes: 2000, records: 2000);
             times.Add(clock.Elapsed.TotalMilliseconds);
         }
-        var last = times.Skip(6).Order().ToList();
-        return (last[4] + last[5]) / 2;
+        var last = times.Skip(times.Count - 20).Order().ToList();
+        return (last[9] + last[10]) / 2;
     }
 
     private static int Work(int seed, int shapes, int records)
