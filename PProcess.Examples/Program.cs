@@ -38,7 +38,7 @@ var examples = new SortedDictionary<string, (string Description, Action<Options>
     ["pipeline_busy"] = ("why the ordered pipeline pre-forks: a computing producer, pre-forked pipeline vs fork per job, side by side", PipelineBusyProducer.Run),
     ["worker_pool"] = ("multicore: a pre-forked pool with per-worker state; ranges sequential vs pool: [--max-load X] [--kill] [--kill-while-spinning]", WorkerPoolExample.Run),
     ["busy_forks"] = ("awaited forks from 16 request loops while 4 tasks keep the pool busy; latency p50/p99: [--loops N] [--forks N] [--busy N] [--timer MS]", BusyForks.Run),
-    ["fork_task"] = ("xfork: await Task.WhenAll(ForkTask.Run(...)) vs sequential; RunOnThread for IO: [--limit IMAGES] [--delay S]", ForkTaskExample.Run),
+    ["fork_task"] = ("xfork: await Task.WhenAll(ForkTask.Run(...)) vs sequential; Task.Run for IO: [--limit IMAGES] [--delay S]", ForkTaskExample.Run),
     ["start_indexer"] = ("a window of parser children index a directory; prefix search: [DIR] [--slice N] [--query P]", StartIndexer.Run),
 };
 

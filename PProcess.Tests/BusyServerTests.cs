@@ -27,7 +27,7 @@ public class BusyServerTests
         // made again because it ran during them (rule 18), until one falls in a quiet moment. On a
         // loaded machine that took longer than the default 5 s for one fork in 1 of 5 runs (docs/
         // fork-safety.md, "Busy servers"); this test is about the queued work, so it waits longer.
-        Runtime.Quiescence.Patience = TimeSpan.FromSeconds(60);
+        Runtime.TestHooks.QuiescencePatience = TimeSpan.FromSeconds(60);
         var outcome = BusyForks.Measure(loops: 16, forks: 10, busy: 4);
         Assert.Equal(160, outcome.Latencies.Count);
         Assert.Equal(160, outcome.Succeeded);
@@ -72,12 +72,15 @@ public class BusyServerTests
         var seen = new[] { 0 }.PMap(_ =>
         {
             long pending = ThreadPool.PendingWorkItemCount;
-            // The child's own pool works, and has time to run anything it had inherited.
+            // The child's own pool works; an item queued last on its global queue (first in, first out) runs
+            // after anything the child had inherited there, which would have written its line by then.
             int sum = Enumerable.Range(1, 20).Sum(i => Task.Run(() => i).Result);
-            Thread.Sleep(200);
-            return $"pending={pending} sum={sum}";
+            using var last = new ManualResetEventSlim();
+            ThreadPool.QueueUserWorkItem(_ => last.Set());
+            bool drained = last.Wait(TimeSpan.FromSeconds(30));
+            return $"pending={pending} sum={sum} drained={drained}";
         }, limit: 1).Single();
-        Assert.Equal("pending=0 sum=210", seen);
+        Assert.Equal("pending=0 sum=210 drained=True", seen);
 
         // The parent's work is the parent's: once its workers are free, all of it runs, here.
         release.Set();

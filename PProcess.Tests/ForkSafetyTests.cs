@@ -141,7 +141,7 @@ public class ForkSafetyTests
     {
         if (Environment.GetEnvironmentVariable(MissingFieldVariable) is { Length: > 0 } missing)
         {
-            Runtime.ThreadPoolRepair.SimulatedMissingField = missing;
+            Runtime.TestHooks.ThreadPoolRepairMissingField = missing;
         }
         var version = Environment.Version;
         Assert.Contains(version.ToString(), Runtime.ThreadPoolRepair.VerifiedRuntimes);
@@ -210,7 +210,7 @@ public class ForkSafetyTests
 
     private static void ChangedFieldScenario()
     {
-        Runtime.ThreadPoolRepair.SimulatedMissingField = "System.Threading.TimerQueue._shortTimers";
+        Runtime.TestHooks.ThreadPoolRepairMissingField = "System.Threading.TimerQueue._shortTimers";
         Assert.Equal(1, Task.Run(() => 1).Result);
         var refused = Assert.Throws<ForkSafetyException>(() => new[] { 1 }.PMap(i => i, limit: 1).ToList());
         Assert.Equal("runtime version", refused.Setting);
@@ -337,7 +337,7 @@ public class ForkSafetyTests
 
     private static void RepairUnavailableScenario()
     {
-        Runtime.ThreadPoolRepair.SimulatedUnavailable = "a test says so";
+        Runtime.TestHooks.ThreadPoolRepairUnavailable = "a test says so";
         // No pool thread yet: a child starts its own pool, so no repair is needed.
         Assert.Equal([2], new[] { 1 }.PMap(i => Task.Run(() => i * 2).Result, limit: 1));
         Assert.Equal(1, Task.Run(() => 1).Result);
@@ -380,12 +380,7 @@ public class ForkSafetyTests
         int grandchild = int.Parse(result.Output.Trim());
         // The scenario process has exited; its child must have been killed with it (PR_SET_PDEATHSIG).
         // The kernel delivers the signal at the parent's exit, but reaping by init may lag: wait for it.
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (Directory.Exists($"/proc/{grandchild}") && !IsZombie(grandchild) && DateTime.UtcNow < deadline)
-        {
-            Thread.Sleep(20);
-        }
-        Assert.True(!Directory.Exists($"/proc/{grandchild}") || IsZombie(grandchild), $"child {grandchild} outlived its parent");
+        Assert.True(Daemons.WaitGone(grandchild, TimeSpan.FromSeconds(10)), $"child {grandchild} outlived its parent");
     }
 
     [Fact]
@@ -398,12 +393,7 @@ public class ForkSafetyTests
         foreach (var pid in pids)
         {
             // Reaping by init may lag behind the kill: wait for it (bounded).
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (Directory.Exists($"/proc/{pid}") && !IsZombie(pid) && DateTime.UtcNow < deadline)
-            {
-                Thread.Sleep(20);
-            }
-            Assert.True(!Directory.Exists($"/proc/{pid}") || IsZombie(pid), $"child {pid} outlived its parent, which was killed with SIGKILL");
+            Assert.True(Daemons.WaitGone(pid, TimeSpan.FromSeconds(10)), $"child {pid} outlived its parent, which was killed with SIGKILL");
         }
     }
 
@@ -427,19 +417,6 @@ public class ForkSafetyTests
         Console.Out.Flush();
         Mono.Unix.Native.Syscall.kill(Environment.ProcessId, Mono.Unix.Native.Signum.SIGKILL);
         Thread.Sleep(Timeout.Infinite);
-    }
-
-    private static bool IsZombie(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)] is 'Z' or 'X';
-        }
-        catch (IOException)
-        {
-            return true;
-        }
     }
 
     private static void OrphanScenario()

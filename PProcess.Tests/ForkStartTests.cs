@@ -6,7 +6,7 @@ namespace PProcess.Tests;
 /// <summary>
 /// A fork never leaves a child stuck before user code (docs/fork-safety.md, "How a fork is made"):
 /// a child that cannot start is killed and the fork made again, transparently, and its job runs
-/// exactly once. The faults are injected (ForkPoint.InjectFault) because the races they stand for
+/// exactly once. The faults are injected (TestHooks.InjectFault) because the races they stand for
 /// (a lock held by another thread at the fork, a thread running during it) are rare by design.
 /// </summary>
 public class ForkStartTests
@@ -45,9 +45,9 @@ public class ForkStartTests
     /// </summary>
     private static void RetriedScenario(ForkPoint.Fault fault, string reason)
     {
-        StartupHandshake.StuckAsleep = TimeSpan.FromMilliseconds(300);
-        StartupHandshake.StuckSpinning = TimeSpan.FromMilliseconds(300);
-        ForkPoint.InjectFault = attempt => attempt == 1 ? fault : ForkPoint.Fault.None;
+        TestHooks.StuckAsleep = TimeSpan.FromMilliseconds(300);
+        TestHooks.StuckSpinning = TimeSpan.FromMilliseconds(300);
+        TestHooks.InjectFault = attempt => attempt == 1 ? fault : ForkPoint.Fault.None;
         var ran = Path.Combine(Path.GetTempPath(), $"pprocess-forkstart-{Environment.ProcessId}");
         File.Delete(ran);
         // A fork per element, so that each of the three forks meets the fault.
@@ -74,8 +74,8 @@ public class ForkStartTests
 
     private static void AlwaysDisturbedScenario()
     {
-        Quiescence.Patience = TimeSpan.FromMilliseconds(300);
-        ForkPoint.InjectFault = _ => ForkPoint.Fault.Disturbed;
+        TestHooks.QuiescencePatience = TimeSpan.FromMilliseconds(300);
+        TestHooks.InjectFault = _ => ForkPoint.Fault.Disturbed;
         var error = Assert.Throws<ForkSafetyException>(() => new[] { 1 }.PMap(i => i, limit: 1).ToList());
         Assert.Equal("threads", error.Setting);
         Assert.Contains("ran during every fork", error.Message);
@@ -88,13 +88,13 @@ public class ForkStartTests
 
     private static void NeverStartsScenario()
     {
-        ForkPoint.InjectFault = _ => ForkPoint.Fault.Die;
+        TestHooks.InjectFault = _ => ForkPoint.Fault.Die;
         var error = Assert.Throws<ForkException>(() => new[] { 1 }.PMap(i => i, limit: 1).ToList());
         Assert.Contains($"{ForkPoint.MaxAttempts} children could not start safely", error.Message);
         Assert.Contains("ended before it was ready", error.Message);
         Assert.True(ProcFs.NoChildrenLeft());
         // The next fork, without the fault, works.
-        ForkPoint.InjectFault = null;
+        TestHooks.InjectFault = null;
         Assert.Equal([2], new[] { 1 }.PMap(i => i * 2, limit: 1));
     }
 }

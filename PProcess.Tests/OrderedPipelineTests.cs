@@ -1,5 +1,7 @@
 using Mono.Unix.Native;
+using PProcess.Processes;
 using PProcess.Tests.Isolation;
+using PProcess.Tests.Support;
 
 namespace PProcess.Tests;
 
@@ -28,7 +30,7 @@ public class OrderedPipelineTests
 
     private static void OrderScenario()
     {
-        using var pipeline = new OrderedPipeline(workers: 2, bufferSize: 8);
+        using var pipeline = new OrderedPipeline(new OrderedPipelineOptions { Workers = 2, BufferSize = 8 });
         var expected = new List<string>();
         for (int i = 0; i < 60; i++)
         {
@@ -82,7 +84,7 @@ public class OrderedPipelineTests
         Assert.Equal(0, Syscall.mkfifo(fifo, FilePermissions.S_IRUSR | FilePermissions.S_IWUSR));
         try
         {
-            using var pipeline = new OrderedPipeline(workers: 2, bufferSize: 4);
+            using var pipeline = new OrderedPipeline(new OrderedPipelineOptions { Workers = 2, BufferSize = 4 });
             pipeline.Put(ReadFifo, fifo);               // blocks in its worker until the fifo is written
             pipeline.Put(Square, 2, TimeSpan.Zero);     // the buffer has room: no wait
             pipeline.Put("marker", TimeSpan.Zero);
@@ -110,7 +112,7 @@ public class OrderedPipelineTests
 
     private static void ErrorScenario()
     {
-        using var pipeline = new OrderedPipeline(workers: 2, bufferSize: 10);
+        using var pipeline = new OrderedPipeline(new OrderedPipelineOptions { Workers = 2, BufferSize = 10 });
         pipeline.Put(Square, 1);
         pipeline.Put(Fail, 2);
         pipeline.Put(Square, 3);
@@ -138,7 +140,7 @@ public class OrderedPipelineTests
 
     private static void DeathScenario()
     {
-        using var pipeline = new OrderedPipeline(workers: 2, bufferSize: 10);
+        using var pipeline = new OrderedPipeline(new OrderedPipelineOptions { Workers = 2, BufferSize = 10 });
         pipeline.Put(Square, 1);
         pipeline.Put(KillSelf, (int)Signum.SIGKILL);
         pipeline.Put(Square, 3);
@@ -154,8 +156,8 @@ public class OrderedPipelineTests
     [Fact]
     public void BadArgumentsAreRefusedBeforeAnyFork()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => new OrderedPipeline(bufferSize: 0));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new OrderedPipeline(workers: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new OrderedPipelineOptions { BufferSize = 0 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => new OrderedPipelineOptions { Workers = 0 });
     }
 
     [Fact]
@@ -163,13 +165,15 @@ public class OrderedPipelineTests
 
     private static void StopReleasesProducerScenario()
     {
-        using var pipeline = new OrderedPipeline(workers: 1, bufferSize: 1);
+        using var pipeline = new OrderedPipeline(new OrderedPipelineOptions { Workers = 1, BufferSize = 1 });
         pipeline.Put("fills the buffer");
         Exception? seen = null;
+        int producerTid = 0;
         var producer = new Thread(() =>
         {
             try
             {
+                Volatile.Write(ref producerTid, ProcFs.ThreadId());
                 pipeline.Put("waits for room that no consumer will make");
             }
             catch (Exception e)
@@ -178,11 +182,11 @@ public class OrderedPipelineTests
             }
         });
         producer.Start();
-        // Stop once the producer is asleep waiting for room: only Stop can release it then.
-        while ((producer.ThreadState & ThreadState.WaitSleepJoin) == 0)
-        {
-            Thread.Sleep(1);
-        }
+        // Stop once the producer is asleep in the kernel inside Put (the only place it can block), waiting for room:
+        // only Stop can release it then.
+        Eventually.True(() => Volatile.Read(ref producerTid) is not 0 and var tid
+            && ProcStat.Read($"/proc/self/task/{tid}/stat", new byte[ProcStat.BufferSize]) is { State: 'S' }, "the producer to block in Put");
+        Assert.True(producer.IsAlive, "Put returned although the buffer was full");
         pipeline.Stop();
         Assert.True(producer.Join(TimeSpan.FromSeconds(30)), "a producer waiting for room was not released by Stop");
         Assert.IsType<InvalidOperationException>(seen);

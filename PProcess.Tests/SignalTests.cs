@@ -111,18 +111,7 @@ public partial class SignalTests
     }
 
     /// <summary>True while <paramref name="pid"/> exists and is not a zombie.</summary>
-    private static bool Alive(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)] != 'Z';
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-    }
+    private static bool Alive(int pid) => ProcFs.IsRunning(pid);
 
     private static void SignalWithoutHandlerScenarioInt() => SignalWithoutHandler(Signum.SIGINT);
 

@@ -4,7 +4,7 @@ namespace PProcess.Examples.Programs;
 
 /// <summary>
 /// fork_task: xfork's thumbnails. Sequentially, then with <c>await Task.WhenAll(ForkTask.Run(...))</c>
-/// (CPU-bound, one child per image) and ForkTask.RunOnThread (IO-bound, a thread per call).
+/// (CPU-bound, one child per image) and Task.Run (IO-bound, which needs no fork).
 /// </summary>
 public static class ForkTaskExample
 {
@@ -47,7 +47,7 @@ public static class ForkTaskExample
         Console.WriteLine($"cpu-bound: sequential {sequentialMs:0.0} ms, ForkTask.Run {forkedMs:0.0} ms, ratio {sequentialMs / forkedMs:0.00}x");
 
         clock.Restart();
-        var metadata = await Task.WhenAll(images.Select(image => ForkTask.RunOnThread(() => Fetch(image, delay))));
+        var metadata = await Task.WhenAll(images.Select(image => Task.Run(() => Fetch(image, delay))));
         Console.WriteLine($"io-bound: {string.Join(" ", metadata)} in {clock.Elapsed.TotalMilliseconds:0.0} ms ({images.Length} x {delay.TotalMilliseconds:0} ms waits)");
 
         try

@@ -17,7 +17,7 @@ public static class OrderedPipelineExample
     public static void Run(Options options)
     {
         var clock = Stopwatch.StartNew();
-        using var pipeline = new OrderedPipeline(workers: options.Limit);
+        using var pipeline = new OrderedPipeline(new OrderedPipelineOptions { Workers = options.Limit });
         var producer = new Thread(() =>
         {
             for (int i = 0; i < Options.N; i++)

@@ -30,7 +30,7 @@ public static class PipelineBusyProducer
         Console.WriteLine($"{jobs} jobs; the producer computes {work} ms before each put");
 
         // (a) pre-forked: made before the threads.
-        using (var pipeline = new OrderedPipeline(workers: 2, bufferSize: 20))
+        using (var pipeline = new OrderedPipeline(new OrderedPipelineOptions { Workers = 2, BufferSize = 20 }))
         {
             var clock = Stopwatch.StartNew();
             double first = -1;

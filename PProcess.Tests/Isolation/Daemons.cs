@@ -50,12 +50,7 @@ public sealed class Daemons : IDisposable
     }
 
     /// <summary>True when the process no longer runs: no such pid, or a zombie that nobody has reaped yet.</summary>
-    public static bool IsGone(int pid)
-    {
-        var stat = Read($"/proc/{pid}/stat");
-        int close = stat.LastIndexOf(')');
-        return stat.Length == 0 || close < 0 || stat[(close + 2)..].StartsWith('Z') || stat[(close + 2)..].StartsWith('X');
-    }
+    public static bool IsGone(int pid) => !ProcFs.IsRunning(pid);
 
     /// <summary>Waits (bounded) until the process no longer runs; false if it still does after <paramref name="timeout"/>.</summary>
     public static bool WaitGone(int pid, TimeSpan timeout)

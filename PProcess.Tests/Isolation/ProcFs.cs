@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Mono.Unix.Native;
+using PProcess.Processes;
 
 namespace PProcess.Tests.Isolation;
 
@@ -42,12 +43,7 @@ public static partial class ProcFs
         File.ReadAllLines("/proc/self/maps").Where(line => line.Contains("/dev/zero")).Select(line => line.Split(' ')[0]).ToArray();
 
     /// <summary>True while a process exists and has not exited (it is not a zombie).</summary>
-    public static bool IsRunning(int pid)
-    {
-        var stat = ReadOrEmpty($"/proc/{pid}/stat");
-        int close = stat.LastIndexOf(')');
-        return close > 0 && close + 2 < stat.Length && stat[close + 2] != 'Z';
-    }
+    public static bool IsRunning(int pid) => ProcStat.Of(pid) is { HasEnded: false };
 
     [LibraryImport("libc", EntryPoint = "gettid")]
     private static partial int GetTid();

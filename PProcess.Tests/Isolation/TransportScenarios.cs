@@ -23,7 +23,7 @@ public abstract class TransportScenarios
     {
         if (Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } name)
         {
-            Fork.DefaultTransport = Enum.Parse<ChannelTransportKind>(name);
+            Runtime.TestHooks.DefaultTransport = Enum.Parse<ChannelTransportKind>(name);
         }
     }
 }

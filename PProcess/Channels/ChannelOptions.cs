@@ -93,11 +93,25 @@ public class ChannelOptions
     public bool KeepHeapShared { get; set; } = true;
 
     /// <summary>Copies the settings a channel is made with (serializer, transport, grace, ring, spin, message limit, heap sharing) into new options.</summary>
-    internal ChannelOptions ChannelSettings() => new()
+    internal ChannelOptions ChannelSettings() => ChannelSettings<ChannelOptions>();
+
+    /// <summary>
+    /// Copies the settings this class holds into new options of another kind, without a subclass's
+    /// own (a map's into its exchange's, say): the one place that lists them.
+    /// </summary>
+    internal TOptions ChannelSettings<TOptions>() where TOptions : ChannelOptions, new() => new()
     {
         Serializer = Serializer, Transport = Transport, ExitGrace = ExitGrace, RingCapacity = RingCapacity, SpinLimit = SpinLimit,
         MaxMessageSize = MaxMessageSize, KeepHeapShared = KeepHeapShared,
     };
+
+    /// <summary>
+    /// A copy of every setting, a subclass's included, taken when a call begins: a map, pool or
+    /// exchange reads its options once, and a caller who changes (or reuses) the object afterwards
+    /// changes nothing already started (options are read once, as System.Threading.Channels' are).
+    /// </summary>
+    internal static TOptions Snapshot<TOptions>(TOptions options) where TOptions : ChannelOptions =>
+        (TOptions)((ChannelOptions)options).MemberwiseClone();
 
     /// <summary>The default settings (the test suite's default transport included).</summary>
     internal static ChannelOptions Default => new();

@@ -6,7 +6,7 @@ namespace PProcess.Channels;
 /// <summary>
 /// The library's one readiness loop: the channels one thread waits on, each with its owner (an
 /// exchange's job, a pool worker, a fork task's completion), the poll set built from them, and
-/// the one wake-up another thread or a cancelled token can ring. <see cref="Wait"/> reads what
+/// the one wake-up (an eventfd) through which another thread or a cancelled token wakes it. <see cref="Wait"/> reads what
 /// arrives without blocking (each channel assembles its frames in its inbox) and returns the
 /// channels with a whole message (or a fault to raise) and those whose peer has ended: a child
 /// that stops in the middle of a message holds up neither the deadline nor the other channels. A
@@ -25,13 +25,13 @@ internal sealed class ChannelSet<TOwner> : IDisposable where TOwner : class
     private bool changed = true;
     /// <summary>How long to watch the channels' shared-memory rings before a poll (the longest of their limits); zero for sockets.</summary>
     private TimeSpan spin;
-    private WakeSignal? wake;
+    private WakeUp? wake;
 
     /// <summary>A channel and its owner.</summary>
     internal readonly record struct Entry(Channel Channel, TOwner Owner);
 
     /// <param name="wakeable">Make the wake-up now, for a loop that other threads wake (<see cref="Wake"/>).</param>
-    internal ChannelSet(bool wakeable = false) => wake = wakeable ? new WakeSignal() : null;
+    internal ChannelSet(bool wakeable = false) => wake = wakeable ? new WakeUp() : null;
 
     internal int Count => entries.Count;
 
@@ -64,7 +64,7 @@ internal sealed class ChannelSet<TOwner> : IDisposable where TOwner : class
     }
 
     /// <summary>Wakes a <see cref="Wait"/> in progress (or the next one); from any thread. Needs a wakeable set.</summary>
-    internal void Wake() => wake?.Signal();
+    internal void Wake() => wake?.Wake();
 
     /// <summary>Makes <paramref name="token"/>'s cancellation wake the loop; dispose the registration when the wait is over.</summary>
     internal CancellationTokenRegistration WakeOn(CancellationToken token)
@@ -75,10 +75,10 @@ internal sealed class ChannelSet<TOwner> : IDisposable where TOwner : class
         }
         if (wake is null)
         {
-            wake = new WakeSignal();
+            wake = new WakeUp();
             changed = true;
         }
-        return token.UnsafeRegister(static state => ((WakeSignal)state!).Signal(), wake);
+        return token.UnsafeRegister(static state => ((WakeUp)state!).Wake(), wake);
     }
 
     /// <summary>

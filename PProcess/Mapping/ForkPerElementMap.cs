@@ -17,13 +17,9 @@ internal static class ForkPerElementMap
         int limit = options.Limit ?? Cores.Usable;
         int batchSize = options.BatchSize ?? 1;
         long? total = source.TryGetNonEnumeratedCount(out int count) ? count : null;
-        using var exchange = new BatchExchange<TResult>(new ExchangeOptions
-        {
-            Limit = limit, Reuse = options.Reuse, JobTimeout = options.JobTimeout, Serializer = options.Serializer,
-            Transport = options.Transport, ExitGrace = options.ExitGrace, RingCapacity = options.RingCapacity, SpinLimit = options.SpinLimit,
-            MaxMessageSize = options.MaxMessageSize,
-            KeepHeapShared = options.KeepHeapShared,
-        }, options.Progress, total);
+        var settings = options.ChannelSettings<ExchangeOptions>();
+        (settings.Limit, settings.Reuse, settings.JobTimeout) = (limit, options.Reuse, options.JobTimeout);
+        using var exchange = new BatchExchange<TResult>(settings, options.Progress, total);
         var job = options.Reuse
             ? new ParallelJob<T[]>((c, first) => ReusableChild.Serve(c, first, (ch, items) => SendBatch(ch, items, selector)), selector, reusable: true)
             : new ParallelJob<T[]>((c, items) => SendBatch(c, items, selector), selector, reusable: false);

@@ -36,7 +36,7 @@ public static class PMapExtensions
         AsyncJobs.RefuseTaskResult<TResult>("PMap",
             "Give it an async selector that returns a value (async x => { await ...; return result; }): PMap awaits it in the child. " +
             "A selector that returns a plain Task has no result to send.");
-        options ??= new PMapOptions();
+        options = ReadOnce(options);
         return options.Mode == PMapMode.ForkPerElement
             ? ForkPerElementMap.Run(source, selector, options, cancellationToken)
             : ChunkedMap<T, TResult>.Run(source, selector, options, cancellationToken);
@@ -74,7 +74,7 @@ public static class PMapExtensions
         ArgumentNullException.ThrowIfNull(selector);
         AsyncJobs.RefuseTaskResult<TResult>("PMapAsync",
             "Give it an async selector that returns a value (async x => { await ...; return result; }): it is awaited in the child.");
-        return AsyncMap.Run(_ => source, selector, options ?? new PMapOptions(), cancellationToken);
+        return AsyncMap.Run(_ => source, selector, ReadOnce(options), cancellationToken);
     }
 
     /// <summary>As <see cref="PMapAsync{T, TResult}(IEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>, with an asynchronous selector awaited in the child.</summary>
@@ -101,7 +101,7 @@ public static class PMapExtensions
         ArgumentNullException.ThrowIfNull(selector);
         AsyncJobs.RefuseTaskResult<TResult>("PMapAsync",
             "Give it an async selector that returns a value (async x => { await ...; return result; }): it is awaited in the child.");
-        return AsyncMap.Run(token => AsyncMap.Blocking(source, token), selector, options ?? new PMapOptions(), cancellationToken);
+        return AsyncMap.Run(token => AsyncMap.Blocking(source, token), selector, ReadOnce(options), cancellationToken);
     }
 
     /// <summary>As <see cref="PMapAsync{T, TResult}(IAsyncEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>, with an asynchronous selector awaited in the child.</summary>
@@ -123,4 +123,7 @@ public static class PMapExtensions
     [OverloadResolutionPriority(1)]
     public static IEnumerable<TResult> PMap<T, TResult>(this IEnumerable<T> source, Func<T, Task<TResult>> selector, int limit) =>
         source.PMap(selector, new PMapOptions { Limit = limit });
+
+    /// <summary>The options as they are at the call: a map starts when it is enumerated, with these settings.</summary>
+    private static PMapOptions ReadOnce(PMapOptions? options) => options is null ? new PMapOptions() : ChannelOptions.Snapshot(options);
 }

@@ -35,20 +35,11 @@ internal static unsafe partial class LibC
         }
     }
 
-    /// <summary>A pipe, both ends non-blocking and close-on-exec; 0, or -1 with errno set.</summary>
-    internal static int Pipe(out int readEnd, out int writeEnd)
-    {
-        int* fds = stackalloc int[2];
-        int result = T.pipe2(fds, O_NONBLOCK | O_CLOEXEC);
-        (readEnd, writeEnd) = result == 0 ? (fds[0], fds[1]) : (-1, -1);
-        return result;
-    }
-
     /// <summary>eventfd(2), non-blocking and close-on-exec: a counter that poll sees as readable while it is not zero.</summary>
     internal static int EventFd() => T.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 
-    /// <summary>Adds one to an eventfd (a wake-up); never blocks.</summary>
-    internal static void Ring(int eventFd)
+    /// <summary>Adds one to an eventfd: wakes whoever polls it; never blocks.</summary>
+    internal static void Wake(int eventFd)
     {
         ulong one = 1;
         Write(eventFd, &one, sizeof(ulong));

@@ -15,6 +15,28 @@ internal static unsafe partial class LibC
         return result;
     }
 
+    /// <summary>
+    /// A socketpair whose first end receives each writer's credentials (<see cref="PassCredentials"/>),
+    /// for a relay that must know which child wrote: 0, or -1 with errno and nothing left open.
+    /// </summary>
+    internal static int CredentialSocketPair(out int read, out int write)
+    {
+        if (SocketPair(out read, out write) != 0)
+        {
+            return -1;
+        }
+        if (PassCredentials(read) != 0)
+        {
+            int errno = LastError;
+            Close(read);
+            Close(write);
+            (read, write) = (-1, -1);
+            Marshal.SetLastPInvokeError(errno);
+            return -1;
+        }
+        return 0;
+    }
+
     /// <summary>A new close-on-exec Unix stream socket (non-blocking if asked), or -1.</summary>
     internal static int UnixSocket(bool nonBlocking = false) => T.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonBlocking ? O_NONBLOCK : 0), 0);
 

@@ -22,6 +22,17 @@ internal sealed class SafeDescriptor : SafeHandle
 
     public override bool IsInvalid => handle < 0;
 
+    /// <summary>
+    /// Hands the descriptor to another owner (a transport that wraps it, a caller that keeps it):
+    /// from here on this object no longer closes it. Made with <c>using</c>, an owner closes the
+    /// descriptor on every path that fails before the hand-over.
+    /// </summary>
+    internal int Transfer()
+    {
+        SetHandleAsInvalid();
+        return Fd;
+    }
+
     protected override bool ReleaseHandle()
     {
         Runtime.DescriptorRegistry.Remove((int)handle);

@@ -39,7 +39,7 @@ public sealed class BackgroundCallable
         Address = UnixSocketAddress.Validate(address);
         this.callable = callable;
         this.function = function;
-        this.options = options ?? new PersistentExchangeOptions();
+        this.options = options is null ? new PersistentExchangeOptions() : ChannelOptions.Snapshot(options);
     }
 
     /// <summary>The absolute socket path.</summary>

@@ -87,8 +87,9 @@ public sealed class BackgroundProcess : IDisposable
         "results are lost.", Address);
 
     /// <summary>
-    /// Sends SIGKILL to the background process: for tests and emergencies. Its socket file stays
-    /// behind (stale). Once the process has ended, nothing is sent, even to another process that
+    /// Sends SIGKILL to the background process, to end one whose results are no longer wanted (its
+    /// job hangs, say): nothing else stops it before its results are collected. Its socket file stays
+    /// behind (stale), and a later start at the address replaces it. Once the process has ended, nothing is sent, even to another process that
     /// has its pid by then (the pid and the start time name it, and a pidfd holds it while it is signalled).
     /// </summary>
     public void Kill() => process.Signal(Signals.SIGKILL);
@@ -110,18 +111,11 @@ public sealed class BackgroundProcess : IDisposable
         ArgumentNullException.ThrowIfNull(body);
         var path = UnixSocketAddress.Validate(address);
         ForkGuard.ThrowIfUnsafe();
-        int logFd = OpenOutput(options.LogPath, path);
-        int listenFd;
-        SocketFile file;
-        try
-        {
-            (listenFd, file) = UnixSocketAddress.Listen(path);
-        }
-        catch
-        {
-            LibC.Close(logFd);
-            throw;
-        }
+        // Closed in this process on every path once the daemon has them (the first child inherits them).
+        using var log = new SafeDescriptor(OpenOutput(options.LogPath, path));
+        var (listenFd, file) = UnixSocketAddress.Listen(path);
+        using var listen = new SafeDescriptor(listenFd);
+        int logFd = log.Fd;
         var description = $"background process at '{path}' ({job})";
         // What this process's standard streams are: the daemon finds the console's duplicates of them by it
         // (a child's descriptor 2 is its parent's relay, so only the starter knows its standard error).
@@ -129,7 +123,8 @@ public sealed class BackgroundProcess : IDisposable
         ChildPath.Prepare(body);
         // The daemon, a grandchild, writes to the starter's channel: a shared-memory region is not
         // inherited past the first fork (it is marked MADV_DONTFORK), a socket is.
-        var socket = new ChannelOptions { Serializer = options.Serializer, Transport = ChannelTransportKind.Socket, ExitGrace = options.ExitGrace };
+        var socket = options.ChannelSettings();
+        socket.Transport = ChannelTransportKind.Socket;
         Channel starter;
         try
         {
@@ -142,15 +137,14 @@ public sealed class BackgroundProcess : IDisposable
         }
         catch
         {
-            LibC.Close(listenFd);
             file.RemoveIfAtItsPath();
-            LibC.Close(logFd);
             throw;
         }
-        LibC.Close(listenFd);
-        LibC.Close(logFd);
+        listen.Dispose();
+        log.Dispose();
         try
         {
+            // Sent by the daemon itself, the status channel's only writer (RunDaemon).
             var daemon = new KnownProcess(starter.Receive<int>(), starter.Receive<long>());
             starter.Wait();
             return new BackgroundProcess(path, daemon, starter);
@@ -177,8 +171,9 @@ public sealed class BackgroundProcess : IDisposable
             int devNull = LibC.Open("/dev/null", LibC.O_RDWR | LibC.O_CLOEXEC, 0);
             return devNull >= 0 ? devNull : throw CannotOpen("/dev/null", address, LibC.Error("open", LibC.LastError).Message);
         }
-        int fd = LibC.Open(logPath, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND | LibC.O_NOFOLLOW | LibC.O_NONBLOCK | LibC.O_CLOEXEC,
-            0b110_000_000 /* 0600 */);
+        using var log = new SafeDescriptor(LibC.Open(logPath, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND | LibC.O_NOFOLLOW | LibC.O_NONBLOCK | LibC.O_CLOEXEC,
+            0b110_000_000 /* 0600 */));
+        int fd = log.Fd;
         if (fd < 0)
         {
             int errno = LibC.LastError;
@@ -194,18 +189,19 @@ public sealed class BackgroundProcess : IDisposable
             : null;
         if (problem is not null)
         {
-            LibC.Close(fd);
             throw CannotOpen(logPath, address, problem);
         }
-        return fd;
+        return log.Transfer();
     }
 
     private static PersistentProcessException CannotOpen(string log, string address, string why) =>
         new($"The log file '{log}' for the background process at '{address}' cannot be used: {why}.", address);
 
+
     /// <summary>
     /// In the first child: a new session, then the daemon forked through the one fork path
-    /// (<see cref="Fork.Spawn"/>, not killed with this child), its pid reported, and this child leaves.
+    /// (<see cref="Fork.Spawn"/>, not killed with this child), and this child leaves. It writes
+    /// nothing to the status channel: the daemon reports itself there (<see cref="RunDaemon"/>).
     /// </summary>
     private static void Detach(Channel channel, int listenFd, int logFd, string?[] streams, SocketFile file, Action<Channel> body,
         string description, PersistentExchangeOptions options, ChannelOptions socket)
@@ -221,16 +217,15 @@ public sealed class BackgroundProcess : IDisposable
         DescriptorRegistry.Remove(statusFd);
         var daemon = Fork.Spawn(link => RunDaemon(link, statusFd, listenFd, logFd, streams, file, body, description, options),
             description, socket, dieWithParent: false);
-        // Its start time is read here, while it is this process's unreaped child and its pid cannot
-        // have changed hands: the starter's Kill signals it by both.
-        var known = KnownProcess.Of(daemon.Pid);
-        channel.Send(known.Pid);
-        channel.Send(known.StartTime);
+        TestHooks.FirstChildLeaving?.Invoke(daemon.Pid, statusFd);
         // Not reaped (nor killed): when this child exits, the daemon is reparented to init.
         daemon.Close();
     }
 
-    /// <summary>In the daemon: standard streams to the log, every other inherited descriptor closed, then the job and its collectors.</summary>
+    /// <summary>
+    /// In the daemon: standard streams to the log, every other inherited descriptor closed, its pid
+    /// and start time reported, then the job and its collectors.
+    /// </summary>
     private static void RunDaemon(Channel link, int statusFd, int listenFd, int logFd, string?[] streams, SocketFile file, Action<Channel> body,
         string description, PersistentExchangeOptions options)
     {
@@ -243,6 +238,21 @@ public sealed class BackgroundProcess : IDisposable
         DescriptorRegistry.Add(listenFd);
         DescriptorRegistry.Add(statusFd);
         var status = new Channel(new Transports.SocketTransport(statusFd), null, null, options.Serializer) { PeerDescription = "the starter" };
+        // The daemon is the status channel's only writer: its pid and start time, then its result
+        // count, in that order. When the first child sent the pid and start time, a short job's
+        // count could reach the starter before them (Start read a long where it expected the pid:
+        // seen under load). The start time is read by the process itself, so its pid cannot have
+        // changed hands: the starter's Kill signals it by both.
+        var known = KnownProcess.Of(ProcessIdentity.Current);
+        try
+        {
+            status.Send(known.Pid);
+            status.Send(known.StartTime);
+        }
+        catch (IOException)
+        {
+            // The starter has gone: nobody waits for this news.
+        }
         int code = Daemon.Run(listenFd, file, status, body, description, options);
         ChildRuntime.Exit(code);
     }

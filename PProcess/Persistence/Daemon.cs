@@ -42,7 +42,10 @@ internal static class Daemon
     private readonly record struct Held(object? Value, RemoteError? Error);
 
     /// <summary>An accepted connection of this user that has not said all of its hello yet.</summary>
-    private sealed record Caller(int Fd, PeerCredentials Peer, BoundedFrame Hello, Deadline Deadline);
+    private sealed record Caller(SafeDescriptor Socket, PeerCredentials Peer, BoundedFrame Hello, Deadline Deadline)
+    {
+        internal int Fd => Socket.Fd;
+    }
 
     internal static int Run(int listenFd, SocketFile file, Channel status, Action<Channel> body, string description, ChannelOptions options)
     {
@@ -111,11 +114,8 @@ internal static class Daemon
                 // The first caller whose hello is in is served; those that gave up or ran out of time are dropped.
                 if (TakeReady(waiting) is { } caller)
                 {
-                    if (Session(caller, held, serializer, collectorTimeout))
+                    if (Session(caller, file, held, serializer, collectorTimeout))
                     {
-                        // The socket file goes before the connection closes: a collector that has seen the
-                        // end of the stream can start a new background process at the same address at once.
-                        file.RemoveIfAtItsPath();
                         return;
                     }
                     continue;
@@ -135,15 +135,16 @@ internal static class Daemon
                     file.RemoveIfAtItsPath();
                     return;
                 }
-                if (Admit(fd) is { } peer)
+                var socket = new SafeDescriptor(fd);
+                if (Admit(socket) is { } peer)
                 {
-                    waiting.Add(new Caller(fd, peer, new BoundedFrame(fd), Deadline.After(HelloTimeout)));
+                    waiting.Add(new Caller(socket, peer, new BoundedFrame(fd), Deadline.After(HelloTimeout)));
                 }
             }
         }
         finally
         {
-            waiting.ForEach(caller => LibC.Close(caller.Fd));
+            waiting.ForEach(caller => caller.Socket.Dispose());
         }
     }
 
@@ -184,7 +185,7 @@ internal static class Daemon
             }
             else if (state == BoundedFrameState.Refused || (state == BoundedFrameState.Partial && caller.Deadline.HasPassed))
             {
-                LibC.Close(caller.Fd);
+                caller.Socket.Dispose();
             }
             else
             {
@@ -196,11 +197,11 @@ internal static class Daemon
     }
 
     /// <summary>The credentials of an accepted peer of this user; another user's is closed before a byte is read from it or written to it.</summary>
-    private static PeerCredentials? Admit(int fd)
+    private static PeerCredentials? Admit(SafeDescriptor socket)
     {
         try
         {
-            var peer = PeerCredentials.Of(fd);
+            var peer = PeerCredentials.Of(socket.Fd);
             if (peer.IsSameUser)
             {
                 return peer;
@@ -211,21 +212,32 @@ internal static class Daemon
             // Gone already.
         }
         // Refused (docs/persistence.md, security).
-        LibC.Close(fd);
+        socket.Dispose();
         return null;
     }
 
-    /// <summary>Serves one caller whose hello is in; true when it confirmed receiving everything. Its connection is closed.</summary>
-    private static bool Session(Caller caller, List<Held> held, IChannelSerializer serializer, TimeSpan collectorTimeout)
+    /// <summary>
+    /// Serves one caller whose hello is in; true when it confirmed receiving everything, and the
+    /// socket file has then been removed. Its connection is closed, after that removal.
+    /// </summary>
+    private static bool Session(Caller caller, SocketFile file, List<Held> held, IChannelSerializer serializer, TimeSpan collectorTimeout)
     {
-        DescriptorRegistry.Add(caller.Fd);
+        int fd = caller.Socket.Transfer(); // the channel's from here on
+        DescriptorRegistry.Add(fd);
         // A write the collector does not read for this long fails with EAGAIN (an IOException below).
-        LibC.SetSendTimeout(caller.Fd, collectorTimeout);
-        var collector = new Channel(new SocketTransport(caller.Fd), null, null, serializer) { PeerDescription = $"the collector (pid {caller.Peer.Pid})" };
+        LibC.SetSendTimeout(fd, collectorTimeout);
+        var collector = new Channel(new SocketTransport(fd), null, null, serializer) { PeerDescription = $"the collector (pid {caller.Peer.Pid})" };
         try
         {
-            return caller.Hello.Kind == FrameKind.Value && caller.Hello.Decode(serializer) is long from
-                && Deliver(collector, caller.Fd, from, held, collectorTimeout);
+            if (caller.Hello.Kind == FrameKind.Value && caller.Hello.Decode(serializer) is long from
+                && Deliver(collector, fd, from, held, collectorTimeout))
+            {
+                // The socket file goes before the connection closes (below): a collector that has seen
+                // the end of the stream can start a new background process at the same address at once.
+                file.RemoveIfAtItsPath();
+                return true;
+            }
+            return false;
         }
         catch (Exception e) when (e is IOException or ChannelProtocolException or ChannelSerializationException or InvalidCastException)
         {

@@ -1,4 +1,5 @@
 using PProcess.Native;
+using PProcess.Processes;
 
 namespace PProcess.Persistence;
 
@@ -11,7 +12,7 @@ internal readonly record struct KnownProcess(int Pid, long StartTime)
 {
     /// <summary>
     /// The process that has <paramref name="pid"/> now. Call it while that pid cannot change hands:
-    /// the process is an unreaped child of the caller (a zombie still holds its pid).
+    /// the process is the caller itself, or an unreaped child of the caller (a zombie still holds its pid).
     /// </summary>
     internal static KnownProcess Of(int pid) =>
         new(pid, StartTimeOf(pid) ?? throw new IOException($"The start time of process {pid} cannot be read from /proc/{pid}/stat."));
@@ -38,21 +39,6 @@ internal readonly record struct KnownProcess(int Pid, long StartTime)
     /// <summary>True when the process with <see cref="Pid"/> now started when this one did.</summary>
     private bool IsStillThere() => StartTimeOf(Pid) == StartTime;
 
-    /// <summary>Field 22 of /proc/PID/stat (after the name in parentheses, which may hold spaces), or null.</summary>
-    private static long? StartTimeOf(int pid)
-    {
-        string stat;
-        try
-        {
-            stat = File.ReadAllText($"/proc/{pid}/stat");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-        int close = stat.LastIndexOf(')');
-        // After ") ": field 3 (the state) is at index 0, so field 22 at index 19.
-        var fields = close < 0 ? [] : stat[(close + 2)..].Split(' ');
-        return fields.Length > 19 && long.TryParse(fields[19], out long ticks) ? ticks : null;
-    }
+    /// <summary>Field 22 of /proc/PID/stat, or null.</summary>
+    private static long? StartTimeOf(int pid) => ProcStat.Of(pid)?.StartTime;
 }

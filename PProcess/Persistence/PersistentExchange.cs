@@ -34,7 +34,8 @@ public class PersistentExchange : IDisposable
     /// <param name="options">Its limit, log file, confirmation timeout and the results' serializer; by default <see cref="PersistentExchangeOptions"/>'s.</param>
     public PersistentExchange(PersistentExchangeOptions? options = null)
     {
-        this.options = options ?? new PersistentExchangeOptions();
+        // Read once: jobs started later use the settings of the construction, not the caller's object as it is then.
+        this.options = options is null ? new PersistentExchangeOptions() : ChannelOptions.Snapshot(options);
         Limit = this.options.Limit ?? Cores.Usable;
     }
 

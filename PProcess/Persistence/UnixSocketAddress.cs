@@ -121,28 +121,21 @@ internal static class UnixSocketAddress
         }
         // Non-blocking: a listener whose backlog is full answers EAGAIN at once instead of holding
         // this connect until it accepts (which a daemon that computes, or serves a collector, does not).
-        int fd = NewSocket(path, nonBlocking: true);
-        try
+        using var socket = new SafeDescriptor(NewSocket(path, nonBlocking: true));
+        if (LibC.Connect(socket.Fd, path) == 0)
         {
-            if (LibC.Connect(fd, path) == 0)
-            {
-                return AddressState.Live;
-            }
-            int errno = LibC.LastError;
-            return errno switch
-            {
-                Errno.ECONNREFUSED => AddressState.Stale,
-                // The file went away between lstat and connect.
-                Errno.ENOENT => AddressState.Free,
-                // A listener with a full backlog is still a listener.
-                Errno.EAGAIN => AddressState.Live,
-                _ => throw new PersistentProcessException($"The socket address '{path}' cannot be examined: {LibC.Error("connect", errno).Message}", path),
-            };
+            return AddressState.Live;
         }
-        finally
+        int refused = LibC.LastError;
+        return refused switch
         {
-            LibC.Close(fd);
-        }
+            Errno.ECONNREFUSED => AddressState.Stale,
+            // The file went away between lstat and connect.
+            Errno.ENOENT => AddressState.Free,
+            // A listener with a full backlog is still a listener.
+            Errno.EAGAIN => AddressState.Live,
+            _ => throw new PersistentProcessException($"The socket address '{path}' cannot be examined: {LibC.Error("connect", refused).Message}", path),
+        };
     }
 
     /// <summary>
@@ -164,46 +157,39 @@ internal static class UnixSocketAddress
                 LibC.Unlink(path);
                 break;
         }
-        int fd = NewSocket(path);
+        using var socket = new SafeDescriptor(NewSocket(path));
+        int fd = socket.Fd;
+        // The file is created with mode 0600 from the start, so that there is no moment when
+        // another user could connect: bind gives it the socket's own mode less the umask, and
+        // that mode is set on the descriptor first. Neither a chmod of the path afterwards,
+        // which would follow a symbolic link put there meanwhile, nor a change of the
+        // process-wide umask, which every other thread would see.
+        if (LibC.FChmod(fd, 0b110_000_000 /* 0600 */) != 0)
+        {
+            throw new PersistentProcessException($"Cannot listen at '{path}': {LibC.Error("fchmod", LibC.LastError).Message}", path);
+        }
+        if (LibC.Bind(fd, path) != 0)
+        {
+            int errno = LibC.LastError;
+            throw errno == Errno.EADDRINUSE
+                ? new PersistentProcessException($"The socket address '{path}' is already in use (another process bound it just now).", path)
+                : new PersistentProcessException($"Cannot listen at '{path}': {LibC.Error("bind", errno).Message}", path);
+        }
+        SocketFile file;
         try
         {
-            // The file is created with mode 0600 from the start, so that there is no moment when
-            // another user could connect: bind gives it the socket's own mode less the umask, and
-            // that mode is set on the descriptor first. Neither a chmod of the path afterwards,
-            // which would follow a symbolic link put there meanwhile, nor a change of the
-            // process-wide umask, which every other thread would see.
-            if (LibC.FChmod(fd, 0b110_000_000 /* 0600 */) != 0)
+            file = SocketFile.Bound(path);
+            if (LibC.Listen(fd, Backlog) != 0)
             {
-                throw new PersistentProcessException($"Cannot listen at '{path}': {LibC.Error("fchmod", LibC.LastError).Message}", path);
+                throw new PersistentProcessException($"Cannot listen at '{path}': {LibC.Error("listen", LibC.LastError).Message}", path);
             }
-            if (LibC.Bind(fd, path) != 0)
-            {
-                int errno = LibC.LastError;
-                throw errno == Errno.EADDRINUSE
-                    ? new PersistentProcessException($"The socket address '{path}' is already in use (another process bound it just now).", path)
-                    : new PersistentProcessException($"Cannot listen at '{path}': {LibC.Error("bind", errno).Message}", path);
-            }
-            SocketFile file;
-            try
-            {
-                file = SocketFile.Bound(path);
-                if (LibC.Listen(fd, Backlog) != 0)
-                {
-                    throw new PersistentProcessException($"Cannot listen at '{path}': {LibC.Error("listen", LibC.LastError).Message}", path);
-                }
-            }
-            catch
-            {
-                LibC.Unlink(path);
-                throw;
-            }
-            return (fd, file);
         }
         catch
         {
-            LibC.Close(fd);
+            LibC.Unlink(path);
             throw;
         }
+        return (socket.Transfer(), file);
     }
 
     /// <summary>Connections the kernel queues for a background process that is not accepting (it computes, or serves a collector).</summary>
@@ -216,45 +202,38 @@ internal static class UnixSocketAddress
     /// </summary>
     internal static int Connect(string path, TimeSpan timeout)
     {
-        int fd = NewSocket(path);
-        try
+        using var socket = new SafeDescriptor(NewSocket(path));
+        int fd = socket.Fd;
+        if (LibC.ConnectWithin(fd, path, Deadline.After(timeout)) != 0)
         {
-            if (LibC.ConnectWithin(fd, path, Deadline.After(timeout)) != 0)
+            int errno = LibC.LastError;
+            throw errno switch
             {
-                int errno = LibC.LastError;
-                throw errno switch
-                {
-                    Errno.EAGAIN => new PersistentProcessException(
-                        $"The background process at '{path}' takes no connection: its listen backlog is full (while it computes " +
-                        $"or serves a collector, the kernel queues about {Backlog} connections for it), and no place came free " +
-                        $"within {timeout.TotalSeconds:0.###} s (PersistentExchangeOptions.ConnectTimeout). Try again later.", path),
-                    Errno.ENOENT => new PersistentProcessException(
-                        $"No background process at '{path}': there is no socket file. It was never started there, or its " +
-                        "results were already collected and confirmed.", path),
-                    Errno.ECONNREFUSED => IsSocket(path)
-                        ? new PersistentProcessException(
-                            $"The background process at '{path}' is gone: its socket file exists but nobody listens on it. It " +
-                            "crashed or was killed before its results were collected; they are lost.", path)
-                        : new PersistentProcessException($"'{path}' is not a socket: no background process is there.", path),
-                    Errno.EACCES => new PersistentProcessException(
-                        $"Permission denied connecting to '{path}': the socket belongs to another user (mode 0600).", path),
-                    _ => new PersistentProcessException($"Cannot connect to '{path}': {LibC.Error("connect", errno).Message}", path),
-                };
-            }
-            var peer = PeerCredentials.Of(fd);
-            if (peer.Uid != LibC.GetEffectiveUid())
-            {
-                throw new PersistentProcessException(
-                    $"The process listening at '{path}' (pid {peer.Pid}) runs as uid {peer.Uid}, not as this user " +
-                    $"(uid {LibC.GetEffectiveUid()}): it is not a background process of ours, and nothing is sent to it.", path);
-            }
-            return fd;
+                Errno.EAGAIN => new PersistentProcessException(
+                    $"The background process at '{path}' takes no connection: its listen backlog is full (while it computes " +
+                    $"or serves a collector, the kernel queues about {Backlog} connections for it), and no place came free " +
+                    $"within {timeout.TotalSeconds:0.###} s (PersistentExchangeOptions.ConnectTimeout). Try again later.", path),
+                Errno.ENOENT => new PersistentProcessException(
+                    $"No background process at '{path}': there is no socket file. It was never started there, or its " +
+                    "results were already collected and confirmed.", path),
+                Errno.ECONNREFUSED => IsSocket(path)
+                    ? new PersistentProcessException(
+                        $"The background process at '{path}' is gone: its socket file exists but nobody listens on it. It " +
+                        "crashed or was killed before its results were collected; they are lost.", path)
+                    : new PersistentProcessException($"'{path}' is not a socket: no background process is there.", path),
+                Errno.EACCES => new PersistentProcessException(
+                    $"Permission denied connecting to '{path}': the socket belongs to another user (mode 0600).", path),
+                _ => new PersistentProcessException($"Cannot connect to '{path}': {LibC.Error("connect", errno).Message}", path),
+            };
         }
-        catch
+        var peer = PeerCredentials.Of(fd);
+        if (peer.Uid != LibC.GetEffectiveUid())
         {
-            LibC.Close(fd);
-            throw;
+            throw new PersistentProcessException(
+                $"The process listening at '{path}' (pid {peer.Pid}) runs as uid {peer.Uid}, not as this user " +
+                $"(uid {LibC.GetEffectiveUid()}): it is not a background process of ours, and nothing is sent to it.", path);
         }
+        return socket.Transfer();
     }
 
     private static bool IsSocket(string path) => LibC.FileType(path) == LibC.S_IFSOCK;

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using PProcess.Native;
-using PProcess.Serialization;
 
 namespace PProcess;
 
@@ -35,21 +34,19 @@ public sealed class OrderedPipeline : IDisposable, IAsyncDisposable
     private bool disposed;
 
     /// <summary>
-    /// Forks <paramref name="workers"/> workers (default <see cref="Cores.Usable"/>). <paramref name="bufferSize"/>
-    /// defaults to ten times the number of cores, as in parallel-queue.
+    /// Forks the workers (<see cref="OrderedPipelineOptions.Workers"/>, default <see cref="Cores.Usable"/>)
+    /// of a pipeline that holds <see cref="OrderedPipelineOptions.BufferSize"/> values (default ten
+    /// times the number of cores, as in parallel-queue).
     /// </summary>
-    public OrderedPipeline(int? workers = null, int? bufferSize = null, IChannelSerializer? serializer = null)
+    /// <param name="options">The workers, the buffer and the channel settings; by default <see cref="OrderedPipelineOptions"/>'s.</param>
+    public OrderedPipeline(OrderedPipelineOptions? options = null)
     {
-        // Checked here, before anything is made, for a clear error.
-        int buffer = bufferSize ?? 10 * Cores.Usable;
-        ArgumentOutOfRangeException.ThrowIfLessThan(buffer, 1, nameof(bufferSize));
-        if (workers is < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(workers), workers, "A pipeline needs at least one worker.");
-        }
-        BufferSize = buffer;
-        free = new SemaphoreSlim(buffer);
-        pool = new WorkerPool(new WorkerPoolOptions { Workers = workers, Serializer = serializer ?? DefaultChannelSerializer.Instance });
+        options = options is null ? new OrderedPipelineOptions() : ChannelOptions.Snapshot(options);
+        BufferSize = options.BufferSize ?? 10 * Cores.Usable;
+        free = new SemaphoreSlim(BufferSize);
+        var poolOptions = options.ChannelSettings<WorkerPoolOptions>();
+        poolOptions.Workers = options.Workers;
+        pool = new WorkerPool(poolOptions);
     }
 
     /// <summary>How many values may be in the pipeline (put, not yet got) before <c>Put</c> blocks.</summary>

@@ -13,7 +13,7 @@ public static class LoadAverage
     public static (double One, double Five, double Fifteen) Read() => Parse(File.ReadAllText("/proc/loadavg"));
 
     /// <summary>Parses the text of /proc/loadavg ("0.52 0.58 0.59 1/467 12345").</summary>
-    public static (double One, double Five, double Fifteen) Parse(string text)
+    internal static (double One, double Five, double Fifteen) Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
         var fields = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);

@@ -59,7 +59,8 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         options ??= new WorkerPoolOptions();
         int count = options.Workers ?? Cores.Usable;
         this.initializer = initializer;
-        Options = options;
+        // Read once: the pool's loops read this copy, never the caller's object.
+        Options = ChannelOptions.Snapshot(options);
         ownerPid = ProcessIdentity.Current;
         workers = new PoolWorker?[count];
         pids = [];
@@ -147,8 +148,8 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         live = workers.Where(w => w is not null).Select(w => (w!.Index, w.Channel.Pid)).ToArray();
     }
 
-    /// <summary>The settings the pool was made with.</summary>
-    public WorkerPoolOptions Options { get; }
+    /// <summary>The settings the pool was made with: a copy taken by the constructor.</summary>
+    internal WorkerPoolOptions Options { get; }
 
     /// <summary>The number of worker slots.</summary>
     public int Size => workers.Length;

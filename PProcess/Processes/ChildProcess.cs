@@ -5,8 +5,9 @@ namespace PProcess.Processes;
 
 /// <summary>
 /// A forked child as its parent holds it: its pid, reaping it (now, without blocking, or within a
-/// grace period after which it is killed), and the diagnosis of how it ended. The one reaper:
-/// every place that waits for a child goes through it. Only the process that forked the child
+/// grace period after which it is killed), and the diagnosis of how it ended. The one owner of a
+/// child's pid, from the moment the fork returns (<see cref="ForkPoint"/>): every place that
+/// signals or waits for a child goes through it. Only the process that forked the child
 /// may reap it; a copy inherited by a grandchild does nothing.
 /// </summary>
 internal sealed class ChildProcess
@@ -91,14 +92,15 @@ internal sealed class ChildProcess
         }
     }
 
-    /// <summary>Reaps the child, killing it first if it still runs: nothing is left behind.</summary>
-    internal void KillAndReap()
+    /// <summary>Reaps the child, killing it first if it still runs: nothing is left behind. Returns how it ended (null in a process that does not own it).</summary>
+    internal ChildStatus? KillAndReap()
     {
         if (IsOwner && TryWait() is null)
         {
             Kill();
             Wait();
         }
+        return status;
     }
 
     /// <summary>

@@ -25,7 +25,7 @@ public static class Cores
     public static int Usable => Environment.ProcessorCount;
 
     /// <summary>Parses the text of /proc/cpuinfo.</summary>
-    public static CpuTopology Parse(string cpuinfo)
+    internal static CpuTopology Parse(string cpuinfo)
     {
         ArgumentNullException.ThrowIfNull(cpuinfo);
         int logical = 0;

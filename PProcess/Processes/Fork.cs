@@ -15,11 +15,8 @@ namespace PProcess;
 /// </summary>
 public static class Fork
 {
-    /// <summary>
-    /// The transport of channels whose settings name none: the socket transport. Only the test
-    /// suite changes it, to run the same scenarios over shared memory.
-    /// </summary>
-    internal static ChannelTransportKind DefaultTransport { get; set; } = ChannelTransportKind.Socket;
+    /// <summary>The transport of channels whose settings name none: the socket transport (the test suite runs its scenarios over shared memory too).</summary>
+    internal static ChannelTransportKind DefaultTransport => TestHooks.DefaultTransport;
 
     /// <summary>True in a process that this library forked.</summary>
     public static bool IsChild => ChildRuntime.IsChild;
@@ -148,7 +145,7 @@ public static class Fork
         {
             DescriptorRegistry.Add(fds[i]);
         }
-        int pid;
+        ChildProcess? child;
         try
         {
             if (options.KeepHeapShared)
@@ -157,14 +154,14 @@ public static class Fork
                 long heap = HeapSharing.BeforeFork();
                 sharing?.Forked(heap, HeapSharing.SettleTime - collected);
             }
-            pid = ForkPoint.Fork(dieWithParent, fds, options.KeepHeapShared);
+            child = ForkPoint.Fork(dieWithParent, fds, options.KeepHeapShared);
         }
         catch
         {
             ends.Abandon();
             throw;
         }
-        if (pid == 0)
+        if (child is null)
         {
             Runtime.CurrentJob.Set(job);
             var childEnd = ends.Child();
@@ -180,7 +177,7 @@ public static class Fork
         }
         var parentEnd = ends.Parent();
         Register(parentEnd);
-        return new Channel(parentEnd, new ChildProcess(pid), job, options.Serializer, exitGrace: options.ExitGrace, maxMessageSize: options.MaxMessageSize);
+        return new Channel(parentEnd, child, job, options.Serializer, exitGrace: options.ExitGrace, maxMessageSize: options.MaxMessageSize);
     }
 
     private static void Register(IChannelTransport transport)

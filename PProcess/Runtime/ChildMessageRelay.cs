@@ -47,15 +47,9 @@ internal sealed unsafe class ChildMessageRelay
         }
         lock (Creation)
         {
-            if (current is not null || LibC.SocketPair(out int read, out int write) != 0)
+            if (current is not null || LibC.CredentialSocketPair(out int read, out int write) != 0)
             {
                 return; // without one, children's messages go to their standard error
-            }
-            if (LibC.PassCredentials(read) != 0)
-            {
-                LibC.Close(read);
-                LibC.Close(write);
-                return;
             }
             var made = new ChildMessageRelay(read, write);
             new Thread(made.Relay, 256 * 1024) { IsBackground = true, Name = "PProcess messages" }.UnsafeStart();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using PProcess.Processes;
 
 namespace PProcess.Runtime;
 
@@ -15,7 +16,7 @@ namespace PProcess.Runtime;
 internal static class Quiescence
 {
     /// <summary>How long to wait for other threads to settle before refusing to fork.</summary>
-    internal static TimeSpan Patience { get; set; } = TimeSpan.FromSeconds(5);
+    internal static TimeSpan Patience => TestHooks.QuiescencePatience;
 
     /// <summary>
     /// A shorter patience for the forks of one thread: a worker pool's thread, which must not stop
@@ -86,7 +87,7 @@ internal static class Quiescence
         // Only the threads of the snapshot, and the process's thread count: a thread started since
         // (by another thread, which then ran, or by this one) changes the count. No directory is
         // listed, so at the descriptor limit this needs one descriptor.
-        Span<byte> buffer = stackalloc byte[512];
+        Span<byte> buffer = stackalloc byte[ProcStat.BufferSize];
         int count = ThreadCount(buffer);
         if (count >= 0 && count != before.Count)
         {
@@ -109,7 +110,7 @@ internal static class Quiescence
     /// <summary>The names of this process's threads (for the runtime threads a fork must know about).</summary>
     internal static IEnumerable<string> ThreadNames()
     {
-        Span<byte> buffer = stackalloc byte[512];
+        Span<byte> buffer = stackalloc byte[ProcStat.BufferSize];
         var names = new List<string>();
         foreach (var dir in Directory.EnumerateDirectories("/proc/self/task"))
         {
@@ -127,7 +128,7 @@ internal static class Quiescence
         var threads = new List<int>();
         var runs = new List<long>();
         var names = new List<string>();
-        Span<byte> buffer = stackalloc byte[512];
+        Span<byte> buffer = stackalloc byte[ProcStat.BufferSize];
         foreach (var dir in Directory.EnumerateDirectories("/proc/self/task"))
         {
             if (!int.TryParse(Path.GetFileName(dir.AsSpan()), out int tid) || tid == self)
@@ -158,56 +159,21 @@ internal static class Quiescence
         return new Snapshot([.. threads], [.. runs], [.. names]) { Count = ThreadCount(buffer) };
     }
 
-    /// <summary>The 20th field of /proc/self/stat, num_threads; -1 if it cannot be read.</summary>
-    private static int ThreadCount(Span<byte> buffer)
-    {
-        int n = Read("/proc/self/stat", buffer);
-        if (n <= 0)
-        {
-            return -1;
-        }
-        var text = buffer[..n];
-        int close = text.LastIndexOf((byte)')');
-        // After ") ": state (3), ppid, pgrp, session, tty, tpgid, flags, minflt, cminflt, majflt,
-        // cmajflt, utime, stime, cutime, cstime, priority, nice (19), num_threads (20).
-        var rest = text[(close + 2)..];
-        for (int field = 3; field < 20; field++)
-        {
-            int space = rest.IndexOf((byte)' ');
-            if (space < 0)
-            {
-                return -1;
-            }
-            rest = rest[(space + 1)..];
-        }
-        int end = rest.IndexOf((byte)' ');
-        return System.Buffers.Text.Utf8Parser.TryParse(end < 0 ? rest : rest[..end], out int threads, out _) ? threads : -1;
-    }
+    /// <summary>The process's thread count (/proc/self/stat); -1 if it cannot be read.</summary>
+    private static int ThreadCount(Span<byte> buffer) => ProcStat.Read("/proc/self/stat", buffer)?.Threads ?? -1;
 
-    /// <summary>The state letter and name from /proc/self/task/TID/stat ("tid (name) S ..."); '?' when the thread ended.</summary>
+    /// <summary>The state letter and name of a thread (/proc/self/task/TID/stat); '?' when the thread ended.</summary>
     private static char ReadStat(string dir, Span<byte> buffer, out string name)
     {
-        name = "?";
-        int n = Read(dir + "/stat", buffer);
-        if (n <= 0)
-        {
-            return '?';
-        }
-        var text = buffer[..n];
-        int open = text.IndexOf((byte)'(');
-        int close = text.LastIndexOf((byte)')');
-        if (open < 0 || close < open || close + 2 >= n)
-        {
-            return '?';
-        }
-        name = Encoding.UTF8.GetString(text[(open + 1)..close]);
-        return (char)text[close + 2];
+        var stat = ProcStat.Read(dir + "/stat", buffer);
+        name = stat?.Name ?? "?";
+        return stat?.State ?? '?';
     }
 
     /// <summary>The third field of /proc/self/task/TID/schedstat: how many times the thread was scheduled on a CPU; -1 when it ended.</summary>
     private static long ReadRuns(string dir, Span<byte> buffer)
     {
-        int n = Read(dir + "/schedstat", buffer);
+        int n = ProcStat.ReadFile(dir + "/schedstat", buffer);
         if (n <= 0)
         {
             return -1;
@@ -215,20 +181,5 @@ internal static class Quiescence
         var text = buffer[..n].TrimEnd((byte)'\n');
         int space = text.LastIndexOf((byte)' ');
         return System.Buffers.Text.Utf8Parser.TryParse(text[(space + 1)..], out long runs, out _) ? runs : -1;
-    }
-
-    private const int Esrch = 3;
-
-    private static int Read(string path, Span<byte> buffer)
-    {
-        try
-        {
-            using var file = File.OpenHandle(path);
-            return RandomAccess.Read(file, buffer, 0);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException || e is IOException { HResult: Esrch })
-        {
-            return -1; // the thread ended meanwhile
-        }
     }
 }

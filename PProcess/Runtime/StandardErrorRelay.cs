@@ -63,15 +63,9 @@ internal sealed unsafe class StandardErrorRelay
 
     private static StandardErrorRelay? Create()
     {
-        if (LibC.SocketPair(out int read, out int write) != 0)
+        if (LibC.CredentialSocketPair(out int read, out int write) != 0)
         {
             return null; // children keep the parent's standard error; their aborts are explained without it
-        }
-        if (LibC.PassCredentials(read) != 0)
-        {
-            LibC.Close(read);
-            LibC.Close(write);
-            return null;
         }
         // Neither end is a channel's: a child closes the reading end itself, and keeps the writing end as its descriptor 2.
         return new StandardErrorRelay(read, write);

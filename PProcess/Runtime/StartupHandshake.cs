@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using PProcess.Native;
+using PProcess.Processes;
 
 namespace PProcess.Runtime;
 
@@ -20,15 +21,15 @@ internal sealed class StartupHandshake
     private static readonly TimeSpan Look = TimeSpan.FromMilliseconds(25);
 
     /// <summary>A child asleep this long without using CPU before it is ready is stuck on a lock.</summary>
-    internal static TimeSpan StuckAsleep { get; set; } = TimeSpan.FromSeconds(1);
+    private static TimeSpan StuckAsleep => TestHooks.StuckAsleep;
 
     /// <summary>A child that used this much CPU without getting ready is spinning (its start needs a few ms).</summary>
-    internal static TimeSpan StuckSpinning { get; set; } = TimeSpan.FromSeconds(2);
+    private static TimeSpan StuckSpinning => TestHooks.StuckSpinning;
 
-    private int parentEnd;
-    private int childEnd;
+    private readonly SafeDescriptor parentEnd;
+    private readonly SafeDescriptor childEnd;
 
-    private StartupHandshake(int parentEnd, int childEnd) => (this.parentEnd, this.childEnd) = (parentEnd, childEnd);
+    private StartupHandshake(int parentEnd, int childEnd) => (this.parentEnd, this.childEnd) = (new(parentEnd), new(childEnd));
 
     internal static StartupHandshake Create()
     {
@@ -47,90 +48,81 @@ internal sealed class StartupHandshake
     /// <summary>In the child: waits for "go", then says it is ready. Returns only when the parent let it start.</summary>
     internal void ChildReady()
     {
-        LibC.Close(parentEnd);
+        parentEnd.Dispose();
         Span<byte> one = stackalloc byte[1];
         // A child that is not told to go is killed by the parent, so this read either gets 'G' or never returns.
-        if (ReadByte(childEnd, one) != Go)
+        if (ReadByte(childEnd.Fd, one) != Go)
         {
             LibC.Exit(ExitCodes.ParentGone);
         }
         one[0] = Ready;
-        WriteAll(childEnd, one);
-        LibC.Close(childEnd);
+        WriteAll(childEnd.Fd, one);
+        childEnd.Dispose();
     }
 
     /// <summary>In the child: reports that the fork point was unsafe, and leaves.</summary>
     internal void ChildRefuses(int reason)
     {
         Span<byte> message = [Unsafe, (byte)reason];
-        WriteAll(childEnd, message);
+        WriteAll(childEnd.Fd, message);
         LibC.Exit(ExitCodes.UnsafeForkPoint);
     }
 
     // ---- parent side
 
     /// <summary>In the parent, right after the fork: the child's end is the child's.</summary>
-    internal void ParentForked()
-    {
-        LibC.Close(childEnd);
-        childEnd = -1;
-    }
+    internal void ParentForked() => childEnd.Dispose();
 
     /// <summary>In the parent, when the fork is abandoned before or without a child.</summary>
     internal void Abandon()
     {
-        if (childEnd >= 0)
-        {
-            LibC.Close(childEnd);
-        }
-        if (parentEnd >= 0)
-        {
-            LibC.Close(parentEnd);
-        }
-        childEnd = parentEnd = -1;
+        childEnd.Dispose();
+        parentEnd.Dispose();
     }
 
     /// <summary>
     /// In the parent: lets the child go and waits until it is ready. A child that fails to start is
     /// killed and reaped here, and the outcome says why.
     /// </summary>
-    internal Outcome AwaitStart(int pid)
+    internal Outcome AwaitStart(ChildProcess child)
     {
         try
         {
             Span<byte> one = [Go];
-            bool told = TryWrite(parentEnd, one);
+            bool told = TryWrite(parentEnd.Fd, one);
             var sleeping = Stopwatch.StartNew();
             long lastTicks = -1;
             while (true)
             {
-                if (!told || WaitReadable(parentEnd, Look))
+                if (!told || WaitReadable(parentEnd.Fd, Look))
                 {
-                    int got = told ? ReadByte(parentEnd, one) : -1;
+                    int got = told ? ReadByte(parentEnd.Fd, one) : -1;
                     if (got == Ready)
                     {
                         return new Outcome(true, null);
                     }
                     if (got == Unsafe)
                     {
-                        int reason = ReadByte(parentEnd, one);
+                        int reason = ReadByte(parentEnd.Fd, one);
                         if (reason == NoThread)
                         {
-                            return Failed(pid, "the child could not start a thread: the process limit (RLIMIT_NPROC counts threads) was reached", kill: false) with { Shortage = true };
+                            return Failed(child, "the child could not start a thread: the process limit (RLIMIT_NPROC counts threads) was reached", kill: false) with { Shortage = true };
                         }
-                        return Failed(pid, $"the child found the parent's {UnsafeReason(reason)} at the fork", kill: false);
+                        return Failed(child, $"the child found the parent's {UnsafeReason(reason)} at the fork", kill: false);
                     }
-                    return Failed(pid, "the child ended before it was ready", kill: false);
+                    return Failed(child, "the child ended before it was ready", kill: false);
                 }
                 // Not ready yet: slow (a loaded machine) or stuck. Only the child's own state tells.
-                var (state, ticks) = ProcState(pid);
-                if (state == 'Z')
+                var stat = ProcStat.Of(child.Pid);
+                if (stat is { HasEnded: true })
                 {
                     continue; // it has ended: the next poll sees the end of its socket
                 }
-                if (ticks * TickLength >= StuckSpinning)
+                // '?' and -1 when /proc could not be read.
+                var (state, ticks) = stat is { } s ? (s.State, s.CpuTicks) : ('?', -1L);
+                if (ticks * ProcStat.TickLength >= StuckSpinning)
                 {
-                    return Failed(pid, $"the child used {ticks * TickLength.TotalMilliseconds:0} ms of CPU without getting ready (spinning, in state {state})", kill: true);
+                    return Failed(child, $"the child used {ticks * ProcStat.TickLength.TotalMilliseconds:0} ms of CPU without getting ready (spinning, in state {state})", kill: true);
                 }
                 // Running, or waiting on the disk, is progress; asleep, stopped or unreadable
                 // (ticks -1: /proc could not be read) for too long is stuck.
@@ -141,30 +133,23 @@ internal sealed class StartupHandshake
                 }
                 else if (sleeping.Elapsed >= StuckAsleep)
                 {
-                    return Failed(pid, $"the child slept {sleeping.Elapsed.TotalMilliseconds:0} ms without getting ready (a lock held at the fork)", kill: true);
+                    return Failed(child, $"the child slept {sleeping.Elapsed.TotalMilliseconds:0} ms without getting ready (a lock held at the fork)", kill: true);
                 }
             }
         }
         finally
         {
-            LibC.Close(parentEnd);
-            parentEnd = -1;
+            parentEnd.Dispose();
         }
     }
 
-    private static Outcome Failed(int pid, string why, bool kill)
+    private static Outcome Failed(ChildProcess child, string why, bool kill)
     {
-        // Killed first in every case: the child may still be alive (a read error that was not its
-        // end), and a blocking wait for it must not depend on its ending by itself. The pid is
-        // not reaped yet, so it cannot belong to another process.
-        LibC.Kill(pid, Signals.SIGKILL);
-        var status = Reap(pid);
+        // Killed unless it has ended: the child may still be alive (a read error that was not its
+        // end), and a blocking wait for it must not depend on its ending by itself.
+        var status = child.KillAndReap();
         return new Outcome(false, kill ? why : $"{why} ({status})");
     }
-
-    /// <summary>Reaps a child that failed to start.</summary>
-    internal static ChildStatus Reap(int pid) =>
-        LibC.WaitPid(pid, out int raw, 0) == pid ? ChildStatus.FromWaitStatus(raw) : default;
 
     private static string UnsafeReason(int reason) => reason switch
     {
@@ -173,34 +158,6 @@ internal sealed class StartupHandshake
         ThreadPoolRepair.StealLockHeld => "work-stealing queue lock held by another thread",
         _ => $"runtime in an unknown state ({reason})",
     };
-
-    private static readonly TimeSpan TickLength = TimeSpan.FromSeconds(1.0 / 100); // USER_HZ, 100 on Linux
-
-    /// <summary>The state letter and the CPU ticks (user + system) of a process: ('Z', -1) when it has ended, ('?', -1) when /proc cannot be read.</summary>
-    private static (char State, long Ticks) ProcState(int pid)
-    {
-        string text;
-        try
-        {
-            text = File.ReadAllText($"/proc/{pid}/stat");
-        }
-        catch (IOException)
-        {
-            return ('?', -1);
-        }
-        int close = text.LastIndexOf(')');
-        var fields = text[(close + 2)..].Split(' ');
-        // After the name: state (field 3), ..., utime (field 14), stime (field 15).
-        if (fields.Length > 0 && fields[0] == "Z")
-        {
-            return ('Z', -1);
-        }
-        if (fields.Length < 13 || !long.TryParse(fields[11], out long user) || !long.TryParse(fields[12], out long system))
-        {
-            return ('?', -1);
-        }
-        return (fields[0][0], user + system);
-    }
 
     private static bool WaitReadable(int fd, TimeSpan timeout)
     {

@@ -51,13 +51,7 @@ internal static class ThreadPoolRepair
     private static Action? replaceSocketEngines;
 
     /// <summary>Null when the repair is ready; otherwise why it cannot be used on this runtime.</summary>
-    internal static string? Unavailable => SimulatedUnavailable ?? Preparation.Value;
-
-    /// <summary>For tests: makes the repair look unavailable, as on a runtime it does not know.</summary>
-    internal static string? SimulatedUnavailable { get; set; }
-
-    /// <summary>For tests: a field ("Type.field") the repair must find missing, as after a runtime update that removed it.</summary>
-    internal static string? SimulatedMissingField { get; set; }
+    internal static string? Unavailable => TestHooks.ThreadPoolRepairUnavailable ?? Preparation.Value;
 
     /// <summary>Resolves the fields and compiles the repair, once, in the parent.</summary>
     internal static void Prepare() => _ = Preparation.Value;
@@ -140,7 +134,7 @@ internal static class ThreadPoolRepair
     private static FieldInfo Field(Type type, string name, Type? expected = null)
     {
         var field = type.GetField(name, All);
-        if (field is null || SimulatedMissingField == $"{type.FullName}.{name}")
+        if (field is null || TestHooks.ThreadPoolRepairMissingField == $"{type.FullName}.{name}")
         {
             throw new MissingFieldException(type.FullName, name);
         }

@@ -8,8 +8,8 @@ namespace PProcess;
 /// <summary>
 /// xfork's <c>fork</c> as a <see cref="Task{TResult}"/>: <see cref="Run{TResult}(Func{TResult})"/> forks a child
 /// that computes the function (CPU-bound work, in parallel with the caller), and the task
-/// completes when the child's result arrives; <see cref="RunOnThread{TResult}"/> runs IO-bound work
-/// on a dedicated thread instead. Both compose with <c>await</c> and <see cref="Task.WhenAll(Task[])"/>.
+/// completes when the child's result arrives. It composes with <c>await</c> and <see cref="Task.WhenAll(Task[])"/>
+/// (and IO-bound work, which needs no fork, with <see cref="Task.Run(Action)"/>).
 /// </summary>
 /// <remarks>
 /// Rules (docs/tutorial.md, "Awaitable forks"): <see cref="Run{TResult}(Func{TResult})"/> forks at the call, on
@@ -98,7 +98,8 @@ public static class ForkTask
         }
         var done = new TaskCompletionSource<TResult>(Options);
         var completer = ForkTaskCompleter.ForThisProcess();
-        var channelOptions = options ?? ChannelOptions.Default;
+        // The channel settings as they are at the call (the fork may wait for the limit); the options object itself keys the limit.
+        var channelOptions = options?.ChannelSettings() ?? ChannelOptions.Default;
         // Forked on the completer's long-lived thread: a child dies with the thread that forked it.
         // An async function is awaited by the body: the fork is given it to compile, not to check as a job of its own.
         bool awaited = AsyncJobs.IsAwaitable(function.Method.ReturnType);
@@ -129,8 +130,7 @@ public static class ForkTask
     private static Action<Channel> Watch<TResult>(Channel channel, TaskCompletionSource<TResult> done, CancellationToken cancellationToken)
     {
         // kill(2) is safe from any thread; the child's end of stream then wakes the completer.
-        int pid = channel.Pid;
-        var registration = cancellationToken.UnsafeRegister(static state => Native.LibC.Kill((int)state!, Native.Signals.SIGKILL), pid);
+        var registration = cancellationToken.UnsafeRegister(static state => ((ChildProcess)state!).Kill(), channel.Child!);
         return c =>
         {
             // Waits for a kill in progress; after it, none can come, so the pid is reaped safely below.
@@ -160,10 +160,10 @@ public static class ForkTask
     }
 
     /// <summary>
-    /// Runs IO-bound <paramref name="function"/> on a new dedicated thread (not the thread pool, so
-    /// it works in a forked child too); the task completes with its result or its exception.
+    /// Runs <paramref name="function"/> on a new dedicated thread (not the thread pool); the task
+    /// completes with its result or its exception. The library's own (a pool's asynchronous disposal).
     /// </summary>
-    public static Task<TResult> RunOnThread<TResult>(Func<TResult> function)
+    internal static Task<TResult> RunOnThread<TResult>(Func<TResult> function)
     {
         ArgumentNullException.ThrowIfNull(function);
         var done = new TaskCompletionSource<TResult>(Options);

@@ -7,8 +7,8 @@ namespace PProcess.Transports;
 /// One end of a shared-memory channel (docs/channels.md). The parent maps one region with
 /// <c>mmap(MAP_SHARED | MAP_ANONYMOUS)</c> before the fork (not MemoryMappedFile, whose views
 /// are not inherited: docs/fork-safety.md, rule 12) and holds two <see cref="SharedRing"/>s in
-/// it, one per direction. Each ring has two eventfds: "data" (rung by its producer, polled by its
-/// consumer) and "space" (rung by its consumer, polled by a producer that found the ring full).
+/// it, one per direction. Each ring has two eventfds: "data" (woken by its producer, polled by its
+/// consumer) and "space" (woken by its consumer, polled by a producer that found the ring full).
 /// A side rings only when the other has flagged that it waits. A socketpair kept alongside carries
 /// no data: it becomes readable when the peer closes its end or dies, which is how a reader sees
 /// the end of the stream, and a blocked writer sees that nobody will drain the ring.
@@ -82,7 +82,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     /// <summary>1 for this end while it is open, plus one per call in progress: the last to leave releases the end.</summary>
     private int users = 1;
 
-    private SharedMemoryTransport(SafeMapping mapping, long capacity, TimeSpan spinLimit, bool parentSide, int[] bells, int liveness)
+    private SharedMemoryTransport(SafeMapping mapping, long capacity, TimeSpan spinLimit, bool parentSide, int[] wakeUps, int liveness)
     {
         SpinLimit = spinLimit;
         bool added = false;
@@ -92,14 +92,14 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         this.liveness = liveness;
         var toChild = new SharedRing((byte*)region, capacity);
         var toParent = new SharedRing((byte*)region + SharedRing.HeaderSize + capacity, capacity);
-        // bells: [toChild data, toChild space, toParent data, toParent space]
+        // wakeUps: [toChild data, toChild space, toParent data, toParent space]
         (tx, rx) = parentSide ? (toChild, toParent) : (toParent, toChild);
         // Trusted once, before the peer runs: zero in a new region.
         (txHead, rxTail) = (tx.Head, rx.Tail);
         (txData, txSpace, rxData, rxSpace) = parentSide
-            ? (bells[0], bells[1], bells[2], bells[3])
-            : (bells[2], bells[3], bells[0], bells[1]);
-        Descriptors = [.. bells, liveness];
+            ? (wakeUps[0], wakeUps[1], wakeUps[2], wakeUps[3])
+            : (wakeUps[2], wakeUps[3], wakeUps[0], wakeUps[1]);
+        Descriptors = [.. wakeUps, liveness];
         owned = Array.ConvertAll(Descriptors, fd => new SafeDescriptor(fd));
         PollDescriptors = [rxData, liveness];
         dataWait = [PollFd.ForInput(rxData), PollFd.ForInput(liveness)];
@@ -184,10 +184,10 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         Volatile.Write(ref rx.ReaderClosed, 1);
         // A thread of this process blocked in a read or write of this end would otherwise wait for
         // ever (nothing else wakes its eventfds), and keep the liveness socket open, so that the
-        // peer never saw the hang-up either: ring both of this end's bells; the loops then see
+        // peer never saw the hang-up either: wake both of this end's eventfds; the loops then see
         // the end disposed.
-        LibC.Ring(rxData);
-        LibC.Ring(txSpace);
+        LibC.Wake(rxData);
+        LibC.Wake(txSpace);
         Leave();
     }
 
@@ -377,13 +377,13 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     /// side if it has flagged that it waits: the full fence between them is what makes a lost
     /// wake-up impossible (see <see cref="SharedRing"/>).
     /// </summary>
-    private static void Publish(ref long position, long value, ref int otherWaiting, int bell)
+    private static void Publish(ref long position, long value, ref int otherWaiting, int wakeUp)
     {
         Volatile.Write(ref position, value);
         Interlocked.MemoryBarrier();
         if (Volatile.Read(ref otherWaiting) != 0 && Interlocked.Exchange(ref otherWaiting, 0) != 0)
         {
-            LibC.Ring(bell);
+            LibC.Wake(wakeUp);
         }
     }
 
@@ -391,7 +391,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
     private bool HasData() => Volatile.Read(ref rx.Head) != rxTail;
 
     /// <summary>Polls the wake-up and the peer's liveness; notes a hang-up, and drains the wake-up.</summary>
-    private void Block(PollFd[] fds, int bell)
+    private void Block(PollFd[] fds, int wakeUp)
     {
         fds[0].ReturnedEvents = 0;
         fds[1].ReturnedEvents = 0;
@@ -402,7 +402,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         }
         if (fds[0].ReturnedEvents != 0)
         {
-            LibC.Drain(bell);
+            LibC.Drain(wakeUp);
         }
     }
 
@@ -422,7 +422,7 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         private readonly SafeMapping mapping;
         private readonly long capacity;
         private readonly TimeSpan spinLimit;
-        private readonly int[] bells = [-1, -1, -1, -1];
+        private readonly int[] wakeUps = [-1, -1, -1, -1];
         private readonly int parentLiveness;
         private readonly int childLiveness;
 
@@ -441,10 +441,10 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             mapping = SafeMapping.Create(length) ?? throw Shortage("mmap of a shared-memory channel", LibC.LastError);
             try
             {
-                for (int i = 0; i < bells.Length; i++)
+                for (int i = 0; i < wakeUps.Length; i++)
                 {
-                    bells[i] = LibC.EventFd();
-                    if (bells[i] < 0)
+                    wakeUps[i] = LibC.EventFd();
+                    if (wakeUps[i] < 0)
                     {
                         throw Shortage("eventfd", LibC.LastError);
                     }
@@ -453,24 +453,24 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
             }
             catch (Exception)
             {
-                CloseBells();
+                CloseWakeUps();
                 mapping.Dispose();
                 throw;
             }
         }
 
-        internal override int[] Descriptors => [.. bells, parentLiveness, childLiveness];
+        internal override int[] Descriptors => [.. wakeUps, parentLiveness, childLiveness];
 
         internal override IChannelTransport Parent()
         {
             DescriptorRegistry.Close(childLiveness);
-            return Take(new SharedMemoryTransport(mapping, capacity, spinLimit, parentSide: true, bells, parentLiveness));
+            return Take(new SharedMemoryTransport(mapping, capacity, spinLimit, parentSide: true, wakeUps, parentLiveness));
         }
 
         internal override IChannelTransport Child()
         {
             DescriptorRegistry.Close(parentLiveness);
-            return Take(new SharedMemoryTransport(mapping, capacity, spinLimit, parentSide: false, bells, childLiveness));
+            return Take(new SharedMemoryTransport(mapping, capacity, spinLimit, parentSide: false, wakeUps, childLiveness));
         }
 
         /// <summary>The end now holds the region: the maker's own reference goes.</summary>
@@ -486,8 +486,8 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
         /// </summary>
         internal (IChannelTransport Parent, IChannelTransport Child) Loopback()
         {
-            int[] copies = [.. bells.Select(LibC.Dup)];
-            var ends = (new SharedMemoryTransport(mapping, capacity, spinLimit, parentSide: true, bells, parentLiveness),
+            int[] copies = [.. wakeUps.Select(LibC.Dup)];
+            var ends = (new SharedMemoryTransport(mapping, capacity, spinLimit, parentSide: true, wakeUps, parentLiveness),
                 new SharedMemoryTransport(mapping, capacity, spinLimit, parentSide: false, copies, childLiveness));
             mapping.Dispose();
             return ends;
@@ -495,15 +495,15 @@ internal sealed unsafe class SharedMemoryTransport : IChannelTransport
 
         internal override void Abandon()
         {
-            CloseBells();
+            CloseWakeUps();
             DescriptorRegistry.Close(parentLiveness);
             DescriptorRegistry.Close(childLiveness);
             mapping.Dispose();
         }
 
-        private void CloseBells()
+        private void CloseWakeUps()
         {
-            foreach (var fd in bells)
+            foreach (var fd in wakeUps)
             {
                 if (fd >= 0)
                 {
