@@ -41,19 +41,9 @@ internal sealed class CoreClrImage
     internal (long Address, long Offset, long Size)? Section(string name)
     {
         var elf = File.AsSpan();
-        long table = BinaryPrimitives.ReadInt64LittleEndian(elf[0x28..]);
-        int size = BinaryPrimitives.ReadUInt16LittleEndian(elf[0x3A..]);
-        int count = BinaryPrimitives.ReadUInt16LittleEndian(elf[0x3C..]);
-        var names = SectionHeader(elf, table, size, BinaryPrimitives.ReadUInt16LittleEndian(elf[0x3E..]));
-        for (int i = 0; i < count; i++)
-        {
-            var header = SectionHeader(elf, table, size, i);
-            if (Name(elf, Offset(names) + BinaryPrimitives.ReadInt32LittleEndian(header)) == name)
-            {
-                return (BinaryPrimitives.ReadInt64LittleEndian(header[0x10..]), Offset(header), Size(header));
-            }
-        }
-        return null;
+        return SectionIndex(name) is int index && SectionHeader(elf, index) is var header
+            ? (BinaryPrimitives.ReadInt64LittleEndian(header[0x10..]), Offset(header), Size(header))
+            : null;
     }
 
     /// <summary>
@@ -63,34 +53,40 @@ internal sealed class CoreClrImage
     internal long ImportSlot(string symbol)
     {
         var elf = File.AsSpan();
-        long table = BinaryPrimitives.ReadInt64LittleEndian(elf[0x28..]);
-        int size = BinaryPrimitives.ReadUInt16LittleEndian(elf[0x3A..]);
-        int count = BinaryPrimitives.ReadUInt16LittleEndian(elf[0x3C..]);
-        var names = SectionHeader(elf, table, size, BinaryPrimitives.ReadUInt16LittleEndian(elf[0x3E..]));
-        for (int i = 0; i < count; i++)
+        const int SHT_RELA = 4;
+        if (SectionIndex(".rela.plt") is not int index || SectionHeader(elf, index) is var header && BinaryPrimitives.ReadInt32LittleEndian(header[0x04..]) != SHT_RELA)
         {
-            var header = SectionHeader(elf, table, size, i);
-            const int SHT_RELA = 4;
-            if (BinaryPrimitives.ReadInt32LittleEndian(header[0x04..]) != SHT_RELA ||
-                Name(elf, Offset(names) + BinaryPrimitives.ReadInt32LittleEndian(header)) != ".rela.plt")
+            return -1;
+        }
+        var symbols = SectionHeader(elf, BinaryPrimitives.ReadInt32LittleEndian(header[0x28..]));
+        var strings = SectionHeader(elf, BinaryPrimitives.ReadInt32LittleEndian(symbols[0x28..]));
+        for (long at = Offset(header); at < Offset(header) + Size(header); at += 24)
+        {
+            long gotOffset = BinaryPrimitives.ReadInt64LittleEndian(elf[(int)at..]);
+            long info = BinaryPrimitives.ReadInt64LittleEndian(elf[(int)(at + 8)..]);
+            long entry = Offset(symbols) + (info >> 32) * 24;
+            if (Name(elf, Offset(strings) + BinaryPrimitives.ReadInt32LittleEndian(elf[(int)entry..])) == symbol)
             {
-                continue;
-            }
-            int link = BinaryPrimitives.ReadInt32LittleEndian(header[0x28..]);
-            var symbols = SectionHeader(elf, table, size, link);
-            var strings = SectionHeader(elf, table, size, BinaryPrimitives.ReadInt32LittleEndian(symbols[0x28..]));
-            for (long at = Offset(header); at < Offset(header) + Size(header); at += 24)
-            {
-                long gotOffset = BinaryPrimitives.ReadInt64LittleEndian(elf[(int)at..]);
-                long info = BinaryPrimitives.ReadInt64LittleEndian(elf[(int)(at + 8)..]);
-                long entry = Offset(symbols) + (info >> 32) * 24;
-                if (Name(elf, Offset(strings) + BinaryPrimitives.ReadInt32LittleEndian(elf[(int)entry..])) == symbol)
-                {
-                    return gotOffset;
-                }
+                return gotOffset;
             }
         }
         return -1;
+    }
+
+    /// <summary>The index of the section named <paramref name="name"/> in the section table; null when none.</summary>
+    private int? SectionIndex(string name)
+    {
+        var elf = File.AsSpan();
+        int count = BinaryPrimitives.ReadUInt16LittleEndian(elf[0x3C..]);
+        var names = SectionHeader(elf, BinaryPrimitives.ReadUInt16LittleEndian(elf[0x3E..]));
+        for (int i = 0; i < count; i++)
+        {
+            if (Name(elf, Offset(names) + BinaryPrimitives.ReadInt32LittleEndian(SectionHeader(elf, i))) == name)
+            {
+                return i;
+            }
+        }
+        return null;
     }
 
     /// <summary>A libcoreclr.so file that need not be this process's (for tests of other runtimes' files).</summary>
@@ -158,8 +154,13 @@ internal sealed class CoreClrImage
 
     private static long Size(ReadOnlySpan<byte> header) => BinaryPrimitives.ReadInt64LittleEndian(header[0x20..]);
 
-    private static ReadOnlySpan<byte> SectionHeader(ReadOnlySpan<byte> elf, long table, int size, int index) =>
-        elf.Slice((int)(table + (long)index * size), size);
+    /// <summary>Entry <paramref name="index"/> of the section table (its offset and entry size are in the ELF header).</summary>
+    private static ReadOnlySpan<byte> SectionHeader(ReadOnlySpan<byte> elf, int index)
+    {
+        long table = BinaryPrimitives.ReadInt64LittleEndian(elf[0x28..]);
+        int size = BinaryPrimitives.ReadUInt16LittleEndian(elf[0x3A..]);
+        return elf.Slice((int)(table + (long)index * size), size);
+    }
 
     private static string Name(ReadOnlySpan<byte> elf, long at)
     {
