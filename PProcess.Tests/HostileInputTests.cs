@@ -331,6 +331,14 @@ public sealed class HostileInputTestsOverSharedMemory : HostileInputTests
         return new SharedRingView((SharedRing)ring);
     }
 
+    /// <summary>Rings the wake-up of the peer that reads this end's outgoing ring, as a writer does after moving its Head.</summary>
+    private static void WakeReader(Channel channel)
+    {
+        var transport = typeof(Channel).GetField("transport", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(channel)!;
+        int wakeUp = (int)transport.GetType().GetField("txData", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(transport)!;
+        PProcess.Native.LibC.Wake(wakeUp);
+    }
+
     /// <summary>Writes a ring's positions as a misbehaving peer would.</summary>
     internal sealed class SharedRingView(SharedRing ring)
     {
@@ -357,6 +365,10 @@ public sealed class HostileInputTestsOverSharedMemory : HostileInputTests
             c.WriteRaw(header);
             var ring = Outgoing(c);
             ring.Head = ring.Tail + (1L << 40);
+            // The parent may already wait for the payload: wake it, as a writer does after moving Head.
+            // (Without this it hung once, in a clean clone's .ci/run at load 13: the parent had read the
+            // header and blocked on its wake-up before the Head moved, and nothing woke it.)
+            WakeReader(c);
             Thread.Sleep(TimeSpan.FromMinutes(5));
         });
         var error = Assert.Throws<ChannelProtocolException>(() => channel.Receive());
