@@ -47,6 +47,14 @@ int w = quick ? 800 : 1600, h = quick ? 600 : 1200;
 var figures = new Dictionary<string, double?>();
 var notes = new Dictionary<string, string>();
 
+// This process's CPU time (s) and minor page faults so far (/proc/self/stat, field 10).
+static (double Cpu, long MinorFaults) SelfUsage()
+{
+    var stat = File.ReadAllText("/proc/self/stat");
+    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+    return (Environment.CpuUsage.TotalTime.TotalSeconds, long.Parse(fields[7]));
+}
+
 double Time(Action action)
 {
     var clock = Stopwatch.StartNew();
@@ -346,11 +354,13 @@ for (int round = 1; round <= rounds; round++)
         {
             string k = kind == ChannelTransportKind.Socket ? "socket" : "shm";
             byte[]? received = null;
+            var (cpuBefore, faultsBefore) = SelfUsage();
             double seconds = Time(() =>
             {
                 using var channel = Fork.Start(c => c.Send(big), new ChannelOptions { Transport = kind });
                 received = channel.Receive<byte[]>();
             });
+            var (cpuAfter, faultsAfter) = SelfUsage();
             if (received!.Length != bytes || received[12345] != big[12345] || received[^1] != big[^1])
             {
                 throw new InvalidOperationException("the large result arrived damaged");
@@ -358,6 +368,9 @@ for (int round = 1; round <= rounds; round++)
             received = null;
             GC.Collect();
             Record($"transfer_{k}_gib_per_s", bytes / seconds / (1 << 30), "child to parent, fork and allocation included");
+            // The parent's own work, which the load of a shared machine changes less than the wall clock.
+            Record($"transfer_{k}_parent_cpu_ms_per_gib", (cpuAfter - cpuBefore) * 1000 / (bytes / (double)(1 << 30)), "the parent's CPU time (all its threads) per GiB received");
+            Record($"transfer_{k}_parent_faults_per_mib", (faultsAfter - faultsBefore) / (bytes / (double)(1 << 20)), "the parent's minor page faults per MiB received");
         }
         big = null;
         GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
