@@ -186,6 +186,40 @@ public abstract class LargeResultTests : TransportScenarios
     }
 
     [Fact]
+    public void AChildForkedWhileItsParentHoldsTheWholeBudgetHasABudgetOfItsOwn() => Passes(InheritedBudgetScenario);
+
+    private static void InheritedBudgetScenario()
+    {
+        // The parent receives an array announced at the whole budget (4 GiB of doubles) until it
+        // goes straight into its array (an eighth), then forks a child that receives 16 MiB.
+        using var sender = Fork.Start(c =>
+        {
+            SendPartOfDoubles(c, Inbox.DirectBudget - 64, (int)(Inbox.DirectBudget / Inbox.DirectFactor));
+            Thread.Sleep(TimeSpan.FromMinutes(5));
+        });
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (Inbox.DirectReserved == 0 && DateTime.UtcNow < deadline)
+        {
+            Assert.False(sender.Poll(TimeSpan.FromMilliseconds(50)));
+        }
+        Assert.True(Inbox.DirectReserved > Inbox.DirectBudget - (64 << 20), $"the parent holds {Inbox.DirectReserved} bytes of the budget");
+        using var child = Fork.Start(c =>
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            var doubles = c.Receive<double[]>();
+            c.Send(GC.GetAllocatedBytesForCurrentThread() - before);
+            c.Send(doubles[^1]);
+        });
+        child.Send(Enumerable.Repeat(1.5, 2 << 20).ToArray());
+        long allocated = child.Receive<long>();
+        Assert.Equal(1.5, child.Receive<double>());
+        // Straight into its array: 16 MiB and its first eighth, not twice 16 MiB.
+        Assert.True(allocated < 20 << 20, $"the child allocated {allocated >> 20} MiB to receive 16 MiB");
+        sender.Dispose();
+        Assert.Equal(0, Inbox.DirectReserved);
+    }
+
+    [Fact]
     public void ALargeArrayOfATypeTheReceiveDoesNotExpectIsRefusedAndTheChannelStaysInStep() => Passes(UnexpectedArrayScenario);
 
     private static void UnexpectedArrayScenario()

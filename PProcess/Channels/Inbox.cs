@@ -54,11 +54,45 @@ internal sealed class Inbox
     /// <summary>The most one read asks for at once.</summary>
     private const int MaxRead = 1 << 30;
 
-    /// <summary>The bytes announced by the frames being received straight into their arrays, in this process.</summary>
+    /// <summary>The bytes announced by the frames being received straight into their arrays, in the process <see cref="budgetPid"/>.</summary>
     private static long directReserved;
 
-    /// <summary>For tests: the bytes <see cref="DirectBudget"/> has lent out.</summary>
-    internal static long DirectReserved => Volatile.Read(ref directReserved);
+    /// <summary>
+    /// The process <see cref="directReserved"/> counts for: a forked child inherits its parent's count,
+    /// for frames that only the parent receives, and starts its own.
+    /// </summary>
+    private static int budgetPid = Runtime.ProcessIdentity.Current;
+
+    /// <summary>For tests: the bytes <see cref="DirectBudget"/> has lent out in this process.</summary>
+    internal static long DirectReserved =>
+        Volatile.Read(ref budgetPid) == Runtime.ProcessIdentity.Current ? Volatile.Read(ref directReserved) : 0;
+
+    /// <summary>Takes <paramref name="bytes"/> of <see cref="DirectBudget"/>, or returns false. No lock: a child may inherit one held.</summary>
+    private static bool Reserve(long bytes)
+    {
+        int me = Runtime.ProcessIdentity.Current;
+        int owner = Volatile.Read(ref budgetPid);
+        if (owner != me && Interlocked.CompareExchange(ref budgetPid, me, owner) == owner)
+        {
+            // The first large receive of a forked child: its parent's frames are not its own.
+            Volatile.Write(ref directReserved, 0);
+        }
+        if (Interlocked.Add(ref directReserved, bytes) > DirectBudget)
+        {
+            Interlocked.Add(ref directReserved, -bytes);
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>Gives back <paramref name="bytes"/> reserved in process <paramref name="pid"/> (nothing, if that was a parent).</summary>
+    private static void GiveBack(long bytes, int pid)
+    {
+        if (Volatile.Read(ref budgetPid) == pid)
+        {
+            Interlocked.Add(ref directReserved, -bytes);
+        }
+    }
 
     private readonly long maxPayload;
     private readonly long maxError;
@@ -83,6 +117,9 @@ internal sealed class Inbox
 
     /// <summary>The bytes of <see cref="DirectBudget"/> this inbox holds (its frame's length), or 0.</summary>
     private long reserved;
+
+    /// <summary>The process that reserved <see cref="reserved"/>.</summary>
+    private int reservedBy;
 
     /// <summary>How many of the payload's bytes the serializer needs before it can name the frame's array; past <see cref="long.MaxValue"/>: none (it said no).</summary>
     private long directNeeds;
@@ -265,22 +302,32 @@ internal sealed class Inbox
         }
         var first = segments[0];
         var start = first.AsSpan(0, (int)Math.Min(stored, first.Length));
-        if (Interlocked.Add(ref directReserved, length) > DirectBudget)
+        if (!Reserve(length))
         {
-            Interlocked.Add(ref directReserved, -length);
             directNeeds = long.MaxValue;
             return;
         }
-        var array = destinations!.Destination(format, length, start, out int prefixLength);
+        Array? array;
+        int prefixLength;
+        try
+        {
+            array = destinations!.Destination(format, length, start, out prefixLength);
+        }
+        catch (Exception)
+        {
+            // The serializer promises not to throw for what a peer wrote; if one does, the frame
+            // stays in segments and its decode reports what is wrong.
+            (array, prefixLength) = (null, 0);
+        }
         if (array is null)
         {
-            Interlocked.Add(ref directReserved, -length);
+            GiveBack(length, Runtime.ProcessIdentity.Current);
             // Not enough of the payload for the serializer yet (it says how much it needs; the first
             // segment holds at least that much), or not an array it receives so.
             directNeeds = prefixLength > start.Length && prefixLength <= first.Length ? prefixLength : long.MaxValue;
             return;
         }
-        (destination, reserved, prefix) = (array, length, start[..prefixLength].ToArray());
+        (destination, reserved, reservedBy, prefix) = (array, length, Runtime.ProcessIdentity.Current, start[..prefixLength].ToArray());
         ref byte data = ref MemoryMarshal.GetArrayDataReference(array);
         FreshMemory.PrepareForFill(ref data, length - prefixLength);
         long at = 0;
@@ -313,7 +360,7 @@ internal sealed class Inbox
     {
         if (Interlocked.Exchange(ref reserved, 0) is > 0 and var bytes)
         {
-            Interlocked.Add(ref directReserved, -bytes);
+            GiveBack(bytes, reservedBy);
         }
     }
 
