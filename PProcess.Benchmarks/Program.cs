@@ -9,6 +9,7 @@ using PProcess.Benchmarks;
 // Figures are the best of several rounds (2 with --quick, 3 otherwise).
 // dotnet run --project PProcess.Benchmarks -c Release [-- --quick] [--json FILE] [--only 1,2,3,4,5,6,7]
 // dotnet run --project PProcess.Benchmarks -c Release -- ranks [--quick]: maps across MPI ranks (Ranks.cs).
+// dotnet run --project PProcess.Benchmarks -c Release -- fork-phases [N]: fork per element beside a bare fork loop, for fork_phases.sh.
 if (args.Length > 0 && args[0] == "ranks")
 {
     return Ranks.Run(args[1..]);
@@ -24,6 +25,10 @@ if (args.Length > 0 && args[0] == "cold")
 if (args.Length > 0 && args[0] == "sharing")
 {
     return Sharing.Run(args[1..]);
+}
+if (args.Length > 0 && args[0] == "fork-phases")
+{
+    return ForkPhases.Run(args[1..]);
 }
 if (args.Length > 0 && args[0] == "sharing-case")
 {
