@@ -42,7 +42,7 @@ public sealed class Channel : IDisposable
     {
         this.transport = transport;
         MaxMessageSize = maxMessageSize;
-        inbox = new Inbox(maxMessageSize, RemoteError.MaxFrame);
+        inbox = new Inbox(maxMessageSize, RemoteError.MaxFrame, serializer as IArrayDestinations);
         ExitGrace = exitGrace ?? TimeSpan.FromSeconds(5);
         Child = child;
         Job = job;
@@ -363,6 +363,7 @@ public sealed class Channel : IDisposable
             DescriptorRegistry.Remove(fd);
         }
         transport.Dispose();
+        inbox.Release();
     }
 
     /// <summary>

@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using PProcess.Serialization;
 using PProcess.Transports;
 
@@ -14,6 +16,14 @@ namespace PProcess.Channels;
 /// assembled in a 16 KiB buffer (several at once, from one read), a larger one in segments, each at
 /// most as large as what has arrived so far and at most <see cref="MaxSegment"/>, so a frame holds
 /// at most its received bytes plus <see cref="MaxSegment"/>.
+/// A large byte array or array of plain unmanaged values is received straight into its final array
+/// instead (<see cref="IArrayDestinations"/>), so that most of its bytes are copied once rather than
+/// twice (into segments, then into the array): the array is allocated once its type is here and the
+/// bytes that have arrived are at least an eighth of its size less 1 MiB (<see cref="DirectFactor"/>,
+/// <see cref="DirectSlack"/>), what the segments hold moves into it, and the rest is read straight
+/// into it. Its memory is not touched before bytes arrive for it. The arrays being so received at
+/// once, in the whole process, hold at most <see cref="DirectBudget"/> bytes (others stay in
+/// segments), so that forged headers cannot reserve more address space than that.
 /// </summary>
 internal sealed class Inbox
 {
@@ -32,8 +42,61 @@ internal sealed class Inbox
     /// <summary>The most one <see cref="Fill"/> reads before it returns, so that a fast peer streaming a large frame does not hold the loop.</summary>
     private const long FillBudget = 8 << 20;
 
+    /// <summary>The most bytes that arrays being received straight into, in this process, may announce together.</summary>
+    internal const long DirectBudget = 4L << 30;
+
+    /// <summary>A large array's frame is received straight into its array once it has sent an eighth of its bytes (less <see cref="DirectSlack"/>).</summary>
+    internal const long DirectFactor = 8;
+
+    /// <summary>Frames of up to this size are received straight into their arrays as soon as their type is here.</summary>
+    internal const long DirectSlack = 1 << 20;
+
+    /// <summary>The most one read asks for at once.</summary>
+    private const int MaxRead = 1 << 30;
+
+    /// <summary>The bytes announced by the frames being received straight into their arrays, in the process <see cref="budgetPid"/>.</summary>
+    private static long directReserved;
+
+    /// <summary>
+    /// The process <see cref="directReserved"/> counts for: a forked child inherits its parent's count,
+    /// for frames that only the parent receives, and starts its own.
+    /// </summary>
+    private static int budgetPid = Runtime.ProcessIdentity.Current;
+
+    /// <summary>For tests: the bytes <see cref="DirectBudget"/> has lent out in this process.</summary>
+    internal static long DirectReserved =>
+        Volatile.Read(ref budgetPid) == Runtime.ProcessIdentity.Current ? Volatile.Read(ref directReserved) : 0;
+
+    /// <summary>Takes <paramref name="bytes"/> of <see cref="DirectBudget"/>, or returns false. No lock: a child may inherit one held.</summary>
+    private static bool Reserve(long bytes)
+    {
+        int me = Runtime.ProcessIdentity.Current;
+        int owner = Volatile.Read(ref budgetPid);
+        if (owner != me && Interlocked.CompareExchange(ref budgetPid, me, owner) == owner)
+        {
+            // The first large receive of a forked child: its parent's frames are not its own.
+            Volatile.Write(ref directReserved, 0);
+        }
+        if (Interlocked.Add(ref directReserved, bytes) > DirectBudget)
+        {
+            Interlocked.Add(ref directReserved, -bytes);
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>Gives back <paramref name="bytes"/> reserved in process <paramref name="pid"/> (nothing, if that was a parent).</summary>
+    private static void GiveBack(long bytes, int pid)
+    {
+        if (Volatile.Read(ref budgetPid) == pid)
+        {
+            Interlocked.Add(ref directReserved, -bytes);
+        }
+    }
+
     private readonly long maxPayload;
     private readonly long maxError;
+    private readonly IArrayDestinations? destinations;
     private byte[] buffer = [];
     private int start;
     private int end;
@@ -48,16 +111,34 @@ internal sealed class Inbox
     private readonly List<byte[]> segments = [];
     private long stored;
 
+    /// <summary>A large array's frame received straight into it: the array, and the payload's bytes before its memory (its type name).</summary>
+    private Array? destination;
+    private byte[] prefix = [];
+
+    /// <summary>The bytes of <see cref="DirectBudget"/> this inbox holds (its frame's length), or 0.</summary>
+    private long reserved;
+
+    /// <summary>The process that reserved <see cref="reserved"/>.</summary>
+    private int reservedBy;
+
+    /// <summary>How many of the payload's bytes the serializer needs before it can name the frame's array; past <see cref="long.MaxValue"/>: none (it said no).</summary>
+    private long directNeeds;
+
     /// <param name="maxPayload">The largest payload accepted (<see cref="ChannelOptions.MaxMessageSize"/>).</param>
     /// <param name="maxError">The largest payload of an error frame.</param>
-    internal Inbox(long maxPayload, long maxError)
+    /// <param name="destinations">The channel's serializer, if it names the arrays that large payloads are received into.</param>
+    internal Inbox(long maxPayload, long maxError, IArrayDestinations? destinations = null)
     {
         this.maxPayload = maxPayload;
         this.maxError = Math.Min(maxError, maxPayload);
+        this.destinations = destinations;
     }
 
+    /// <summary>The frame being assembled is large: in segments, or straight into its array.</summary>
+    private bool Large => destination is not null || segments.Count > 0;
+
     /// <summary>A whole frame is here.</summary>
-    internal bool HasFrame => headed && (segments.Count > 0 ? stored == length : end - start >= Frame.HeaderSize + length);
+    internal bool HasFrame => headed && (Large ? stored == length : end - start >= Frame.HeaderSize + length);
 
     /// <summary>Nothing of a frame has arrived.</summary>
     internal bool IsEmpty => end == start && !headed;
@@ -76,7 +157,7 @@ internal sealed class Inbox
 
     /// <summary>What has arrived of an unfinished frame, for a message: the header's bytes, or the payload's.</summary>
     internal string Describe() => headed
-        ? $"the payload was cut off after {(segments.Count > 0 ? stored : end - start - Frame.HeaderSize)} of {length} bytes"
+        ? $"the payload was cut off after {(Large ? stored : end - start - Frame.HeaderSize)} of {length} bytes"
         : $"the frame header was cut off after {end - start} of {Frame.HeaderSize} bytes";
 
     /// <summary>
@@ -111,6 +192,11 @@ internal sealed class Inbox
     /// <summary>Where the next read goes: the buffer's free space, or the current segment's up to the frame's end.</summary>
     private Span<byte> Space()
     {
+        if (destination is not null)
+        {
+            ref byte data = ref MemoryMarshal.GetArrayDataReference(destination);
+            return MemoryMarshal.CreateSpan(ref Unsafe.Add(ref data, (nint)(stored - prefix.Length)), (int)Math.Min(MaxRead, length - stored));
+        }
         if (segments.Count > 0)
         {
             var last = segments[^1];
@@ -151,9 +237,13 @@ internal sealed class Inbox
 
     private void Arrived(int n)
     {
-        if (segments.Count > 0)
+        if (Large)
         {
             stored += n;
+            if (destination is null)
+            {
+                TryDirect();
+            }
         }
         else
         {
@@ -187,14 +277,91 @@ internal sealed class Inbox
         {
             return;
         }
-        // A large frame: its payload so far goes to a first segment; the buffer is then empty (reads
-        // into segments stop at the frame's end, so nothing of the next frame is there).
+        // A large frame: its payload so far goes to its array or a first segment; the buffer is then
+        // empty (reads stop at the frame's end, so nothing of the next frame is there).
         int have = end - start - Frame.HeaderSize;
         var first = Rent((int)Math.Min(length, Math.Max(MinSegment, have)));
         buffer.AsSpan(start + Frame.HeaderSize, have).CopyTo(first);
         segments.Add(first);
         stored = have;
         (start, end) = (0, 0);
+        directNeeds = kind == FrameKind.Value && destinations is not null ? 0 : long.MaxValue;
+        TryDirect();
+    }
+
+    /// <summary>
+    /// Moves a large frame from its segments to its array, if the serializer names one from the
+    /// payload's first bytes, the bytes that have arrived are enough (<see cref="DirectFactor"/>), and
+    /// the budget allows. What the segments hold after the array's prefix (its type name) is copied in.
+    /// </summary>
+    private void TryDirect()
+    {
+        if (stored < directNeeds || length > DirectFactor * stored + DirectSlack)
+        {
+            return;
+        }
+        var first = segments[0];
+        var start = first.AsSpan(0, (int)Math.Min(stored, first.Length));
+        if (!Reserve(length))
+        {
+            directNeeds = long.MaxValue;
+            return;
+        }
+        Array? array;
+        int prefixLength;
+        try
+        {
+            array = destinations!.Destination(format, length, start, out prefixLength);
+        }
+        catch (Exception)
+        {
+            // The serializer promises not to throw for what a peer wrote; if one does, the frame
+            // stays in segments and its decode reports what is wrong.
+            (array, prefixLength) = (null, 0);
+        }
+        if (array is null)
+        {
+            GiveBack(length, Runtime.ProcessIdentity.Current);
+            // Not enough of the payload for the serializer yet (it says how much it needs; the first
+            // segment holds at least that much), or not an array it receives so.
+            directNeeds = prefixLength > start.Length && prefixLength <= first.Length ? prefixLength : long.MaxValue;
+            return;
+        }
+        (destination, reserved, reservedBy, prefix) = (array, length, Runtime.ProcessIdentity.Current, start[..prefixLength].ToArray());
+        ref byte data = ref MemoryMarshal.GetArrayDataReference(array);
+        FreshMemory.PrepareForFill(ref data, length - prefixLength);
+        long at = 0;
+        foreach (var segment in segments)
+        {
+            var part = segment.AsSpan(0, (int)Math.Min(segment.Length, stored - at));
+            int skip = (int)Math.Clamp(prefixLength - at, 0, part.Length);
+            part[skip..].CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref data, (nint)(at + skip - prefixLength)), part.Length - skip));
+            at += part.Length;
+            if (segment.Length <= PooledSegment)
+            {
+                ArrayPool<byte>.Shared.Return(segment);
+            }
+        }
+        segments.Clear();
+    }
+
+    /// <summary>Lets go of a frame's array and gives its bytes back to <see cref="DirectBudget"/>.</summary>
+    private void DropDestination()
+    {
+        (destination, prefix, stored) = (null, [], 0);
+        Release();
+    }
+
+    /// <summary>
+    /// The channel is closed: a frame cut off gives its bytes back to <see cref="DirectBudget"/>. Its
+    /// memory goes with the inbox (another thread may still be inside a read that closing interrupts).
+    /// </summary>
+    internal void Release()
+    {
+        if (Interlocked.Exchange(ref reserved, 0) is > 0 and var bytes)
+        {
+            GiveBack(bytes, reservedBy);
+        }
     }
 
     private static byte[] Rent(int size)
@@ -213,12 +380,17 @@ internal sealed class Inbox
 
     /// <summary>A reader over the whole frame's payload (the same object each time); the frame is gone after <see cref="Consumed"/>.</summary>
     internal PayloadReader Payload() =>
-        segments.Count > 0 ? reader.Over(segments, length) : reader.Over(buffer, start + Frame.HeaderSize, length);
+        destination is not null ? reader.Over(prefix, destination, length)
+        : segments.Count > 0 ? reader.Over(segments, length) : reader.Over(buffer, start + Frame.HeaderSize, length);
 
     /// <summary>The frame has been decoded: its bytes go, and the next frame's header is read if it is here.</summary>
     internal void Consumed()
     {
-        if (segments.Count > 0)
+        if (destination is not null)
+        {
+            DropDestination();
+        }
+        else if (segments.Count > 0)
         {
             foreach (var segment in segments)
             {
@@ -248,28 +420,49 @@ internal sealed class Inbox
     }
 
     /// <summary>Reads a whole frame's payload from memory, refusing to run past its end.</summary>
-    internal sealed class PayloadReader : IPayloadReader
+    internal sealed class PayloadReader : IPayloadReader, IPreparedArrayReader
     {
         private List<byte[]>? segments;
         private byte[]? buffer;
         private int segment;
         private int offset;
+        /// <summary>A large array's frame: the array holding the payload after <see cref="buffer"/> (its prefix), and how much of it has been read.</summary>
+        private Array? array;
+        private long arrayRead;
 
         internal PayloadReader Over(List<byte[]> frameSegments, long length)
         {
-            (segments, buffer, segment, offset, Remaining, Total) = (frameSegments, null, 0, 0, length, length);
+            (segments, buffer, array, segment, offset, Remaining, Total) = (frameSegments, null, null, 0, 0, length, length);
             return this;
         }
 
         internal PayloadReader Over(byte[] frameBuffer, int payloadOffset, long length)
         {
-            (segments, buffer, segment, offset, Remaining, Total) = (null, frameBuffer, 0, payloadOffset, length, length);
+            (segments, buffer, array, segment, offset, Remaining, Total) = (null, frameBuffer, null, 0, payloadOffset, length, length);
+            return this;
+        }
+
+        internal PayloadReader Over(byte[] prefix, Array destination, long length)
+        {
+            (segments, buffer, array, arrayRead, segment, offset, Remaining, Total) = (null, prefix, destination, 0, 0, 0, length, length);
             return this;
         }
 
         internal long Total { get; private set; }
 
         internal long Remaining { get; private set; }
+
+        public Array? TakeArray(Type elementType, long byteLength)
+        {
+            if (array is null || arrayRead != 0 || offset != buffer!.Length || byteLength != Remaining
+                || array.GetType().GetElementType() != elementType)
+            {
+                return null;
+            }
+            var taken = array;
+            (array, buffer, Remaining) = (null, null, 0);
+            return taken;
+        }
 
         public void ReadExactly(Span<byte> target)
         {
@@ -278,6 +471,18 @@ internal sealed class Inbox
                 throw new ChannelProtocolException($"The serializer read past the end of a {Total}-byte payload.");
             }
             Remaining -= target.Length;
+            if (array is not null)
+            {
+                // The prefix first, then the array's memory.
+                int fromPrefix = Math.Min(target.Length, buffer!.Length - offset);
+                buffer.AsSpan(offset, fromPrefix).CopyTo(target);
+                offset += fromPrefix;
+                target = target[fromPrefix..];
+                ref byte data = ref MemoryMarshal.GetArrayDataReference(array);
+                MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref data, (nint)arrayRead), target.Length).CopyTo(target);
+                arrayRead += target.Length;
+                return;
+            }
             if (buffer is not null)
             {
                 buffer.AsSpan(offset, target.Length).CopyTo(target);

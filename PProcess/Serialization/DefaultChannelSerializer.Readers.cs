@@ -14,6 +14,10 @@ public sealed partial class DefaultChannelSerializer
 {
     private static byte[] ReadBytes(long length, IPayloadReader reader)
     {
+        if (reader is IPreparedArrayReader prepared && prepared.TakeArray(typeof(byte), length) is byte[] received)
+        {
+            return received;
+        }
         var bytes = GC.AllocateUninitializedArray<byte>(checked((int)length));
         ReadMemory(reader, ref MemoryMarshal.GetArrayDataReference(bytes), length);
         return bytes;
@@ -100,6 +104,11 @@ public sealed partial class DefaultChannelSerializer
         if (length % size != 0)
         {
             throw new ChannelProtocolException($"A payload of {length} bytes cannot hold values of {type} ({size} bytes each).");
+        }
+        if (reader is IPreparedArrayReader prepared && prepared.TakeArray(type, length) is { } received)
+        {
+            // The channel read the values straight into their array as they arrived.
+            return received;
         }
         var array = Array.CreateInstance(type, length / size);
         ReadMemory(reader, ref MemoryMarshal.GetArrayDataReference(array), length);
