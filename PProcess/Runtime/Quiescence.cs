@@ -28,6 +28,9 @@ internal static class Quiescence
     /// <summary>The patience of the calling thread's forks.</summary>
     internal static TimeSpan CurrentPatience => ThreadPatience ?? Patience;
 
+    /// <summary>How much longer an ordinary fork waits when the only thread still running is the tiering worker.</summary>
+    private static readonly TimeSpan TieringPatience = TimeSpan.FromMinutes(1);
+
     /// <summary>Each other thread's id and how many times it had been scheduled, when all slept.</summary>
     internal sealed class Snapshot(int[] threads, long[] runs, string[] names)
     {
@@ -42,23 +45,30 @@ internal static class Quiescence
     internal static Snapshot WaitForOtherThreads()
     {
         int self = Native.LibC.GetTid();
-        long deadline = -1;
+        long deadline = -1, firstBusy = 0;
         int spins = 0;
         while (true)
         {
-            var snapshot = Take(self, out string? busy);
+            var snapshot = Take(self, out string? busy, out bool onlyTiering);
             if (busy is null)
             {
                 return snapshot;
             }
             if (deadline < 0)
             {
-                deadline = Stopwatch.GetTimestamp() + (long)((ThreadPatience ?? Patience).TotalSeconds * Stopwatch.Frequency);
+                firstBusy = Stopwatch.GetTimestamp();
+                deadline = firstBusy + (long)((ThreadPatience ?? Patience).TotalSeconds * Stopwatch.Frequency);
             }
-            if (Stopwatch.GetTimestamp() > deadline)
+            // The tiering worker alone: its work is the methods queued for promotion, a finite list
+            // while every other thread sleeps, so an ordinary fork waits it out (up to a minute). On a
+            // loaded machine it compiled for more than 5 s at a program's start (a DocsTests program
+            // at load 13 was refused: "thread N '.NET Tiered Com' in state R").
+            bool waitForTiering = onlyTiering && ThreadPatience is null
+                && Stopwatch.GetTimestamp() < deadline + (long)(TieringPatience.TotalSeconds * Stopwatch.Frequency);
+            if (Stopwatch.GetTimestamp() > deadline && !waitForTiering)
             {
                 throw new ForkSafetyException("threads",
-                    $"Refusing to fork: other threads of this process kept running for {(ThreadPatience ?? Patience).TotalSeconds:0.###} s ({busy}). " +
+                    $"Refusing to fork: other threads of this process kept running for {Stopwatch.GetElapsedTime(firstBusy).TotalSeconds:0.###} s ({busy}). " +
                     "A fork while another thread runs managed code or holds a runtime lock leaves the child aborting or hanging " +
                     "(fork-safety rules 3 and 8). Fork from a quiescent process: start workers before other threads, or stop them first.");
             }
@@ -122,8 +132,9 @@ internal static class Quiescence
 
     private static readonly bool SchedStatAvailable = File.Exists("/proc/self/schedstat");
 
-    private static Snapshot Take(int self, out string? busy)
+    private static Snapshot Take(int self, out string? busy, out bool onlyTiering)
     {
+        onlyTiering = true;
         StringBuilder? running = null;
         var threads = new List<int>();
         var runs = new List<long>();
@@ -140,6 +151,7 @@ internal static class Quiescence
             char state = ReadStat(dir, buffer, out string name);
             if (state is 'R' or 'D')
             {
+                onlyTiering &= TieringRepair.IsWorker(name);
                 running ??= new StringBuilder();
                 if (running.Length > 0)
                 {
