@@ -49,7 +49,18 @@ public class BusyServerTests
         Assert.True(ThreadPool.SetMinThreads(workers, minIo));
         Assert.True(ThreadPool.SetMaxThreads(workers, maxIo));
         var marker = Path.Combine(Path.GetTempPath(), $"pprocess-queued-{Environment.ProcessId}");
-        void Mark(string where) => File.AppendAllText(marker, $"{where} {Environment.ProcessId}\n");
+        // One writer at a time: FileMode.Append seeks to the end when the file is opened (no O_APPEND), so two
+        // threads appending at once wrote over each other's lines (15-21 of 22 lines in 4 of 12 runs, while
+        // ThreadPool.CompletedWorkItemCount said every item had run). No thread holds it at the fork: the
+        // pool's two threads are held, and the items wait.
+        var marking = new Lock();
+        void Mark(string where)
+        {
+            lock (marking)
+            {
+                File.AppendAllText(marker, $"{where} {Environment.ProcessId}\n");
+            }
+        }
         using var release = new ManualResetEventSlim(false);
         int holding = 0;
         var holders = Enumerable.Range(0, workers).Select(worker => Task.Run(() =>
@@ -95,7 +106,9 @@ public class BusyServerTests
         }
         var lines = File.ReadAllLines(marker);
         File.Delete(marker);
-        Assert.Equal(expected, lines.Length);
+        Assert.True(expected == lines.Length,
+            $"{lines.Length} of {expected} items ran: {lines.Count(l => l.StartsWith("local"))} local, {lines.Count(l => l.StartsWith("global"))} global; " +
+            $"still pending {ThreadPool.PendingWorkItemCount}, pool threads {ThreadPool.ThreadCount}, completed {ThreadPool.CompletedWorkItemCount}");
         Assert.All(lines, line => Assert.EndsWith($" {Environment.ProcessId}", line));
         Assert.True(ProcFs.NoChildrenLeft());
     }
