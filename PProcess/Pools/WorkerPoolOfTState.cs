@@ -216,6 +216,45 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         return Task.WhenAll(arguments.Select(a => Submit<TResult>(pj, a, withState: true)).ToArray());
     }
 
+    /// <summary>
+    /// As <see cref="Map{TArgs, TResult}(Func{TState, TArgs, TResult}, IEnumerable{TArgs})"/>, going on
+    /// past failed jobs: each argument's <see cref="Outcome{T}"/>, its result or the exception that
+    /// ended it (a <see cref="RemoteException"/>, a <see cref="ChildExitedException"/> for a worker that
+    /// died running it, or, after <see cref="WorkerPoolOptions.Retries"/>, a <see cref="RetriesExhaustedException"/>),
+    /// in the order of <paramref name="arguments"/>.
+    /// </summary>
+    public Outcome<TResult>[] MapOutcomes<TArgs, TResult>(Func<TState, TArgs, TResult> job, IEnumerable<TArgs> arguments)
+    {
+        var pj = PoolJob.Of(job, nameof(job));
+        ArgumentNullException.ThrowIfNull(arguments);
+        return Outcomes(arguments.Select(a => Submit<TResult>(pj, a, withState: true)).ToArray());
+    }
+
+    /// <summary>As <see cref="MapOutcomes{TArgs, TResult}(Func{TState, TArgs, TResult}, IEnumerable{TArgs})"/>, without state.</summary>
+    public Outcome<TResult>[] MapOutcomes<TArgs, TResult>(Func<TArgs, TResult> job, IEnumerable<TArgs> arguments)
+    {
+        var pj = PoolJob.Of(job, nameof(job));
+        ArgumentNullException.ThrowIfNull(arguments);
+        return Outcomes(arguments.Select(a => Submit<TResult>(pj, a, withState: false)).ToArray());
+    }
+
+    private static Outcome<TResult>[] Outcomes<TResult>(Task<TResult>[] tasks)
+    {
+        var outcomes = new Outcome<TResult>[tasks.Length];
+        for (int i = 0; i < tasks.Length; i++)
+        {
+            try
+            {
+                outcomes[i] = new Outcome<TResult>(i, tasks[i].GetAwaiter().GetResult());
+            }
+            catch (Exception e)
+            {
+                outcomes[i] = new Outcome<TResult>(i, e);
+            }
+        }
+        return outcomes;
+    }
+
     private static TResult[] Collect<TResult>(Task<TResult>[] tasks)
     {
         var results = new TResult[tasks.Length];
@@ -344,8 +383,7 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         {
             if (worker.Channel.TryReceive(out var value, request?.ResultType ?? typeof(object)))
             {
-                worker.Current = null;
-                worker.Retiring |= memoryBoard[worker.Index].Read().Retire;
+                Served(worker);
                 request?.Complete(value, worker.Channel);
                 return;
             }
@@ -356,9 +394,11 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         }
         catch (RemoteException e)
         {
-            worker.Current = null;
-            worker.Retiring |= memoryBoard[worker.Index].Read().Retire;
-            request?.Fail(e);
+            Served(worker);
+            if (request is not null)
+            {
+                Failed(request, e);
+            }
         }
         catch (Exception e) when (e is ChildExitedException or ChannelProtocolException or IOException)
         {
@@ -366,14 +406,52 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A worker answered its job: it is idle, and asks to be replaced if its heap is to be
+    /// un-shared, its budget is spent, or it has run its share of jobs (<see cref="WorkerPoolOptions.MaxJobsPerWorker"/>).
+    /// </summary>
+    private void Served(PoolWorker worker)
+    {
+        worker.Current = null;
+        worker.Jobs++;
+        worker.Retiring |= memoryBoard[worker.Index].Read().Retire || worker.Jobs >= Options.MaxJobsPerWorker;
+    }
+
     private void Died(PoolWorker worker, Exception error)
     {
         workers[worker.Index] = null;
         set.Remove(worker.Channel);
         Published();
-        worker.Current?.Fail(error);
+        if (worker.Current is { } request)
+        {
+            Failed(request, error);
+        }
         worker.Current = null;
         worker.Channel.Dispose();
+    }
+
+    /// <summary>A job failed: queued again if <see cref="WorkerPoolOptions.Retries"/> allow, else failed with every attempt's failure.</summary>
+    private void Failed(PoolRequest request, Exception error)
+    {
+        var earlier = request.Attempts;
+        bool again;
+        try
+        {
+            again = !disposing && (earlier?.Count ?? 0) < Options.Retries
+                && (Options.RetryWhen is { } when ? when(error) : error is ChildExitedException);
+        }
+        catch (Exception predicate)
+        {
+            request.Fail(predicate);
+            return;
+        }
+        if (again)
+        {
+            (request.Attempts ??= []).Add(error);
+            queue.Enqueue(request);
+            return;
+        }
+        request.Fail(earlier is null ? error : new RetriesExhaustedException(request.Job.Name, [.. earlier, error]));
     }
 
     /// <summary>How long the pool's thread waits for quiescence per replacement attempt; doubles after each refusal, up to 5 s.</summary>
