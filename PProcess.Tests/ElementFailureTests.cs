@@ -338,3 +338,19 @@ public class ElementFailureTests
         Assert.True(ProcFs.NoChildrenLeft());
     }
 }
+
+/// <summary>Issue 23's chaos soak, short: the chaos example with a child SIGKILLed every 10 ms.</summary>
+public class ChaosTests
+{
+    [Fact]
+    public void EveryResultArrivesOnceInOrderWhileChildrenAreKilledAtRandom()
+    {
+        var output = ExampleRunner.Passes("chaos", "--count", "3000", "--work-us", "100", "--every-ms", "10");
+        Assert.Contains("chaos: ok", output);
+        // Children were killed in each run (the kills column), and the checks held.
+        var rows = output.Split('\n').Where(l => l.StartsWith("| PMap", StringComparison.Ordinal) || l.StartsWith("| WorkerPool", StringComparison.Ordinal)).ToList();
+        Assert.Equal(4, rows.Count);
+        Assert.All(rows, r => Assert.True(int.Parse(r.Split('|')[3]) > 0, r));
+        Assert.All(rows, r => Assert.EndsWith("| ok |", r.TrimEnd()));
+    }
+}

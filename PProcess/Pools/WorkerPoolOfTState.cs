@@ -459,6 +459,8 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
 
     private static readonly TimeSpan InitialReplacementPatience = TimeSpan.FromMilliseconds(250);
 
+    private static readonly TimeSpan MaxReplacementPatience = TimeSpan.FromSeconds(5);
+
     /// <summary>Not before then: the next attempt after a refusal.</summary>
     private Deadline nextReplacementAttempt = Deadline.Now;
 
@@ -498,15 +500,24 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
                     }
                     workers[i] = fresh;
                     Published();
+                    startDeaths = 0;
                     replacementPatience = InitialReplacementPatience;
                     nextReplacementAttempt = Deadline.Now;
+                }
+                catch (Exception e) when (e is ChildExitedException or ChannelProtocolException or IOException && ++startDeaths < MaxStartDeaths)
+                {
+                    // The fresh worker died before it was ready (killed from outside, say): forked
+                    // again at once, a few times in a row, before the queue is given up on.
+                    lastReplacementError = e;
+                    Interlocked.Increment(ref failedReplacements);
+                    i--;
                 }
                 catch (Exception e) when (e is ForkSafetyException or ForkException or RemoteException or ChildProcessException or ChannelProtocolException or IOException)
                 {
                     lastReplacementError = e;
                     Interlocked.Increment(ref failedReplacements);
                     nextReplacementAttempt = Deadline.After(replacementPatience);
-                    replacementPatience = TimeSpan.FromTicks(Math.Min(replacementPatience.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                    replacementPatience = TimeSpan.FromTicks(Math.Min(replacementPatience.Ticks * 2, MaxReplacementPatience.Ticks));
                     break;
                 }
                 finally
@@ -527,9 +538,24 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         leaving.Add(worker.Channel.Child!);
     }
 
+    /// <summary>Fresh workers that died before they were ready, in a row; at <see cref="MaxStartDeaths"/>, the pool backs off and fails its queue if it has no worker.</summary>
+    private int startDeaths;
+
+    private const int MaxStartDeaths = 5;
+
+    /// <summary>
+    /// With no live worker, the queued jobs fail: at once when dead workers are not replaced or the
+    /// initializer threw, otherwise once the replacements have been refused long enough for the
+    /// back-off to reach its cap (about 8 s of attempts): a thread that ran during a few forks, or a
+    /// fresh worker killed before it was ready, does not fail jobs that a replacement could run.
+    /// </summary>
     private void FailQueuedIfNoWorkers()
     {
         if (workers.Any(w => w is not null))
+        {
+            return;
+        }
+        if (Options.ReplaceDeadWorkers && lastReplacementError is not RemoteException && replacementPatience < MaxReplacementPatience)
         {
             return;
         }
