@@ -11,7 +11,7 @@ namespace PProcess.Examples.Programs;
 /// (SIGKILL, a pid it killed) and every other result must arrive. The same through a
 /// <see cref="WorkerPool{TState}"/>. Prints a table (markdown) and exits 1 if a check failed.
 /// Usage: chaos [--count N] [--work-us U] [--every-ms M] [--retries R] [--limit N]
-/// (defaults 100000 elements of 50 µs of work, a kill every 5 ms, 5 retries, the usable cores).
+/// (defaults 100000 elements of 100 µs of work, a kill every 10 ms, 5 retries, the usable cores).
 /// </summary>
 public static class Chaos
 {
@@ -24,8 +24,8 @@ public static class Chaos
     {
         var extra = new ExtraArguments(options.Rest, "usage: chaos [--count N] [--work-us U] [--every-ms M] [--retries R] [--limit N]");
         int count = extra.Int("--count", 100_000, 1);
-        workMicroseconds = extra.Int("--work-us", 50, 0);
-        int everyMs = extra.Int("--every-ms", 5, 1);
+        workMicroseconds = extra.Int("--work-us", 100, 0);
+        int everyMs = extra.Int("--every-ms", 10, 1);
         int retries = extra.Int("--retries", 5, 1);
         extra.ThrowIfAnyLeft();
         int limit = options.LimitGiven ? options.Limit : Cores.Usable;

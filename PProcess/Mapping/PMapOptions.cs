@@ -103,9 +103,7 @@ public sealed class PMapOptions : ChannelOptions
     public int Retries
     {
         get => retries;
-        set => retries = value < 0
-            ? throw new ArgumentOutOfRangeException(nameof(value), value, "PMap's retries must be at least 0.")
-            : value;
+        set => retries = ValidRetries(value, "PMap's retries");
     }
 
     /// <summary>

@@ -44,9 +44,7 @@ public sealed class WorkerPoolOptions : ChannelOptions
     public int Retries
     {
         get => retries;
-        set => retries = value < 0
-            ? throw new ArgumentOutOfRangeException(nameof(value), value, "A pool's retries must be at least 0.")
-            : value;
+        set => retries = ValidRetries(value, "A pool's retries");
     }
 
     /// <summary>
