@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Mono.Unix.Native;
+using PProcess.Mpi;
 
 namespace PProcess.Examples.Programs;
 
@@ -10,7 +11,9 @@ namespace PProcess.Examples.Programs;
 /// and in order; with outcomes, every failed element must be a child killed by that thread
 /// (SIGKILL, a pid it killed) and every other result must arrive. The same through a
 /// <see cref="WorkerPool{TState}"/>. Prints a table (markdown) and exits 1 if a check failed.
-/// Usage: chaos [--count N] [--work-us U] [--every-ms M] [--retries R] [--limit N]
+/// With --mpi, under mpiexec: PMapAcrossRanks with retries, each rank's children killed by a
+/// thread of that rank; rank 0 checks the results.
+/// Usage: chaos [--count N] [--work-us U] [--every-ms M] [--retries R] [--limit N] [--mpi]
 /// (defaults 100000 elements of 100 µs of work, a kill every 10 ms, 5 retries, the usable cores).
 /// </summary>
 public static class Chaos
@@ -22,7 +25,8 @@ public static class Chaos
 
     public static void Run(Options options)
     {
-        var extra = new ExtraArguments(options.Rest, "usage: chaos [--count N] [--work-us U] [--every-ms M] [--retries R] [--limit N]");
+        var extra = new ExtraArguments(options.Rest, "usage: chaos [--count N] [--work-us U] [--every-ms M] [--retries R] [--limit N] [--mpi]");
+        bool acrossRanks = extra.Flag("--mpi");
         int count = extra.Int("--count", 100_000, 1);
         workMicroseconds = extra.Int("--work-us", 100, 0);
         int everyMs = extra.Int("--every-ms", 10, 1);
@@ -33,6 +37,11 @@ public static class Chaos
         Console.WriteLine("| run | elements | kills | elements failed | seconds | check |");
         Console.WriteLine("|---|---|---|---|---|---|");
         var source = Enumerable.Range(0, count).ToArray();
+        if (acrossRanks)
+        {
+            AcrossRanks(source, limit, everyMs, retries);
+            return;
+        }
 
         Measure("PMap, Retries", count, everyMs, killer =>
         {
@@ -58,6 +67,28 @@ public static class Chaos
         using var bare = new WorkerPool<object?>(null, new WorkerPoolOptions { Workers = limit });
         Measure("WorkerPool.MapOutcomes", jobs, everyMs, killer => CheckOutcomes("WorkerPool.MapOutcomes", bare.MapOutcomes(Work, source.Take(jobs)), jobs, killer));
         Console.WriteLine(failed ? "chaos: FAILED" : "chaos: ok (every result once, in order; every failure a killed child)");
+        if (failed)
+        {
+            Environment.ExitCode = 1;
+        }
+    }
+
+    /// <summary>PMapAcrossRanks with retries while each rank's killer kills that rank's children; rank 0 checks every result.</summary>
+    private static void AcrossRanks(int[] source, int limit, int everyMs, int retries)
+    {
+        int rank = MpiWorld.Rank;
+        Measure($"PMapAcrossRanks ({MpiWorld.Size} ranks; rank {rank}'s kills), Retries", source.Length, everyMs, killer =>
+        {
+            var results = source.PMapAcrossRanks(Work, new MpiPMapOptions { Limit = limit, Retries = retries });
+            if (rank == 0)
+            {
+                Check(results.Failure is null, $"PMapAcrossRanks: {results.Failure}");
+                Check(results.Completed == source.Length && results.Select((r, i) => r == 3L * i).All(ok => ok),
+                    "PMapAcrossRanks: a result is missing or wrong");
+            }
+            return 0;
+        });
+        Console.WriteLine(failed ? $"chaos: rank {rank} FAILED" : $"chaos: rank {rank} ok (every result once, in order)");
         if (failed)
         {
             Environment.ExitCode = 1;
