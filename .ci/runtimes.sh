@@ -83,7 +83,7 @@ versions=("$@")
 runtimes=$(mktemp -d)
 trap 'rm -rf "$runtimes"' EXIT
 # The battery: the tests whose scenario processes fork from programs shaped as users write them.
-battery='FullyQualifiedName~ThreadPoolInChildTests|FullyQualifiedName~ForkSafetyTests|FullyQualifiedName~ChildExitTests|FullyQualifiedName~ForkStartTests|FullyQualifiedName~BusyServerTests'
+battery='FullyQualifiedName~ThreadPoolInChildTests|FullyQualifiedName~ForkSafetyTests|FullyQualifiedName~ChildExitTests|FullyQualifiedName~ForkStartTests|FullyQualifiedName~BusyServerTests|FullyQualifiedName~TieringTests'
 for ver in "${versions[@]}"; do
     started=$SECONDS
     layout "$ver" "$runtimes/$ver"

@@ -50,6 +50,47 @@ internal static class Peers
         return output is null ? (null, note) : (double.Parse(output, CultureInfo.InvariantCulture), "a new process: its first fork's preparation included");
     }
 
+    /// <summary>
+    /// A .NET baseline in a process of its own with the runtime's default settings
+    /// (PProcess.Benchmarks.Baselines, copied into baselines/ beside this benchmark): the seconds of
+    /// one timed run after an untimed one, checked against <paramref name="expected"/> when given;
+    /// for "steady" and "webstart", the milliseconds it prints.
+    /// </summary>
+    internal static (double? Value, string Note) Baseline(long? expected, params object[] args) =>
+        RunBaselines(Path.Combine("baselines", "PProcess.Benchmarks.Baselines.dll"), null, expected, args);
+
+    /// <summary>
+    /// The same program as <see cref="Baseline"/> with the package's settings (PProcess.Benchmarks.WithPackage,
+    /// in withpackage/): what referencing PProcess costs a program that does not fork.
+    /// </summary>
+    internal static (double? Value, string Note) WithPackage(params object[] args) =>
+        RunBaselines(Path.Combine("withpackage", "PProcess.Benchmarks.WithPackage.dll"), null, null, args);
+
+    /// <summary>The baselines' web app as a web app runs: server GC, as the Web SDK sets it.</summary>
+    internal static (double? Value, string Note) BaselineWebApp() =>
+        RunBaselines(Path.Combine("baselines", "PProcess.Benchmarks.Baselines.dll"), "1", null, ["webstart"]);
+
+    private static (double? Value, string Note) RunBaselines(string relative, string? serverGc, long? expected, object[] args)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, relative);
+        if (!File.Exists(dll))
+        {
+            return (null, $"skipped: {dll} is missing (build PProcess.Benchmarks, which builds it)");
+        }
+        var (output, note) = Run("dotnet", serverGc is null ? null : new Dictionary<string, string> { ["DOTNET_gcServer"] = serverGc },
+            [dll, .. args.Select(a => Convert.ToString(a, CultureInfo.InvariantCulture)!)]);
+        if (output is null)
+        {
+            return (null, note);
+        }
+        var words = output.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (expected is { } sum && long.Parse(words[1], CultureInfo.InvariantCulture) != sum)
+        {
+            throw new InvalidOperationException($"the baseline {string.Join(' ', args)} computed a different result");
+        }
+        return (double.Parse(words[0], CultureInfo.InvariantCulture), "own process, runtime defaults");
+    }
+
     /// <summary>Where the pprocess port is looked for, and cloned to when it is absent (never part of this repository).</summary>
     internal static string PprocessDirectory =>
         Environment.GetEnvironmentVariable("PPROCESS_PYTHON") is { Length: > 0 } dir ? dir : Path.Combine(Path.GetTempPath(), "pprocess-python");
@@ -125,9 +166,15 @@ internal static class Peers
     private static (double? Value, string Note) Parse((string? Output, string Note) run) =>
         run.Output is null ? (null, run.Note) : (double.Parse(run.Output.Trim(), CultureInfo.InvariantCulture), run.Note);
 
-    private static (string? Output, string Note) Run(string program, params string[] args)
+    private static (string? Output, string Note) Run(string program, params string[] args) => Run(program, null, args);
+
+    private static (string? Output, string Note) Run(string program, IDictionary<string, string>? environment, params string[] args)
     {
         var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);

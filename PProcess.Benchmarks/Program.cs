@@ -7,7 +7,7 @@ using PProcess.Benchmarks;
 
 // Side-by-side benchmarks of PProcess against its peers, all measured in one run (docs/performance.md).
 // Figures are the best of several rounds (2 with --quick, 3 otherwise).
-// dotnet run --project PProcess.Benchmarks -c Release [-- --quick] [--json FILE] [--only 1,2,3,4,5,6,7]
+// dotnet run --project PProcess.Benchmarks -c Release [-- --quick] [--json FILE] [--only 1,2,3,4,5,6,7,8]
 // dotnet run --project PProcess.Benchmarks -c Release -- ranks [--quick]: maps across MPI ranks (Ranks.cs).
 if (args.Length > 0 && args[0] == "ranks")
 {
@@ -267,6 +267,8 @@ for (int round = 1; round <= rounds && Section(4); round++)
 {
     Record("mandelbrot_plinq_s", Time(() => plinqSum = Mandelbrot.Checksum(
         rows.AsParallel().AsOrdered().WithDegreeOfParallelism(cores).Select(y => Mandelbrot.Row(y, w, h)).ToList())));
+    Record("mandelbrot_plinq_own_s", Peers.Baseline(expected, "mandelbrot", "plinq", w, h).Value, "own process, runtime defaults");
+    Record("mandelbrot_sequential_own_s", Peers.Baseline(expected, "mandelbrot", "sequential", w, h).Value, "own process, runtime defaults");
     if (pmapDefaultSum != expected || pmapSum != expected || pmapReuseSum != expected || pmapShmSum != expected || plinqSum != expected)
     {
         throw new InvalidOperationException("the Mandelbrot results differ between the ways of computing them");
@@ -305,12 +307,14 @@ for (int round = 1; round <= rounds && (Section(2) || Section(7)); round++)
         var (cold, coldNote) = Peers.ColdPMap(trivialItems.Length);
         Record("pmap_trivial_cold_s", cold, coldNote);
         RecordPlinq("plinq_trivial_s", trivialItems, x => x + 1, trivialSum);
+        Record("plinq_trivial_own_s", Peers.Baseline(trivialSum, "trivial", "plinq", trivialItems.Length).Value, "own process, runtime defaults");
         var (trivial, trivialNote) = Peers.PythonPoolMapAuto(trivialItems.Length, 0, cores);
         Record("python_pool_trivial_s", trivial, trivialNote);
         RecordPMap("pmap_trivial_batched_s", trivialItems, x => x + 1, trivialSum, Batched(trivialItems.Length));
 
         RecordPMap("pmap_cpu_s", cpuItems, x => Work.Burn(cpuIterations, x), cpuSum, null);
         RecordPlinq("plinq_cpu_s", cpuItems, x => Work.Burn(cpuIterations, x), cpuSum);
+        Record("plinq_cpu_own_s", Peers.Baseline(cpuSum, "cpu", "plinq", cpuItems.Length, cpuIterations).Value, "own process, runtime defaults");
         var (cpu, cpuNote) = Peers.PythonPoolMapAuto(cpuItems.Length, 100, cores);
         Record("python_pool_cpu_s", cpu, cpuNote);
         RecordPMap("pmap_cpu_batched_s", cpuItems, x => Work.Burn(cpuIterations, x), cpuSum, Batched(cpuItems.Length));
@@ -318,6 +322,27 @@ for (int round = 1; round <= rounds && (Section(2) || Section(7)); round++)
         RecordPMap("pmap_slow_s", slowItems, x => Work.Burn(slowIterations, x), slowSum, null);
         var (slow, slowNote) = Peers.PprocessPmap(slowItems.Length, 10, cores);
         Record("pprocess_pmap_slow_s", slow, slowNote);
+    }
+}
+
+// 8. Code of the kind users write (UserCode.cs), where tiered compilation and dynamic PGO matter:
+// PMap over it against PLINQ (here and in a process with the runtime's defaults), a program's steady
+// state with the package's settings against the runtime's defaults, and a minimal web app's start.
+int userItems = quick ? 500 : 2_000;
+long userSum = Section(8) ? Enumerable.Range(0, userItems).Sum(x => (long)UserCode.Element(x)) : 0;
+for (int round = 1; round <= rounds && Section(8); round++)
+{
+    Console.Error.WriteLine($"8. user code: {userItems} elements, a program's steady state, a web app's start (round {round} of {rounds})");
+    RecordPMap("pmap_usercode_s", Enumerable.Range(0, userItems).ToArray(), UserCode.Element, userSum, null);
+    RecordPlinq("plinq_usercode_s", Enumerable.Range(0, userItems).ToArray(), UserCode.Element, userSum);
+    Record("plinq_usercode_own_s", Peers.Baseline(userSum, "usercode", "plinq", userItems).Value, "own process, runtime defaults");
+    Record("sequential_usercode_own_s", Peers.Baseline(userSum, "usercode", "sequential", userItems).Value, "own process, runtime defaults");
+    for (int i = 0; i < 2; i++)
+    {
+        Record("steady_with_package_ms", Peers.WithPackage("steady").Value, "the program referencing PProcess: median of the last 20 rounds of 4 s");
+        Record("steady_defaults_ms", Peers.Baseline(null, "steady").Value, "the same program without it");
+        Record("webstart_with_package_ms", Peers.WithPackage("webstart").Value, "process start to one request answered and the host stopped");
+        Record("webstart_defaults_ms", Peers.BaselineWebApp().Value, "the same without PProcess, with server GC as the Web SDK sets it");
     }
 }
 
@@ -377,6 +402,7 @@ string Gib(string name) => F(name) is { } v ? $"{v:0.##} GiB/s{Load(name)}" : "s
 void Throughput(string what, string ours, string theirs, string goal = "", Func<double, bool>? met = null) =>
     Line(what, Sec(ours), Sec(theirs), Ratio(F(theirs), F(ours)), goal, met);
 string Sec(string name) => F(name) is { } v ? $"{v * 1000:0.#} ms{Load(name)}" : "skipped";
+string Ms(string name) => F(name) is { } v ? $"{v:0.#} ms{Load(name)}" : "skipped";
 
 Line("PMap fork per job, limit 1 / bare fork+_exit+waitpid (.NET)", Us("pmap_fork_per_job_limit1_us"), Us("bare_fork_loop_us"),
     Ratio(F("pmap_fork_per_job_limit1_us"), F("bare_fork_loop_us")), "≤ 1.3", r => r <= 1.3);
@@ -416,6 +442,19 @@ Throughput("Mandelbrot throughput: PMap ForkPerElement (a fork per batch) / PLIN
 Throughput("Mandelbrot throughput: PLINQ / sequential loop", "mandelbrot_plinq_s", "mandelbrot_sequential_s");
 Throughput("Mandelbrot throughput: PMap defaults / sequential loop", "mandelbrot_pmap_default_s", "mandelbrot_sequential_s");
 Throughput("child compute speed / parent", "compute_child_s", "compute_parent_s", "≥ 0.95", r => r >= 0.95);
+Throughput($"PLINQ in this process / PLINQ in its own with runtime defaults, {trivialItems.Length:N0} trivial elements", "plinq_trivial_s", "plinq_trivial_own_s");
+Throughput($"PMap defaults / PLINQ in its own process with runtime defaults, {trivialItems.Length:N0} trivial elements (throughput)", "pmap_trivial_s", "plinq_trivial_own_s", "≥ 1", r => r >= 1);
+Throughput($"PMap defaults / PLINQ in its own process with runtime defaults, {cpuItems.Length:N0} elements of ~100 µs (throughput)", "pmap_cpu_s", "plinq_cpu_own_s", "≥ 0.95", r => r >= 0.95);
+Throughput("Mandelbrot throughput: PLINQ in this process / in its own with runtime defaults", "mandelbrot_plinq_s", "mandelbrot_plinq_own_s");
+Throughput("Mandelbrot throughput: PMap defaults / PLINQ in its own process with runtime defaults", "mandelbrot_pmap_default_s", "mandelbrot_plinq_own_s", "≥ 0.9", r => r >= 0.9);
+Throughput("Mandelbrot throughput: sequential loop in this process / in its own with runtime defaults", "mandelbrot_sequential_s", "mandelbrot_sequential_own_s");
+Throughput($"user code, {userItems:N0} elements: PMap defaults / PLINQ in its own process with runtime defaults (throughput)", "pmap_usercode_s", "plinq_usercode_own_s", "≥ 0.9", r => r >= 0.9);
+Throughput($"user code, {userItems:N0} elements: PLINQ in this process / in its own with runtime defaults", "plinq_usercode_s", "plinq_usercode_own_s");
+Throughput($"user code, {userItems:N0} elements: PMap defaults / sequential loop in its own process", "pmap_usercode_s", "sequential_usercode_own_s");
+Line("a program's steady state (user code): with the package's settings / runtime defaults (time)", Ms("steady_with_package_ms"), Ms("steady_defaults_ms"),
+    Ratio(F("steady_with_package_ms"), F("steady_defaults_ms")), "≤ 1.05", r => r <= 1.05);
+Line("a minimal web app's start: with the package's settings / runtime defaults and server GC (time)", Ms("webstart_with_package_ms"), Ms("webstart_defaults_ms"),
+    Ratio(F("webstart_with_package_ms"), F("webstart_defaults_ms")), "≤ 1.05", r => r <= 1.05);
 
 foreach (var (kind, what) in new[] { ("record", "one record"), ("list100", "List of 100 records"), ("array10000", "array of 10,000 records") })
 {

@@ -128,18 +128,6 @@ public class ForkSafetyTests
     }
 
     [Fact]
-    public void TieredCompilationGuardRefusesToFork() =>
-        IsolatedProcess.Passes(TieredCompilationScenario, new Dictionary<string, string> { ["DOTNET_TieredCompilation"] = "1" });
-
-    private static void TieredCompilationScenario()
-    {
-        var refused = Assert.Throws<ForkSafetyException>(() => Fork.Start(c => c.Send(1)));
-        Assert.Equal("System.Runtime.TieredCompilation", refused.Setting);
-        Assert.Contains("DOTNET_TieredCompilation", refused.Message);
-        Assert.True(ProcFs.NoChildrenLeft());
-    }
-
-    [Fact]
     public void TheThreadPoolRepairIsPinnedToTheRuntimesItWasVerifiedOn()
     {
         // A runtime update must fail here, loudly, and not in a user's child: run the fork-safety
@@ -368,7 +356,8 @@ public class ForkSafetyTests
         Assert.False(File.ReadAllText("/proc/self/maps").Contains("doublemapper"), "W^X is on");
         Assert.False(GCSettings.IsServerGC);
         Assert.Equal(GCLatencyMode.Batch, GCSettings.LatencyMode);
-        Assert.Equal("false", AppContext.GetData("System.Runtime.TieredCompilation")?.ToString(), ignoreCase: true);
+        // Tiered compilation is left as the application has it (rule 8).
+        Assert.Null(AppContext.GetData("System.Runtime.TieredCompilation"));
     }
 
     [Fact]
@@ -474,7 +463,9 @@ public class ForkSafetyTests
         Assert.Contains(":line", error.StackTrace);
     }
 
-    private static long CompiledMethods() => System.Runtime.JitInfo.GetCompiledMethodCount(currentThread: false);
+    // On the calling thread only: with tiered compilation a child's own tiering worker compiles the
+    // methods that grow hot, on a thread of its own, after the child has started (rule 8).
+    private static long CompiledMethods() => System.Runtime.JitInfo.GetCompiledMethodCount(currentThread: true);
 
     /// <summary>
     /// Rule 9 for the exchange's path: each child of a MakeParallel job compiles nothing before
@@ -489,12 +480,19 @@ public class ForkSafetyTests
         using var map = new Map<long>(limit: 8);
         // The child's answer: how many methods were compiled since the parent started the job.
         var job = map.Manage(Exchange.MakeParallel((long before) => CompiledMethods() - before));
+        var retried = new List<bool>();
         for (int i = 0; i < 6; i++)
         {
+            long retries = Fork.Retries;
             job(CompiledMethods());
+            retried.Add(Fork.Retries != retries);
         }
-        // The first two forks are the warm-up: the parent prepares the child path then.
-        Assert.Equal([0L, 0L, 0L, 0L], map[2..6]);
+        // The first two forks are the warm-up: the parent prepares the child path then. A fork made
+        // again (the tiering worker woke during it: rule 18) compiles its retry's code in the parent
+        // the first time, before its child exists, so only the others count.
+        var counts = Enumerable.Range(2, 4).Where(i => !retried[i]).Select(i => map[i]).ToList();
+        Assert.True(counts.Count >= 2, $"{4 - counts.Count} of 4 forks were made again");
+        Assert.All(counts, count => Assert.Equal(0L, count));
     }
 
     [Fact]

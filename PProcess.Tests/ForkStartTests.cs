@@ -59,8 +59,13 @@ public class ForkStartTests
         Assert.Equal([0, 10, 20], results);
         Assert.Equal(["0", "1", "2"], File.ReadAllLines(ran).Order());
         File.Delete(ran);
-        Assert.Equal(3, Fork.Retries);
-        Assert.All(ForkPoint.RecentRetryReasons, r => Assert.Contains(reason, r));
+        // The runtime's tiering worker wakes now and then (every 100 ms while it delays tier-up), and
+        // a fork it woke during is made again too (rule 18): those retries are not the fault's.
+        var reasons = ForkPoint.RecentRetryReasons;
+        // Such a retry may also take the place of the fault's: the fault is injected in an attempt 1.
+        var injected = reasons.Where(r => !r.Contains("'.NET Tiered ", StringComparison.Ordinal)).ToList();
+        Assert.True(injected.Count >= 1 && reasons.Count >= 3 && injected.All(r => r.Contains(reason)), "retries: " + string.Join(" | ", reasons));
+        Assert.Equal(reasons.Count, Fork.Retries);
         Assert.True(ProcFs.NoChildrenLeft());
     }
 

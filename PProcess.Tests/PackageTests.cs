@@ -71,6 +71,8 @@ public class PackageTests
                     <TargetFramework>net10.0</TargetFramework>
                     <Nullable>enable</Nullable>
                     <ImplicitUsings>enable</ImplicitUsings>
+                    <!-- As a web app's SDK does: the package must say that it replaces this. -->
+                    <ServerGarbageCollection>true</ServerGarbageCollection>
                   </PropertyGroup>
                   <ItemGroup>
                     <PackageReference Include="PProcess" Version="{version}" />
@@ -95,7 +97,9 @@ public class PackageTests
                 """);
             // Its own package folder: the package is extracted from the feed, not taken from a cache.
             var packages = new Dictionary<string, string> { ["NUGET_PACKAGES"] = Path.Combine(work.FullName, "packages") };
-            Dotnet(app, packages, "build", "-c", "Release");
+            var build = Dotnet(app, packages, "build", "-c", "Release");
+            Assert.Contains("warning PPROC001", build);
+            Assert.DoesNotContain("PPROC002", build);
 
             // 3. It runs: six results in order, each computed in a child.
             var output = Dotnet(app, packages, "bin/Release/net10.0/app.dll");
@@ -105,11 +109,14 @@ public class PackageTests
             // 4. The package's build targets gave it the fork-safe settings.
             using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(app, "bin/Release/net10.0/app.runtimeconfig.json")));
             var properties = config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
-            foreach (var setting in new[] { "System.Runtime.EnableWriteXorExecute", "System.GC.Server", "System.GC.Concurrent", "System.Runtime.TieredCompilation" })
+            foreach (var setting in new[] { "System.Runtime.EnableWriteXorExecute", "System.GC.Server", "System.GC.Concurrent" })
             {
                 Assert.True(properties.TryGetProperty(setting, out var value), $"{setting} is not in the consumer's runtimeconfig.json:\n{properties}");
                 Assert.Equal(JsonValueKind.False, value.ValueKind);
             }
+            // Tiered compilation and dynamic PGO stay as the runtime has them (fork-safety rule 8).
+            Assert.False(properties.TryGetProperty("System.Runtime.TieredCompilation", out _), $"the package set tiered compilation:\n{properties}");
+            Assert.False(properties.TryGetProperty("System.Runtime.TieredPGO", out _), $"the package set dynamic PGO:\n{properties}");
         }
         finally
         {

@@ -6,13 +6,13 @@ using PProcess.Mpi;
 namespace PProcess.Examples.Programs;
 
 /// <summary>
-/// chaos: a map during which a thread of its own SIGKILLs a random child of this process every few
-/// milliseconds (issue 23's soak). With retries, every element's result must arrive exactly once
+/// chaos: a map during which a process of its own (a forked child) SIGKILLs a random child of this
+/// process every few milliseconds (issue 23's soak). With retries, every element's result must arrive exactly once
 /// and in order; with outcomes, every failed element must be a child killed by that thread
 /// (SIGKILL, a pid it killed) and every other result must arrive. The same through a
 /// <see cref="WorkerPool{TState}"/>. Prints a table (markdown) and exits 1 if a check failed.
 /// With --mpi, under mpiexec: PMapAcrossRanks with retries, each rank's children killed by a
-/// thread of that rank; rank 0 checks the results.
+/// killer of that rank; rank 0 checks the results.
 /// Usage: chaos [--count N] [--work-us U] [--every-ms M] [--retries R] [--limit N] [--mpi]
 /// (defaults 100000 elements of 100 µs of work, a kill every 10 ms, 5 retries, the usable cores).
 /// </summary>
@@ -43,7 +43,7 @@ public static class Chaos
             return;
         }
 
-        Measure("PMap, Retries", count, everyMs, killer =>
+        Measure("PMap, Retries", count, everyMs, () =>
         {
             long expected = 0;
             foreach (var r in source.PMap(Work, new PMapOptions { Limit = limit, Retries = retries }))
@@ -52,20 +52,20 @@ public static class Chaos
                 expected++;
             }
             Check(expected == count, $"PMap: {expected} results of {count}");
-            return 0;
+            return [];
         });
-        Measure("PMapOutcomes", count, everyMs, killer => CheckOutcomes("PMapOutcomes", source.PMapOutcomes(Work, new PMapOptions { Limit = limit }), count, killer));
+        Measure("PMapOutcomes", count, everyMs, () => CheckOutcomes("PMapOutcomes", source.PMapOutcomes(Work, new PMapOptions { Limit = limit }), count));
 
         using var pool = new WorkerPool<object?>(null, new WorkerPoolOptions { Workers = limit, Retries = retries });
         int jobs = Math.Max(1, count / 10);
-        Measure("WorkerPool.Map, Retries", jobs, everyMs, killer =>
+        Measure("WorkerPool.Map, Retries", jobs, everyMs, () =>
         {
             var results = pool.Map(Work, source.Take(jobs));
             Check(results.Length == jobs && results.Select((r, i) => r == 3L * i).All(ok => ok), "WorkerPool.Map: a result is missing or wrong");
-            return 0;
+            return [];
         });
         using var bare = new WorkerPool<object?>(null, new WorkerPoolOptions { Workers = limit });
-        Measure("WorkerPool.MapOutcomes", jobs, everyMs, killer => CheckOutcomes("WorkerPool.MapOutcomes", bare.MapOutcomes(Work, source.Take(jobs)), jobs, killer));
+        Measure("WorkerPool.MapOutcomes", jobs, everyMs, () => CheckOutcomes("WorkerPool.MapOutcomes", bare.MapOutcomes(Work, source.Take(jobs)), jobs));
         Console.WriteLine(failed ? "chaos: FAILED" : "chaos: ok (every result once, in order; every failure a killed child)");
         if (failed)
         {
@@ -77,7 +77,7 @@ public static class Chaos
     private static void AcrossRanks(int[] source, int limit, int everyMs, int retries)
     {
         int rank = MpiWorld.Rank;
-        Measure($"PMapAcrossRanks ({MpiWorld.Size} ranks; rank {rank}'s kills), Retries", source.Length, everyMs, killer =>
+        Measure($"PMapAcrossRanks ({MpiWorld.Size} ranks; rank {rank}'s kills), Retries", source.Length, everyMs, () =>
         {
             var results = source.PMapAcrossRanks(Work, new MpiPMapOptions { Limit = limit, Retries = retries });
             if (rank == 0)
@@ -86,7 +86,7 @@ public static class Chaos
                 Check(results.Completed == source.Length && results.Select((r, i) => r == 3L * i).All(ok => ok),
                     "PMapAcrossRanks: a result is missing or wrong");
             }
-            return 0;
+            return [];
         });
         Console.WriteLine(failed ? $"chaos: rank {rank} FAILED" : $"chaos: rank {rank} ok (every result once, in order)");
         if (failed)
@@ -104,11 +104,11 @@ public static class Chaos
         return 3L * x;
     }
 
-    /// <summary>Each index once, in order; each failure a SIGKILL of a pid the killer killed; every other result right. Returns the failures.</summary>
-    private static int CheckOutcomes(string run, IEnumerable<Outcome<long>> outcomes, int count, Killer killer)
+    /// <summary>Each index once, in order; every other result right. Returns the failures, which <see cref="Measure"/> checks against the kills.</summary>
+    private static List<(long Index, Exception Error)> CheckOutcomes(string run, IEnumerable<Outcome<long>> outcomes, int count)
     {
         long expected = 0;
-        int failures = 0;
+        var failures = new List<(long, Exception)>();
         foreach (var o in outcomes)
         {
             Check(o.Index == expected, $"{run}: outcome of #{o.Index} where #{expected} was due");
@@ -118,9 +118,7 @@ public static class Chaos
             }
             else
             {
-                failures++;
-                Check(o.Exception is ChildExitedException { Signal: 9 } death && killer.Killed(death.Pid),
-                    $"{run}: #{o.Index} failed otherwise than by a kill: {o.Exception}");
+                failures.Add((o.Index, o.Exception!));
             }
             expected++;
         }
@@ -128,25 +126,29 @@ public static class Chaos
         return failures;
     }
 
-    private static void Measure(string run, int count, int everyMs, Func<Killer, int> body)
+    /// <summary>Runs <paramref name="body"/> while a killer kills children; then checks that each failed element was a child it killed (SIGKILL), and prints a row.</summary>
+    private static void Measure(string run, int count, int everyMs, Func<List<(long Index, Exception Error)>> body)
     {
         var clock = Stopwatch.StartNew();
-        int failures;
-        int kills;
+        int failures = -1;
         bool before = failed;
-        using (var killer = new Killer(everyMs))
+        using var killer = new Killer(everyMs);
+        try
         {
-            try
+            var errors = body();
+            failures = errors.Count;
+            killer.Stop();
+            foreach (var (index, error) in errors)
             {
-                failures = body(killer);
+                Check(error is ChildExitedException { Signal: 9 } death && killer.Killed(death.Pid),
+                    $"{run}: #{index} failed otherwise than by a kill: {error}");
             }
-            catch (Exception e)
-            {
-                Check(false, $"{run}: {e.GetType().Name}: {e.Message}");
-                failures = -1;
-            }
-            kills = killer.Stop();
         }
+        catch (Exception e)
+        {
+            Check(false, $"{run}: {e.GetType().Name}: {e.Message}");
+        }
+        int kills = killer.Stop();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| {run} | {count} | {kills} | {failures} | {clock.Elapsed.TotalSeconds:0.0} | {(failed == before ? "ok" : "FAILED")} |"));
     }
@@ -160,69 +162,63 @@ public static class Chaos
         failed |= !ok;
     }
 
-    /// <summary>A thread that SIGKILLs a random child of this process every few milliseconds, and remembers whom.</summary>
+    /// <summary>
+    /// A child of this process (forked through PProcess) that SIGKILLs a random other child of this
+    /// process every few milliseconds, and says whom when told to stop. A process of its own, not a
+    /// thread: a thread of the parent that wakes every few milliseconds would run during the
+    /// parent's forks, which the fork path refuses (fork-safety rule 18), and the soak is about
+    /// children that die, not about forks refused.
+    /// </summary>
     private sealed class Killer : IDisposable
     {
-        private readonly HashSet<int> killed = [];
-        private readonly Thread thread;
-        private readonly int everyMs;
-        private volatile bool stopping;
+        private readonly Channel channel;
+        private HashSet<int>? killed;
 
-        internal Killer(int everyMs)
-        {
-            this.everyMs = everyMs;
-            thread = new Thread(Loop) { IsBackground = true, Name = "chaos killer" };
-            thread.Start();
-        }
+        internal Killer(int everyMs) => channel = Fork.Start((c, ms) => Loop(c, ms), everyMs);
 
-        internal bool Killed(int pid)
-        {
-            lock (killed)
-            {
-                return killed.Contains(pid);
-            }
-        }
+        internal bool Killed(int pid) => killed?.Contains(pid) ?? false;
 
-        /// <summary>Stops the thread; returns how many children it killed.</summary>
+        /// <summary>Stops the killer; returns how many children it killed.</summary>
         internal int Stop()
         {
-            stopping = true;
-            thread.Join();
-            lock (killed)
+            if (killed is null)
             {
-                return killed.Count;
+                channel.Send("stop");
+                killed = [.. channel.Receive<int[]>()];
             }
+            return killed.Count;
         }
 
-        public void Dispose() => Stop();
-
-        private void Loop()
+        public void Dispose()
         {
-            var random = new Random(23);
-            while (!stopping)
-            {
-                Thread.Sleep(everyMs);
-                var children = Children();
-                if (children.Count == 0)
-                {
-                    continue;
-                }
-                int pid = children[random.Next(children.Count)];
-                lock (killed)
-                {
-                    if (Syscall.kill(pid, Signum.SIGKILL) == 0)
-                    {
-                        killed.Add(pid);
-                    }
-                }
-            }
+            Stop();
+            channel.Dispose();
         }
 
-        /// <summary>This process's children, from each thread's /proc children list.</summary>
-        private static List<int> Children()
+        private static void Loop(Channel channel, int everyMs)
+        {
+            int self = Syscall.getpid();
+            int parent = Syscall.getppid();
+            var random = new Random(23);
+            var killed = new List<int>();
+            while (!channel.Poll(TimeSpan.FromMilliseconds(everyMs)))
+            {
+                var children = Children(parent);
+                children.Remove(self);
+                if (children.Count > 0 && children[random.Next(children.Count)] is var pid && Syscall.kill(pid, Signum.SIGKILL) == 0)
+                {
+                    killed.Add(pid);
+                }
+            }
+            channel.Receive();
+            channel.Send(killed.ToArray());
+        }
+
+        /// <summary>The children of <paramref name="parent"/>, from each of its threads' /proc children list.</summary>
+        private static List<int> Children(int parent)
         {
             var pids = new List<int>();
-            foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{parent}/task"))
             {
                 try
                 {

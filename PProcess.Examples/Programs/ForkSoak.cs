@@ -8,7 +8,10 @@ namespace PProcess.Examples.Programs;
 /// configured: every result must be right and nothing may hang. Prints how many forks had to be
 /// made again because a child could not start safely (docs/fork-safety.md, "How a fork is made"),
 /// and why. A watchdog reports a hang (no job finished for --stall seconds) with the state of the
-/// children, and exits 1. Usage: fork_soak [--forks N] [--threaded N] [--limit N] [--stall S].
+/// children, and exits 1. With --tiering the parent keeps tiered compilation at work while it forks,
+/// each child calls methods its parent never called past their call count, one child in 100 waits
+/// for a promotion, and a third phase forks from a pool thread after an await (docs/fork-safety.md,
+/// rule 8). Usage: fork_soak [--forks N] [--threaded N] [--limit N] [--stall S] [--tiering].
 /// </summary>
 public static class ForkSoak
 {
@@ -16,10 +19,11 @@ public static class ForkSoak
 
     public static void Run(Options options)
     {
-        var extra = new ExtraArguments(options.Rest, "usage: fork_soak [--forks N] [--threaded N] [--limit N] [--stall SECONDS]");
+        var extra = new ExtraArguments(options.Rest, "usage: fork_soak [--forks N] [--threaded N] [--limit N] [--stall SECONDS] [--tiering]");
         int forks = extra.Int("--forks", 100_000, 1);
         int threaded = extra.Int("--threaded", 20_000, 4);
         int stall = extra.Int("--stall", 120, 1);
+        tiering = extra.Flag("--tiering");
         extra.ThrowIfAnyLeft();
         int limit = options.LimitGiven ? options.Limit : Cores.Usable;
 
@@ -47,6 +51,23 @@ public static class ForkSoak
         }
         Report("4 threads", 4 * each, clock.Elapsed - start, Fork.Retries - retriesBefore);
 
+        if (tiering)
+        {
+            retriesBefore = Fork.Retries;
+            start = clock.Elapsed;
+            // As an async Main would: the forks are made on a pool thread, after an await.
+            long asyncSum = Task.Run(async () =>
+            {
+                await Task.Yield();
+                return Sum(0, forks, limit);
+            }).Result;
+            Check(asyncSum == Expected(0, forks), "after an await: wrong sum");
+            Report("after an await", forks, clock.Elapsed - start, Fork.Retries - retriesBefore);
+            Console.WriteLine($"tiering: the parent called {TieringChurn.Instantiated} generic instantiations; " +
+                $"{Interlocked.Read(ref promoted)} sampled children saw a promotion, {Interlocked.Read(ref notPromoted)} did not in 20 s");
+            Check(Interlocked.Read(ref notPromoted) == 0, "a child's tiered compilation never promoted a method");
+        }
+
         var reasons = Fork.RecentRetryReasons.GroupBy(Shape).Select(g => $"{g.Count()} x {g.Key}");
         Console.WriteLine($"retried forks in all: {Fork.Retries}; the last {Fork.RecentRetryReasons.Count} reasons: {string.Join("; ", reasons)}");
         Console.WriteLine(failed ? "fork_soak: FAILED" : "fork_soak: ok (every result right, no hang)");
@@ -56,13 +77,47 @@ public static class ForkSoak
         }
     }
 
+    private static bool tiering;
+    private static long promoted, notPromoted;
+
     /// <summary>The jobs' results summed; each job forks its own child (PMapMode.ForkPerElement).</summary>
     private static long Sum(int from, int count, int limit)
     {
+        var options = new PMapOptions { Limit = limit, Mode = PMapMode.ForkPerElement };
+        if (tiering)
+        {
+            return TieringSum(from, count, options);
+        }
         long sum = 0;
-        foreach (var x in Enumerable.Range(from, count).PMap(x => x * 2L, new PMapOptions { Limit = limit, Mode = PMapMode.ForkPerElement }))
+        foreach (var x in Enumerable.Range(from, count).PMap(x => x * 2L, options))
         {
             sum += x;
+            Interlocked.Increment(ref finished);
+        }
+        return sum;
+    }
+
+    /// <summary>
+    /// The same sum, with the parent's tiered compilation at work while it reads the elements, and
+    /// children whose own code must be promoted; each result is checked against the parent's own.
+    /// </summary>
+    private static long TieringSum(int from, int count, PMapOptions options)
+    {
+        long sum = 0;
+        int x = from;
+        var source = Enumerable.Range(from, count).Select(e =>
+        {
+            TieringChurn.Churn(e);
+            return e;
+        });
+        foreach (var result in source.PMap(e => TieringChurn.ChildJob(e, waitForPromotion: e % 100 == 0), options))
+        {
+            if (x % 100 == 0)
+            {
+                Interlocked.Increment(ref result == -1 ? ref notPromoted : ref promoted);
+            }
+            Check(result == -1 || result == TieringChurn.Expected(x), $"element {x}: wrong result {result}");
+            sum += 2L * x++;
             Interlocked.Increment(ref finished);
         }
         return sum;

@@ -75,6 +75,23 @@ internal static unsafe partial class LibC
     private static partial int PthreadCreate(nuint* thread, nint* attributes, nint start, nint argument);
 
     /// <summary>gettid(2), which Tmds.LibC does not bind (glibc wraps it from 2.30 on).</summary>
+    /// <summary>
+    /// Whether this process may start threads without a per-user limit: RLIMIT_NPROC unlimited, or
+    /// the process is root (exempt unless the limit is enforced on it, which a root shell does not do).
+    /// </summary>
+    internal static bool ThreadsUnlimited()
+    {
+        const int RLIMIT_NPROC = 6;
+        Span<ulong> limit = stackalloc ulong[2];
+        fixed (ulong* l = limit)
+        {
+            return GetRLimit(RLIMIT_NPROC, l) != 0 || limit[0] == ulong.MaxValue || GetEffectiveUid() == 0;
+        }
+    }
+
+    [LibraryImport(Library, EntryPoint = "getrlimit")]
+    private static partial int GetRLimit(int resource, ulong* limit);
+
     [LibraryImport(Library, EntryPoint = "gettid")]
     internal static partial int GetTid();
 

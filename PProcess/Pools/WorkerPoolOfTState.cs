@@ -124,6 +124,7 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         {
             var heap = memoryBoard[index].Read();
             // A worker replaced meanwhile has left its slot to another: its figures are not these.
+            // Still listed after the read means the slot was not cleared before it (SpawnWorker).
             if (Array.IndexOf(live, (index, pid)) >= 0)
             {
                 Measure(pid, heap, replaced: false);
@@ -295,6 +296,11 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
     {
         var init = initializer;
         var memory = memoryBoard[index];
+        // The slot leaves the live list before it is cleared: MeasureSharing, on another thread,
+        // reads a slot and then checks that its worker is still listed, so it never pairs the old
+        // worker's memory with the cleared slot (that pairing once counted a worker's own 400 MB as
+        // un-shared: HeapSharingTests' pool scenario under load).
+        live = Array.FindAll(live, l => l.Index != index);
         memory.Clear();
         long? budget = Options.ChildMemoryBudget;
         var channel = Fork.Spawn(c => PoolWorkerLoop.Serve(c, index, init, memory, budget), $"pool worker {index}", Options, init, sharing: Sharing);
@@ -459,7 +465,7 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
 
     private static readonly TimeSpan InitialReplacementPatience = TimeSpan.FromMilliseconds(250);
 
-    private static readonly TimeSpan MaxReplacementPatience = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan LongestReplacementPatience = TimeSpan.FromSeconds(5);
 
     /// <summary>Not before then: the next attempt after a refusal.</summary>
     private Deadline nextReplacementAttempt = Deadline.Now;
@@ -517,7 +523,7 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
                     lastReplacementError = e;
                     Interlocked.Increment(ref failedReplacements);
                     nextReplacementAttempt = Deadline.After(replacementPatience);
-                    replacementPatience = TimeSpan.FromTicks(Math.Min(replacementPatience.Ticks * 2, MaxReplacementPatience.Ticks));
+                    replacementPatience = TimeSpan.FromTicks(Math.Min(replacementPatience.Ticks * 2, LongestReplacementPatience.Ticks));
                     break;
                 }
                 finally
@@ -544,10 +550,9 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
     private const int MaxStartDeaths = 5;
 
     /// <summary>
-    /// With no live worker, the queued jobs fail: at once when dead workers are not replaced or the
-    /// initializer threw, otherwise once the replacements have been refused long enough for the
-    /// back-off to reach its cap (about 8 s of attempts): a thread that ran during a few forks, or a
-    /// fresh worker killed before it was ready, does not fail jobs that a replacement could run.
+    /// With no live worker, the queued jobs fail, unless a replacement is still being attempted for
+    /// a reason that passes (below). A fresh worker killed before it was ready does not get here: it
+    /// is forked again at once, up to <see cref="MaxStartDeaths"/> times in a row (<see cref="Replace"/>).
     /// </summary>
     private void FailQueuedIfNoWorkers()
     {
@@ -555,7 +560,18 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         {
             return;
         }
-        if (Options.ReplaceDeadWorkers && lastReplacementError is not RemoteException && replacementPatience < MaxReplacementPatience)
+        // Queued jobs wait while dead workers are being replaced and the last attempt was refused
+        // for a reason that passes: other threads ran (a busy process) or the fork failed. They
+        // fail when replacing is off, when the refusal is a setting (it will not change), or once
+        // the attempts have backed off to the longest wait (five refusals, about 10 s): never a hang.
+        // (Failing at the first refusal ended some of CrashReportTests' pool scenarios under load,
+        // whose two submitting threads keep the thread pool busy, with this error instead of the
+        // crash's.)
+        // A fresh worker that died before it was ready (killed from outside) passes too: after
+        // MaxStartDeaths in a row, the back-off bounds the wait as for a refusal.
+        bool passing = lastReplacementError is ForkSafetyException { Setting: "threads" } or ForkException
+            or ChildExitedException or ChannelProtocolException or IOException;
+        if (Options.ReplaceDeadWorkers && (lastReplacementError is null || passing) && replacementPatience < LongestReplacementPatience)
         {
             return;
         }

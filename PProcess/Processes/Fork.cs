@@ -133,8 +133,9 @@ public static class Fork
         {
             Tasks.AsyncJobs.RefuseAsync(work, "A fork");
         }
-        ChildPath.Prepare(body);
+        ChildPath.Prepare(body, options.Transport);
         ChildPath.Prepare(callable);
+        ChildPath.PrepareResults(callable?.Method.ReturnType);
         var ends = ChannelEnds.Create(options);
         // Registered before the fork: a child that another thread forks meanwhile closes them, and
         // does not keep this channel open after this child ends (its parent would wait for ever

@@ -77,6 +77,7 @@ internal static class ChildRuntime
                 // Thread creation failed (EAGAIN at the process limit): the parent raises the shortage.
                 handshake.ChildRefuses(StartupHandshake.NoThread);
             }
+            TieringRepair.RepairInChild();
             // Without its guard thread (the process limit) a child only copies more of its parent's heap.
             HeapSharing.EnterChild(keepHeapShared);
             Inject(fault);

@@ -36,16 +36,6 @@ internal static class ForkGuard
                 "in the application project (set by the PProcess package's build targets) and DOTNET_gcServer unset or 0.");
         }
 
-        if (TieredCompilationOn.Value)
-        {
-            throw new ForkSafetyException(
-                "System.Runtime.TieredCompilation",
-                "Refusing to fork: tiered compilation is on. Its background thread recompiles methods while holding runtime " +
-                "locks, and a child forked at such a moment hangs at its first JIT compilation (fork-safety rule 8). Fix: " +
-                "<TieredCompilation>false</TieredCompilation> in the application project (set by the PProcess package's build " +
-                "targets) and DOTNET_TieredCompilation unset or 0.");
-        }
-
         var mode = GCSettings.LatencyMode;
         if (mode is GCLatencyMode.Interactive or GCLatencyMode.SustainedLowLatency)
         {
@@ -87,7 +77,7 @@ internal static class ForkGuard
         }
         foreach (var name in Quiescence.ThreadNames())
         {
-            if (name.StartsWith(".NET T", StringComparison.Ordinal) || name.StartsWith(".NET Socket", StringComparison.Ordinal))
+            if ((name.StartsWith(".NET T", StringComparison.Ordinal) && !TieringRepair.IsWorker(name)) || name.StartsWith(".NET Socket", StringComparison.Ordinal))
             {
                 started = $"the runtime's thread '{name}' has started";
                 return true;

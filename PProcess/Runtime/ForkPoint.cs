@@ -56,6 +56,7 @@ internal static class ForkPoint
     {
         ThreadPoolRepair.Prepare();
         DiagnosticEndpointGuard.Prepare();
+        TieringRepair.Prepare();
         gate.Enter();
         int pid = -1;
         // The hooks as they are at this fork: the same set runs before it, after it in the parent, and in the child.
@@ -99,6 +100,7 @@ internal static class ForkPoint
                 // Made after the check, whose descriptors are closed by then: at the limit, every one counts.
                 var handshake = StartupHandshake.Create();
                 int parentPid = ProcessIdentity.Current;
+                bool? tieringWorker = TieringRepair.WorkerFlagged();
                 pid = LibC.RawFork();
                 if (pid == 0)
                 {
@@ -134,6 +136,8 @@ internal static class ForkPoint
                     }
                     else
                     {
+                        // Nothing ran since the snapshot: the flags read before the fork describe it.
+                        TieringRepair.Confirm(tieringWorker, TieringRepair.HasWorker(quiet));
                         outcome = handshake.AwaitStart(child);
                     }
                 }
@@ -160,6 +164,11 @@ internal static class ForkPoint
                 }
                 Record(outcome.Failure!);
                 failures.Add(outcome.Failure!);
+                if (!outcome.Disturbed)
+                {
+                    // The patience below is for forks disturbed one after another.
+                    firstDisturbed = -1;
+                }
                 if (outcome.Disturbed)
                 {
                     // Forks are made again for as long as the wait for quiet would wait: a thread that

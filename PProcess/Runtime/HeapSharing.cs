@@ -240,6 +240,26 @@ internal static unsafe class HeapSharing
     }
 
     /// <summary>
+    /// The live bytes the heap held just before the last collection (each generation's size before
+    /// it, less its fragmentation), when that collection came after <paramref name="sinceIndex"/>;
+    /// null when none did.
+    /// </summary>
+    internal static long? HeapBeforeLastCollection(long sinceIndex)
+    {
+        var last = GC.GetGCMemoryInfo();
+        if (last.Index <= sinceIndex)
+        {
+            return null;
+        }
+        long before = 0;
+        foreach (var generation in last.GenerationInfo)
+        {
+            before += generation.SizeBeforeBytes - generation.FragmentationBeforeBytes;
+        }
+        return before;
+    }
+
+    /// <summary>
     /// In the child, after a chunk or a job: what its heap holds now, and whether it should be
     /// replaced: the collector said a full collection approaches, or its own heap has grown past
     /// <paramref name="budget"/> bytes.
@@ -249,14 +269,8 @@ internal static unsafe class HeapSharing
         long own = Math.Max(0, GC.GetTotalMemory(false) - inherited);
         ownPeak = Math.Max(ownPeak, own);
         // The heap peaks just before a collection: the last one's "before" sizes, when it was the child's.
-        var last = GC.GetGCMemoryInfo();
-        if (last.Index > gcIndexAtStart)
+        if (HeapBeforeLastCollection(gcIndexAtStart) is long before)
         {
-            long before = 0;
-            foreach (var generation in last.GenerationInfo)
-            {
-                before += generation.SizeBeforeBytes - generation.FragmentationBeforeBytes;
-            }
             ownPeak = Math.Max(ownPeak, before - inherited);
         }
         bool retire = approached || own > budget;
