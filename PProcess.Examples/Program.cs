@@ -4,6 +4,7 @@ using PProcess.Examples.Programs;
 // pprocess's example programs. Usage: PProcess.Examples <name> [--delay SECONDS] [--limit N]
 var examples = new SortedDictionary<string, (string Description, Action<Options> Run)>
 {
+    ["chaos"] = ("a map while a thread SIGKILLs a random child every few ms: retries, outcomes, a pool: [--count N] [--work-us U] [--every-ms M] [--retries R]", Chaos.Run),
     ["child_threads"] = ("the runtime's threads in a parent that used the pool, a timer, sockets and Process, and in its child", ChildThreads.Run),
     ["fork_cost"] = ("measures a fork round trip and the child's JIT work: fork_cost [COUNT] [jit]", ForkCost.Run),
     ["pmap_progress"] = ("a long PMap with a progress bar (Spectre.Console) fed by PMapOptions.Progress: [--count N] [--ms M]", PMapProgressBar.Run),

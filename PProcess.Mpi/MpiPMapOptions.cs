@@ -78,6 +78,19 @@ public sealed class MpiPMapOptions
     /// </summary>
     public TimeSpan? RankSilenceTimeout { get; set; }
 
+    /// <summary>
+    /// How many more times an element that failed in a rank's child is tried again, alone, in a
+    /// child forked for it on the same rank, when <see cref="RetryWhen"/> accepts the failure (see
+    /// <see cref="PMapOptions.Retries"/>); 0 (the default): none. At least 0.
+    /// </summary>
+    public int Retries { get; set; }
+
+    /// <summary>Which failures <see cref="Retries"/> applies to (see <see cref="PMapOptions.RetryWhen"/>); null (the default): a child's death or timeout.</summary>
+    public Func<Exception, bool>? RetryWhen { get; set; }
+
+    /// <summary>A rank's kept child is replaced by a fresh fork after this many elements (see <see cref="PMapOptions.MaxElementsPerChild"/>); null (the default): never.</summary>
+    public int? MaxElementsPerChild { get; set; }
+
     internal void Validate()
     {
         if (Limit is < 1)
@@ -100,6 +113,14 @@ public sealed class MpiPMapOptions
         {
             throw new ArgumentOutOfRangeException(nameof(Deal), Deal, "Unknown way of dealing.");
         }
+        if (Retries < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Retries), Retries, "Retries must be at least 0.");
+        }
+        if (MaxElementsPerChild is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxElementsPerChild), MaxElementsPerChild, "A child computes at least one element before it is replaced (or null: never).");
+        }
         CheckTimeout(JobTimeout, nameof(JobTimeout));
         CheckTimeout(MapTimeout, nameof(MapTimeout));
         CheckTimeout(RankSilenceTimeout, nameof(RankSilenceTimeout));
@@ -116,7 +137,11 @@ public sealed class MpiPMapOptions
     /// <summary>The options of each rank's local PMap.</summary>
     internal PMapOptions ToPMapOptions()
     {
-        var local = new PMapOptions { Limit = Limit, Mode = Mode, BatchSize = BatchSize, Reuse = Reuse, JobTimeout = JobTimeout };
+        var local = new PMapOptions
+        {
+            Limit = Limit, Mode = Mode, BatchSize = BatchSize, Reuse = Reuse, JobTimeout = JobTimeout,
+            Retries = Retries, RetryWhen = RetryWhen, MaxElementsPerChild = MaxElementsPerChild,
+        };
         if (Serializer is not null)
         {
             local.Serializer = Serializer;

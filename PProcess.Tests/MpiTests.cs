@@ -69,6 +69,42 @@ public class MpiTests
 
     private static int FailAtSeven(int x) => x == 7 ? throw new InvalidOperationException("element seven") : x;
 
+    /// <summary>Kills its child at the first attempt of every 10th element (a marker file, shared by the ranks of this job, says so).</summary>
+    private static long DiesOnceEvery10(string markers, int x)
+    {
+        var marker = Path.Combine(markers, x.ToString());
+        if (x % 10 == 0 && !File.Exists(marker))
+        {
+            File.WriteAllText(marker, "");
+            Syscall.kill(Syscall.getpid(), Signum.SIGKILL);
+            Thread.Sleep(Timeout.Infinite);
+        }
+        return (long)x * x;
+    }
+
+    [MpiFact]
+    public void AnElementWhoseChildDiesIsRetriedOnItsRankAndEveryResultArrivesOnceInOrder() =>
+        AssertEveryRankFinished(Mpiexec.RunScenario(RetryScenario));
+
+    private static void RetryScenario()
+    {
+        int rank = MpiWorld.Rank;
+        // The ranks of one job on this machine share their parent (the launcher's proxy): one directory for both.
+        var markers = Path.Combine(Path.GetTempPath(), $"pprocess-mpi-retries-{Syscall.getppid()}");
+        Directory.CreateDirectory(markers);
+        var results = Numbers.PMapAcrossRanks(x => DiesOnceEvery10(markers, x) * 2 + rank, new MpiPMapOptions { Limit = 2, Retries = 2 });
+        if (rank == 0)
+        {
+            Assert.Null(results.Failure);
+            Assert.Equal(Numbers.Select(x => (long)x * x), results.Select(r => r / 2));
+            Assert.Equal([0L, 1L], results.Select(r => r % 2).Distinct().Order());
+            Assert.Equal(8, Directory.GetFiles(markers).Length);
+            Directory.Delete(markers, recursive: true);
+        }
+        Assert.True(ProcFs.NoChildrenLeft());
+        Console.WriteLine($"rank {rank} ok");
+    }
+
     [MpiFact]
     public void AnElementThatFailsOnRankOneIsRaisedAtItsIndexOnRankZeroWithTheChildsStackAndTheRank() =>
         AssertEveryRankFinished(Mpiexec.RunScenario(FailureScenario));
@@ -340,6 +376,14 @@ public class MpiTests
         }, new MpiPMapOptions { Limit = 2, MapTimeout = TimeSpan.FromSeconds(4) });
         // Rank 1, done with everything dealt to it, leaves the map (it does not receive the results); rank 0 must not.
         Console.WriteLine($"rank {rank} left the map");
+    }
+
+    [MpiFact]
+    public void EveryResultArrivesOnceInOrderAcrossTwoRanksWhileEachRanksChildrenAreKilledAtRandom()
+    {
+        var output = Mpiexec.RunExample(2, "chaos", "--mpi", "--count", "3000", "--limit", "2").AssertSucceeded().Output;
+        Assert.Contains("chaos: rank 0 ok", output);
+        Assert.Contains("chaos: rank 1 ok", output);
     }
 
     [MpiFact]

@@ -30,6 +30,26 @@ public abstract class ReuseTests : TransportScenarios
         Assert.True(ProcFs.NoChildrenLeft());
     }
 
+    [Fact]
+    public void AReusableChildIsReplacedAfterMaxJobsPerChildWithNoJobLost() => Passes(RecycleScenario);
+
+    private static void RecycleScenario()
+    {
+        using var map = new Map<(string Text, int Pid)>(new ExchangeOptions { Limit = 2, Reuse = true, MaxJobsPerChild = 3 });
+        var repeat = map.Manage(Exchange.MakeReusable((Work w) => Repeat(w)));
+        for (int i = 0; i < 30; i++)
+        {
+            repeat(new Work($"{i}-", 1));
+        }
+        var results = map.ToList();
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => $"{i}-"), results.Select(r => r.Text));
+        var perChild = results.GroupBy(r => r.Pid).ToList();
+        Assert.All(perChild, g => Assert.InRange(g.Count(), 1, 3));
+        Assert.InRange(perChild.Count, 10, 30);
+        map.Finish();
+        Assert.True(ProcFs.NoChildrenLeft());
+    }
+
     private static int Checked(int x) => x % 5 == 4 ? throw new InvalidDataException($"bad {x}") : Environment.ProcessId;
 
     [Fact]

@@ -130,6 +130,10 @@ public class ChannelOptions
     private protected static long? ValidBudget(long? value) =>
         value is < 1 ? throw new ArgumentOutOfRangeException(nameof(value), value, "A child's memory budget must be at least 1 byte (or null: no cap).") : value;
 
+    /// <summary>Checks a number of retries (PMap's, a pool's): 0 is none.</summary>
+    private protected static int ValidRetries(int value, string what) =>
+        value < 0 ? throw new ArgumentOutOfRangeException(nameof(value), value, $"{what} must be at least 0.") : value;
+
     /// <summary>Checks a job timeout: null is the only "no limit".</summary>
     private protected static TimeSpan? ValidJobTimeout(TimeSpan? value) =>
         value is { } t && (t <= TimeSpan.Zero || t == Timeout.InfiniteTimeSpan)

@@ -144,14 +144,15 @@ public partial class Exchange
         {
             return;
         }
-        if (Reuse)
+        if (Reuse && ++worker.Answered < maxJobsPerChild.GetValueOrDefault(int.MaxValue))
         {
             worker.State = WorkerState.Idle;
             worker.Deadline = Deadline.Never;
         }
         else
         {
-            // A MakeReusable job in an exchange without reuse: one job per child, as with MakeParallel.
+            // A MakeReusable job in an exchange without reuse (one job per child, as with
+            // MakeParallel), or a child that has answered MaxJobsPerChild jobs: it leaves owing nothing.
             Quit(worker);
         }
     }

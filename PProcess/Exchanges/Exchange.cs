@@ -24,6 +24,8 @@ public partial class Exchange : IDisposable
     private readonly JobQueue queue = new("An exchange's limit (children alive at once)");
     private readonly List<Channel> removed = [];
     private readonly ChannelOptions channelOptions;
+    /// <summary>A reusable child quits after answering this many jobs (<see cref="ExchangeOptions.MaxJobsPerChild"/>).</summary>
+    private readonly int? maxJobsPerChild;
 
     /// <summary>Creates an exchange.</summary>
     /// <param name="options">Its limit, modes, job timeout and channel settings; by default <see cref="ExchangeOptions"/>'s.</param>
@@ -42,6 +44,7 @@ public partial class Exchange : IDisposable
         Continuous = options.Continuous;
         Autoclose = options.Autoclose;
         JobTimeout = options.JobTimeout;
+        maxJobsPerChild = options.MaxJobsPerChild;
         channelOptions = options.ChannelSettings();
         foreach (var channel in channels ?? [])
         {

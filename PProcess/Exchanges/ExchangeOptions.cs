@@ -5,6 +5,7 @@ public sealed class ExchangeOptions : ChannelOptions
 {
     private int? limit;
     private TimeSpan? jobTimeout;
+    private int? maxJobsPerChild;
 
     /// <summary>The most children alive at once; null (the default) is <see cref="Cores.Usable"/>. At least 1.</summary>
     public int? Limit
@@ -19,6 +20,18 @@ public sealed class ExchangeOptions : ChannelOptions
     /// and is told to quit when no such job is queued. Not with <see cref="Continuous"/>.
     /// </summary>
     public bool Reuse { get; set; }
+
+    /// <summary>
+    /// With <see cref="Reuse"/>: a reusable child is told to quit once it has answered this many
+    /// jobs (multiprocessing's maxtasksperchild), and the next job goes to a new child; it owes
+    /// nothing when it leaves, so no job is lost. Null (the default): children serve until no
+    /// queued job can use them. At least 1.
+    /// </summary>
+    public int? MaxJobsPerChild
+    {
+        get => maxJobsPerChild;
+        set => maxJobsPerChild = ValidLimit(value, "An exchange's jobs per child");
+    }
 
     /// <summary>Children send many messages: a child that ends after any number of them is not an error. Not with <see cref="Reuse"/>.</summary>
     public bool Continuous { get; set; }

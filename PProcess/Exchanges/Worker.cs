@@ -16,6 +16,9 @@ internal sealed class Worker(Channel channel, long ticket, object? reuseKey)
 
     internal WorkerState State { get; set; } = WorkerState.Working;
 
+    /// <summary>The jobs the child has answered (<see cref="ExchangeOptions.MaxJobsPerChild"/>).</summary>
+    internal int Answered { get; set; }
+
     /// <summary>How many messages the channel had received when the current job was handed over.</summary>
     private long messagesAtAssignment = channel.MessagesReceived;
 

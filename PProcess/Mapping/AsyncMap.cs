@@ -14,7 +14,8 @@ namespace PProcess.Mapping;
 /// </summary>
 internal static class AsyncMap
 {
-    internal static async IAsyncEnumerable<TResult> Run<T, TResult>(Func<CancellationToken, IEnumerable<T>> source, Func<T, TResult> selector,
+    /// <summary>Enumerates <paramref name="map"/> (a PMap over the token it is given) on a thread of its own, handing its results to the caller.</summary>
+    internal static async IAsyncEnumerable<TResult> Run<TResult>(Func<CancellationToken, IEnumerable<TResult>> map,
         PMapOptions options, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -31,7 +32,7 @@ internal static class AsyncMap
         {
             try
             {
-                foreach (var result in source(stop.Token).PMap(selector, options, stop.Token))
+                foreach (var result in map(stop.Token))
                 {
                     // Blocking is this thread's job: it has nothing else to do until the consumer takes a result.
                     while (!results.Writer.TryWrite(result))

@@ -10,20 +10,23 @@ namespace PProcess.Mapping;
 internal sealed class Chunk<T, TResult>(long start, int count, T[]? elements)
 {
     /// <summary>The position in the source (for a list, the index) of the chunk's first element.</summary>
-    internal long Start { get; private set; } = start;
+    internal long Start { get; } = start;
 
-    internal int Count { get; private set; } = count;
+    internal int Count { get; } = count;
 
     internal long End => Start + Count;
 
     /// <summary>The elements, read from a source that is not a list; null for an index range.</summary>
-    internal T[]? Elements { get; private set; } = elements;
+    internal T[]? Elements { get; } = elements;
 
     /// <summary>
     /// Its elements cannot cross through the serializer: a child is forked for the chunk, with the
     /// elements in its closure.
     /// </summary>
     internal bool NeedsFork { get; set; }
+
+    /// <summary>The failure is the source's own, not an element's: it ends even a map that goes on past failed elements.</summary>
+    internal bool SourceFailed { get; set; }
 
     /// <summary>True once the results (or a failure) are in.</summary>
     internal bool Done { get; private set; }
@@ -49,15 +52,6 @@ internal sealed class Chunk<T, TResult>(long start, int count, T[]? elements)
 
     /// <summary>The chunk's elements from <paramref name="offset"/> on, as a chunk of their own.</summary>
     internal Chunk<T, TResult> Suffix(int offset) => new(Start + offset, Count - offset, Elements?[offset..]);
-
-    /// <summary>Narrows the chunk to its element at <paramref name="offset"/>, which failed: the ones after it are not needed any more.</summary>
-    internal void FailAt(int offset, Exception failure)
-    {
-        Start += offset;
-        Count = 1;
-        Elements = Elements is { } e ? [e[offset]] : null;
-        Complete([], failure);
-    }
 
     public override string ToString() => Count == 1 ? $"element {Start}" : $"elements {Start}-{End - 1}";
 }

@@ -33,6 +33,13 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
     private readonly IProgress<MapProgress>? progress;
     private readonly Func<TimeSpan>? whileWaiting;
     private readonly string selectorName;
+    /// <summary>Failed elements go on as outcomes (<see cref="PMapExtensions.PMapOutcomes{T, TResult}(IEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>) instead of ending the map.</summary>
+    private readonly bool goOn;
+    private readonly int retries;
+    private readonly Func<Exception, bool>? retryWhen;
+    private readonly int? maxPerChild;
+    /// <summary>The earlier failures of each element being retried, by position.</summary>
+    private readonly Dictionary<long, List<Exception>> attempts = [];
 
     /// <summary>The list the children read from (an array's too), or null for a stream.</summary>
     private readonly IReadOnlyList<T>? list;
@@ -71,9 +78,13 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
     private int forks;
     private bool disposed;
 
-    private ChunkedMap(IEnumerable<T> source, Func<T, TResult> selector, PMapOptions options)
+    private ChunkedMap(IEnumerable<T> source, Func<T, TResult> selector, PMapOptions options, bool goOn)
     {
         this.selector = selector;
+        this.goOn = goOn;
+        retries = options.Retries;
+        retryWhen = options.RetryWhen;
+        maxPerChild = options.MaxElementsPerChild;
         limit = options.Limit ?? Cores.Usable;
         timeout = options.JobTimeout;
         timeoutTicks = timeout is { } t ? (long)(t.TotalSeconds * Stopwatch.Frequency) : 0;
@@ -130,15 +141,8 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
     internal static IEnumerable<TResult> Run(IEnumerable<T> source, Func<T, TResult> selector, PMapOptions options,
         CancellationToken cancellationToken)
     {
-        using var map = new ChunkedMap<T, TResult>(source, selector, options);
-        while (true)
+        foreach (var head in Heads(source, selector, options, goOn: false, cancellationToken))
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var head = map.Head(cancellationToken);
-            if (head is null)
-            {
-                yield break;
-            }
             var results = head.Results;
             for (int i = 0; i < results.Length; i++)
             {
@@ -149,6 +153,52 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
                 yield return results[i];
             }
             head.Failure?.Throw();
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="Run"/>, going on past failed elements: each element's outcome in source order.
+    /// The source's own failure still ends the enumeration, after the outcomes before it.
+    /// </summary>
+    internal static IEnumerable<Outcome<TResult>> RunOutcomes(IEnumerable<T> source, Func<T, TResult> selector, PMapOptions options,
+        CancellationToken cancellationToken)
+    {
+        foreach (var head in Heads(source, selector, options, goOn: true, cancellationToken))
+        {
+            var results = head.Results;
+            for (int i = 0; i < results.Length; i++)
+            {
+                if (i > 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+                yield return new Outcome<TResult>(head.Start + i, results[i]);
+            }
+            if (head.Failure is { } failure)
+            {
+                if (head.SourceFailed)
+                {
+                    failure.Throw();
+                }
+                yield return new Outcome<TResult>(head.Start + results.Length, failure.SourceException);
+            }
+        }
+    }
+
+    /// <summary>The chunks in source order, each once its results (or its failure) are in; the map's children live while this is enumerated.</summary>
+    private static IEnumerable<Chunk<T, TResult>> Heads(IEnumerable<T> source, Func<T, TResult> selector, PMapOptions options, bool goOn,
+        CancellationToken cancellationToken)
+    {
+        using var map = new ChunkedMap<T, TResult>(source, selector, options, goOn);
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var head = map.Head(cancellationToken);
+            if (head is null)
+            {
+                yield break;
+            }
+            yield return head;
             map.Release(head);
         }
     }
@@ -208,17 +258,17 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
                 waiting.Enqueue(fresh, fresh.Start);
                 continue;
             }
+            waiting.Dequeue();
             if (chunk.Start >= stopAt)
             {
-                waiting.Dequeue();
                 chunks.Remove(chunk.Start);
                 continue;
             }
-            if (!HandOut(chunk))
+            if (!HandOut(ref chunk))
             {
+                waiting.Enqueue(chunk, chunk.Start);
                 return;
             }
-            waiting.Dequeue();
         }
     }
 
@@ -242,8 +292,12 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
         return null;
     }
 
-    /// <summary>Gives <paramref name="chunk"/> to a child; false when none is free and none can be forked.</summary>
-    private bool HandOut(Chunk<T, TResult> chunk)
+    /// <summary>
+    /// Gives <paramref name="chunk"/> to a child; false when none is free and none can be forked.
+    /// A kept child is given no more than it may still compute (<see cref="PMapOptions.MaxElementsPerChild"/>):
+    /// the rest waits as a chunk of its own, and <paramref name="chunk"/> is then the part handed out.
+    /// </summary>
+    private bool HandOut(ref Chunk<T, TResult> chunk)
     {
         while (true)
         {
@@ -265,11 +319,28 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
             {
                 return false;
             }
+            if (maxPerChild is { } max && chunk.Count > max - worker.Computed)
+            {
+                chunk = Split(chunk, max - worker.Computed);
+            }
             if (Assign(worker, chunk))
             {
                 return true;
             }
         }
+    }
+
+    /// <summary>Cuts <paramref name="chunk"/> after its first <paramref name="count"/> elements, which it returns; the rest waits.</summary>
+    private Chunk<T, TResult> Split(Chunk<T, TResult> chunk, int count)
+    {
+        chunks.Remove(chunk.Start);
+        var head = chunk.Prefix(count);
+        var rest = chunk.Suffix(count);
+        head.NeedsFork = rest.NeedsFork = chunk.NeedsFork;
+        chunks.Add(head.Start, head);
+        chunks.Add(rest.Start, rest);
+        waiting.Enqueue(rest, rest.Start);
+        return head;
     }
 
     /// <summary>
@@ -380,6 +451,7 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
                 exhausted = true;
                 var failed = new Chunk<T, TResult>(cut + n, 1, null);
                 failed.Complete([], failure);
+                failed.SourceFailed = true;
                 chunks.Add(failed.Start, failed);
                 stopAt = Math.Min(stopAt, failed.Start);
             }
@@ -490,7 +562,7 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
                 $"{channel.Describe()} sent {results.Length} of {chunk.Count} results and no error.");
         }
         Finish(worker, chunk, results, failure);
-        if (channel.IsFaulted)
+        if (channel.IsFaulted && !worker.Gone)
         {
             // The error after the results broke off (or ran past the timeout): the child goes.
             Retire(worker);
@@ -520,18 +592,103 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
     private void Finish(MapWorker<T, TResult> worker, Chunk<T, TResult> chunk, TResult[] results, Exception? failure)
     {
         worker.Chunk = null;
-        chunk.Complete(results, failure);
-        if (failure is not null)
+        worker.Computed += results.Length + (failure is null ? 0 : 1);
+        bool settled = true;
+        if (failure is null)
         {
-            stopAt = Math.Min(stopAt, chunk.Start + results.Length);
+            chunk.Complete(results, null);
+            if (attempts.Count > 0)
+            {
+                // A retried element that succeeded at last.
+                attempts.Remove(chunk.Start);
+            }
         }
-        if (worker.Kept && memoryBoard[worker.Slot].Read().Retire)
+        else
         {
-            // It asked to be replaced (a full collection approaches, or its budget is spent): a
-            // fresh fork takes its place for the next chunk.
+            settled = Failed(chunk, results.Length, results, failure);
+        }
+        if (worker.Kept && !worker.Gone && (memoryBoard[worker.Slot].Read().Retire || worker.Computed >= maxPerChild))
+        {
+            // It asked to be replaced (a full collection approaches, or its budget is spent), or
+            // it has computed its share of elements: a fresh fork takes its place for the next chunk.
             Retire(worker, replaced: true);
         }
-        Report(results.Length + (failure is null ? 0 : 1));
+        Report(results.Length + (failure is not null && settled ? 1 : 0));
+    }
+
+    /// <summary>
+    /// The element at <paramref name="at"/> in <paramref name="chunk"/> failed. The elements before
+    /// it keep their results (<paramref name="before"/>), or run again when their results died with
+    /// the child (null); the element is tried again alone, in a child forked for it, if
+    /// <see cref="PMapOptions.Retries"/> allow, or else settled with its failure (which stops the
+    /// map there unless it goes on past failures); the elements after it run again. True when the
+    /// element is settled.
+    /// </summary>
+    private bool Failed(Chunk<T, TResult> chunk, int at, TResult[]? before, Exception failure)
+    {
+        chunks.Remove(chunk.Start);
+        if (at > 0)
+        {
+            var head = chunk.Prefix(at);
+            head.NeedsFork = chunk.NeedsFork;
+            chunks.Add(head.Start, head);
+            if (before is not null)
+            {
+                head.Complete(before, null);
+            }
+            else
+            {
+                waiting.Enqueue(head, head.Start);
+            }
+        }
+        if (at + 1 < chunk.Count)
+        {
+            var rest = chunk.Suffix(at + 1);
+            rest.NeedsFork = chunk.NeedsFork;
+            chunks.Add(rest.Start, rest);
+            waiting.Enqueue(rest, rest.Start);
+        }
+        long position = chunk.Start + at;
+        var element = chunk.Suffix(at).Prefix(1);
+        if (Retry(position, failure))
+        {
+            // Alone, in a child of its own: the elements of a list go in its closure, as a stream's do.
+            var again = list is not null ? new Chunk<T, TResult>(position, 1, [list[(int)position]]) : element;
+            again.NeedsFork = true;
+            chunks.Add(position, again);
+            waiting.Enqueue(again, position);
+            return false;
+        }
+        element.Complete([], attempts.Remove(position, out var earlier)
+            ? new RetriesExhaustedException((failure as ChildProcessException)?.Job ?? Describe(element), [.. earlier, failure])
+            : failure);
+        chunks.Add(position, element);
+        if (!goOn)
+        {
+            stopAt = Math.Min(stopAt, position);
+        }
+        return true;
+    }
+
+    /// <summary>Whether the element at <paramref name="position"/> is tried again after <paramref name="failure"/>; if so, the failure is kept for the final error.</summary>
+    private bool Retry(long position, Exception failure)
+    {
+        if (retries == 0)
+        {
+            return false;
+        }
+        attempts.TryGetValue(position, out var earlier);
+        if ((earlier?.Count ?? 0) >= retries
+            || !(retryWhen is { } when ? when(failure) : failure is ChildExitedException or ChildTimeoutException))
+        {
+            return false;
+        }
+        if (earlier is null)
+        {
+            attempts[position] = earlier = [];
+        }
+        earlier.Add(failure);
+        return true;
     }
 
     private void Report(int elements)
@@ -640,23 +797,11 @@ internal sealed class ChunkedMap<T, TResult> : IDisposable
                 $"{channel.Describe()} ran longer than the job timeout of {allowed.TotalSeconds:0.###} s, so it was killed ({child.Status}).",
                 channel.Pid, channel.Job, allowed)
             : broke ?? WithThreadHint(worker, channel.Conclude(expectMessage: true)!);
-        if (at > 0)
+        // The elements before it were computed, but their results died with the child: again, elsewhere.
+        if (Failed(chunk, at, null, failure))
         {
-            // The elements before it were computed, but their results died with the child: again, elsewhere.
-            var before = chunk.Prefix(at);
-            before.NeedsFork = chunk.NeedsFork;
-            chunks.Remove(chunk.Start);
-            chunk.FailAt(at, failure);
-            chunks.Add(before.Start, before);
-            chunks.Add(chunk.Start, chunk);
-            waiting.Enqueue(before, before.Start);
+            Report(1);
         }
-        else
-        {
-            chunk.FailAt(0, failure);
-        }
-        stopAt = Math.Min(stopAt, chunk.Start);
-        Report(1);
     }
 
     /// <summary>

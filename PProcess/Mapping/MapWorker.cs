@@ -17,6 +17,9 @@ internal sealed class MapWorker<T, TResult>(Channel channel, int slot, bool kept
     /// <summary>The managed id of the thread that forked the child: the child dies with that thread (docs/fork-safety.md, rule 15).</summary>
     internal int ForkThread { get; } = Environment.CurrentManagedThreadId;
 
+    /// <summary>The elements the child has computed (<see cref="PMapOptions.MaxElementsPerChild"/>).</summary>
+    internal int Computed { get; set; }
+
     /// <summary>True once the map has let the child go (reaped, or told to quit).</summary>
     internal bool Gone { get; set; }
 }

@@ -37,6 +37,7 @@ public static class PMapExtensions
             "Give it an async selector that returns a value (async x => { await ...; return result; }): PMap awaits it in the child. " +
             "A selector that returns a plain Task has no result to send.");
         options = ReadOnce(options);
+        options.CheckMode(outcomes: false);
         return options.Mode == PMapMode.ForkPerElement
             ? ForkPerElementMap.Run(source, selector, options, cancellationToken)
             : ChunkedMap<T, TResult>.Run(source, selector, options, cancellationToken);
@@ -74,7 +75,9 @@ public static class PMapExtensions
         ArgumentNullException.ThrowIfNull(selector);
         AsyncJobs.RefuseTaskResult<TResult>("PMapAsync",
             "Give it an async selector that returns a value (async x => { await ...; return result; }): it is awaited in the child.");
-        return AsyncMap.Run(_ => source, selector, ReadOnce(options), cancellationToken);
+        options = ReadOnce(options);
+        options.CheckMode(outcomes: false);
+        return AsyncMap.Run(token => source.PMap(selector, options, token), options, cancellationToken);
     }
 
     /// <summary>As <see cref="PMapAsync{T, TResult}(IEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>, with an asynchronous selector awaited in the child.</summary>
@@ -101,7 +104,9 @@ public static class PMapExtensions
         ArgumentNullException.ThrowIfNull(selector);
         AsyncJobs.RefuseTaskResult<TResult>("PMapAsync",
             "Give it an async selector that returns a value (async x => { await ...; return result; }): it is awaited in the child.");
-        return AsyncMap.Run(token => AsyncMap.Blocking(source, token), selector, ReadOnce(options), cancellationToken);
+        options = ReadOnce(options);
+        options.CheckMode(outcomes: false);
+        return AsyncMap.Run(token => AsyncMap.Blocking(source, token).PMap(selector, options, token), options, cancellationToken);
     }
 
     /// <summary>As <see cref="PMapAsync{T, TResult}(IAsyncEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>, with an asynchronous selector awaited in the child.</summary>
@@ -114,6 +119,55 @@ public static class PMapExtensions
     public static IAsyncEnumerable<TResult> PMapAsync<T, TResult>(this IAsyncEnumerable<T> source, Func<T, ValueTask<TResult>> selector, PMapOptions? options = null,
         CancellationToken cancellationToken = default) =>
         source.PMapAsync(new AwaitedSelector<T, TResult>(selector).Invoke, options, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="PMap{T, TResult}(IEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>,
+    /// going on past failed elements: yields each element's <see cref="Outcome{T}"/> in the order of
+    /// <paramref name="source"/>, its result or the exception that ended it (a <see cref="RemoteException"/>
+    /// with the child's stack, a <see cref="ChildExitedException"/> for a child that died computing it,
+    /// a <see cref="ChildTimeoutException"/>, or, after <see cref="PMapOptions.Retries"/>, a
+    /// <see cref="RetriesExhaustedException"/>), so that one bad element does not cost the others.
+    /// The elements after a failed one in its chunk are computed again elsewhere; none is lost or
+    /// yielded twice. An exception of the source itself still ends the enumeration, after the
+    /// outcomes before it. <see cref="PMapMode.Adaptive"/> mode only.
+    /// </summary>
+    public static IEnumerable<Outcome<TResult>> PMapOutcomes<T, TResult>(this IEnumerable<T> source, Func<T, TResult> selector, PMapOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(selector);
+        AsyncJobs.RefuseTaskResult<TResult>("PMapOutcomes",
+            "Give it an async selector that returns a value (async x => { await ...; return result; }): it is awaited in the child.");
+        options = ReadOnce(options);
+        options.CheckMode(outcomes: true);
+        return ChunkedMap<T, TResult>.RunOutcomes(source, selector, options, cancellationToken);
+    }
+
+    /// <summary>As <see cref="PMapOutcomes{T, TResult}(IEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>, with an asynchronous selector awaited in the child.</summary>
+    [OverloadResolutionPriority(1)]
+    public static IEnumerable<Outcome<TResult>> PMapOutcomes<T, TResult>(this IEnumerable<T> source, Func<T, Task<TResult>> selector, PMapOptions? options = null,
+        CancellationToken cancellationToken = default) =>
+        source.PMapOutcomes(new AwaitedSelector<T, TResult>(selector).Invoke, options, cancellationToken);
+
+    /// <summary>
+    /// <see cref="PMapOutcomes{T, TResult}(IEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>
+    /// as an asynchronous stream, run as <see cref="PMapAsync{T, TResult}(IEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/> is.
+    /// </summary>
+    public static IAsyncEnumerable<Outcome<TResult>> PMapOutcomesAsync<T, TResult>(this IEnumerable<T> source, Func<T, TResult> selector,
+        PMapOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(selector);
+        options = ReadOnce(options);
+        options.CheckMode(outcomes: true);
+        return AsyncMap.Run(token => source.PMapOutcomes(selector, options, token), options, cancellationToken);
+    }
+
+    /// <summary>As <see cref="PMapOutcomesAsync{T, TResult}(IEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>, with an asynchronous selector awaited in the child.</summary>
+    [OverloadResolutionPriority(1)]
+    public static IAsyncEnumerable<Outcome<TResult>> PMapOutcomesAsync<T, TResult>(this IEnumerable<T> source, Func<T, Task<TResult>> selector,
+        PMapOptions? options = null, CancellationToken cancellationToken = default) =>
+        source.PMapOutcomesAsync(new AwaitedSelector<T, TResult>(selector).Invoke, options, cancellationToken);
 
     /// <summary>As <see cref="PMap{T, TResult}(IEnumerable{T}, Func{T, TResult}, PMapOptions?, CancellationToken)"/>, with at most <paramref name="limit"/> children alive at once.</summary>
     public static IEnumerable<TResult> PMap<T, TResult>(this IEnumerable<T> source, Func<T, TResult> selector, int limit) =>

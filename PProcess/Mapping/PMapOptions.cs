@@ -8,6 +8,8 @@ public sealed class PMapOptions : ChannelOptions
     private TimeSpan? jobTimeout;
     private PMapMode mode = PMapMode.Adaptive;
     private long? childMemoryBudget;
+    private int retries;
+    private int? maxElementsPerChild;
 
     /// <summary>The most children alive at once; null (the default) is <see cref="Cores.Usable"/>. At least 1.</summary>
     public int? Limit
@@ -89,6 +91,59 @@ public sealed class PMapOptions : ChannelOptions
     /// replacement or at the map's end; null (the default): nothing is measured.
     /// </summary>
     public SharingInsights? Sharing { get; set; }
+
+    /// <summary>
+    /// <see cref="PMapMode.Adaptive"/> mode: how many more times a failed element is tried, alone,
+    /// each time in a child forked for it, when <see cref="RetryWhen"/> accepts its failure. The
+    /// elements after it are not held back meanwhile, and each result still arrives once, in
+    /// order. When every attempt failed, the element fails with a
+    /// <see cref="RetriesExhaustedException"/> that lists each attempt (its child's pid and how it
+    /// ended). 0 (the default): no retries. At least 0.
+    /// </summary>
+    public int Retries
+    {
+        get => retries;
+        set => retries = ValidRetries(value, "PMap's retries");
+    }
+
+    /// <summary>
+    /// Which failures <see cref="Retries"/> applies to. Null (the default): a child that died
+    /// (<see cref="ChildExitedException"/>: a signal, an exit, the OOM killer) or ran past
+    /// <see cref="JobTimeout"/> (<see cref="ChildTimeoutException"/>), not an exception the selector
+    /// threw, which would usually throw again; give <c>e => e is RemoteException { RemoteType: "System.IO.IOException" }</c>
+    /// to retry one exception type, or <c>_ => true</c> for every failure. Called on the enumerating thread.
+    /// </summary>
+    public Func<Exception, bool>? RetryWhen { get; set; }
+
+    /// <summary>
+    /// <see cref="PMapMode.Adaptive"/> mode: a kept child is replaced by a fresh fork once it has
+    /// computed this many elements (multiprocessing's maxtasksperchild): chunks are cut so that
+    /// none takes a child past it, and the child leaves between chunks, through the same path as a
+    /// child that is over <see cref="ChildMemoryBudget"/>, so no element is lost or run twice.
+    /// Null (the default): children serve until the map ends. At least 1.
+    /// </summary>
+    public int? MaxElementsPerChild
+    {
+        get => maxElementsPerChild;
+        set => maxElementsPerChild = ValidLimit(value, "PMap's elements per child");
+    }
+
+    /// <summary>
+    /// Refuses what <see cref="PMapMode.ForkPerElement"/> mode does not have yet: outcomes
+    /// (<paramref name="outcomes"/>), retries and recycling.
+    /// </summary>
+    internal void CheckMode(bool outcomes)
+    {
+        if (Mode != PMapMode.ForkPerElement)
+        {
+            return;
+        }
+        string? what = outcomes ? "PMapOutcomes" : Retries > 0 ? "PMapOptions.Retries" : MaxElementsPerChild is not null ? "PMapOptions.MaxElementsPerChild" : null;
+        if (what is not null)
+        {
+            throw new NotSupportedException($"{what} needs PMapMode.Adaptive (the default): PMapMode.ForkPerElement has no outcomes, retries or recycling yet.");
+        }
+    }
 
     /// <summary>
     /// Called on the enumerating thread each time the map is about to wait for its children;

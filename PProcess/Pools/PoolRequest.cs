@@ -13,6 +13,9 @@ internal sealed class PoolRequest(PoolJob job, object? arguments, bool withState
     /// <summary>True when the job's first parameter is the worker's state.</summary>
     internal bool WithState { get; } = withState;
 
+    /// <summary>The failures of its earlier attempts (<see cref="WorkerPoolOptions.Retries"/>), or null.</summary>
+    internal List<Exception>? Attempts { get; set; }
+
     internal void Complete(object? value, Channel from) => complete(value, from);
 
     internal void Fail(Exception error) => fail(error);

@@ -10,6 +10,9 @@ internal sealed class PoolWorker(int index, Channel channel)
 
     internal PoolRequest? Current { get; set; }
 
+    /// <summary>The jobs the worker has run (<see cref="WorkerPoolOptions.MaxJobsPerWorker"/>).</summary>
+    internal int Jobs { get; set; }
+
     /// <summary>It asked to be replaced after its job (<see cref="Runtime.HeapSharing"/>): a fresh fork takes its slot when one can be made.</summary>
     internal bool Retiring { get; set; }
 }

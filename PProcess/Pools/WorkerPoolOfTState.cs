@@ -217,6 +217,45 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         return Task.WhenAll(arguments.Select(a => Submit<TResult>(pj, a, withState: true)).ToArray());
     }
 
+    /// <summary>
+    /// As <see cref="Map{TArgs, TResult}(Func{TState, TArgs, TResult}, IEnumerable{TArgs})"/>, going on
+    /// past failed jobs: each argument's <see cref="Outcome{T}"/>, its result or the exception that
+    /// ended it (a <see cref="RemoteException"/>, a <see cref="ChildExitedException"/> for a worker that
+    /// died running it, or, after <see cref="WorkerPoolOptions.Retries"/>, a <see cref="RetriesExhaustedException"/>),
+    /// in the order of <paramref name="arguments"/>.
+    /// </summary>
+    public Outcome<TResult>[] MapOutcomes<TArgs, TResult>(Func<TState, TArgs, TResult> job, IEnumerable<TArgs> arguments)
+    {
+        var pj = PoolJob.Of(job, nameof(job));
+        ArgumentNullException.ThrowIfNull(arguments);
+        return Outcomes(arguments.Select(a => Submit<TResult>(pj, a, withState: true)).ToArray());
+    }
+
+    /// <summary>As <see cref="MapOutcomes{TArgs, TResult}(Func{TState, TArgs, TResult}, IEnumerable{TArgs})"/>, without state.</summary>
+    public Outcome<TResult>[] MapOutcomes<TArgs, TResult>(Func<TArgs, TResult> job, IEnumerable<TArgs> arguments)
+    {
+        var pj = PoolJob.Of(job, nameof(job));
+        ArgumentNullException.ThrowIfNull(arguments);
+        return Outcomes(arguments.Select(a => Submit<TResult>(pj, a, withState: false)).ToArray());
+    }
+
+    private static Outcome<TResult>[] Outcomes<TResult>(Task<TResult>[] tasks)
+    {
+        var outcomes = new Outcome<TResult>[tasks.Length];
+        for (int i = 0; i < tasks.Length; i++)
+        {
+            try
+            {
+                outcomes[i] = new Outcome<TResult>(i, tasks[i].GetAwaiter().GetResult());
+            }
+            catch (Exception e)
+            {
+                outcomes[i] = new Outcome<TResult>(i, e);
+            }
+        }
+        return outcomes;
+    }
+
     private static TResult[] Collect<TResult>(Task<TResult>[] tasks)
     {
         var results = new TResult[tasks.Length];
@@ -350,8 +389,7 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         {
             if (worker.Channel.TryReceive(out var value, request?.ResultType ?? typeof(object)))
             {
-                worker.Current = null;
-                worker.Retiring |= memoryBoard[worker.Index].Read().Retire;
+                Served(worker);
                 request?.Complete(value, worker.Channel);
                 return;
             }
@@ -362,9 +400,11 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         }
         catch (RemoteException e)
         {
-            worker.Current = null;
-            worker.Retiring |= memoryBoard[worker.Index].Read().Retire;
-            request?.Fail(e);
+            Served(worker);
+            if (request is not null)
+            {
+                Failed(request, e);
+            }
         }
         catch (Exception e) when (e is ChildExitedException or ChannelProtocolException or IOException)
         {
@@ -372,14 +412,52 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A worker answered its job: it is idle, and asks to be replaced if its heap is to be
+    /// un-shared, its budget is spent, or it has run its share of jobs (<see cref="WorkerPoolOptions.MaxJobsPerWorker"/>).
+    /// </summary>
+    private void Served(PoolWorker worker)
+    {
+        worker.Current = null;
+        worker.Jobs++;
+        worker.Retiring |= memoryBoard[worker.Index].Read().Retire || worker.Jobs >= Options.MaxJobsPerWorker;
+    }
+
     private void Died(PoolWorker worker, Exception error)
     {
         workers[worker.Index] = null;
         set.Remove(worker.Channel);
         Published();
-        worker.Current?.Fail(error);
+        if (worker.Current is { } request)
+        {
+            Failed(request, error);
+        }
         worker.Current = null;
         worker.Channel.Dispose();
+    }
+
+    /// <summary>A job failed: queued again if <see cref="WorkerPoolOptions.Retries"/> allow, else failed with every attempt's failure.</summary>
+    private void Failed(PoolRequest request, Exception error)
+    {
+        var earlier = request.Attempts;
+        bool again;
+        try
+        {
+            again = !disposing && (earlier?.Count ?? 0) < Options.Retries
+                && (Options.RetryWhen is { } when ? when(error) : error is ChildExitedException);
+        }
+        catch (Exception predicate)
+        {
+            request.Fail(predicate);
+            return;
+        }
+        if (again)
+        {
+            (request.Attempts ??= []).Add(error);
+            queue.Enqueue(request);
+            return;
+        }
+        request.Fail(earlier is null ? error : new RetriesExhaustedException(request.Job.Name, [.. earlier, error]));
     }
 
     /// <summary>How long the pool's thread waits for quiescence per replacement attempt; doubles after each refusal, up to 5 s.</summary>
@@ -428,8 +506,17 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
                     }
                     workers[i] = fresh;
                     Published();
+                    startDeaths = 0;
                     replacementPatience = InitialReplacementPatience;
                     nextReplacementAttempt = Deadline.Now;
+                }
+                catch (Exception e) when (e is ChildExitedException or ChannelProtocolException or IOException && ++startDeaths < MaxStartDeaths)
+                {
+                    // The fresh worker died before it was ready (killed from outside, say): forked
+                    // again at once, a few times in a row, before the queue is given up on.
+                    lastReplacementError = e;
+                    Interlocked.Increment(ref failedReplacements);
+                    i--;
                 }
                 catch (Exception e) when (e is ForkSafetyException or ForkException or RemoteException or ChildProcessException or ChannelProtocolException or IOException)
                 {
@@ -457,6 +544,16 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         leaving.Add(worker.Channel.Child!);
     }
 
+    /// <summary>Fresh workers that died before they were ready, in a row; at <see cref="MaxStartDeaths"/>, the pool backs off and fails its queue if it has no worker.</summary>
+    private int startDeaths;
+
+    private const int MaxStartDeaths = 5;
+
+    /// <summary>
+    /// With no live worker, the queued jobs fail, unless a replacement is still being attempted for
+    /// a reason that passes (below). A fresh worker killed before it was ready does not get here: it
+    /// is forked again at once, up to <see cref="MaxStartDeaths"/> times in a row (<see cref="Replace"/>).
+    /// </summary>
     private void FailQueuedIfNoWorkers()
     {
         if (workers.Any(w => w is not null))
@@ -470,7 +567,10 @@ public class WorkerPool<TState> : IDisposable, IAsyncDisposable
         // (Failing at the first refusal ended some of CrashReportTests' pool scenarios under load,
         // whose two submitting threads keep the thread pool busy, with this error instead of the
         // crash's.)
-        bool passing = lastReplacementError is ForkSafetyException { Setting: "threads" } or ForkException;
+        // A fresh worker that died before it was ready (killed from outside) passes too: after
+        // MaxStartDeaths in a row, the back-off bounds the wait as for a refusal.
+        bool passing = lastReplacementError is ForkSafetyException { Setting: "threads" } or ForkException
+            or ChildExitedException or ChannelProtocolException or IOException;
         if (Options.ReplaceDeadWorkers && (lastReplacementError is null || passing) && replacementPatience < LongestReplacementPatience)
         {
             return;
